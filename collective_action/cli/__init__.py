@@ -1,0 +1,1 @@
+"""The `collective-action` command line. Subcommands live in collective_action.cli.commands."""

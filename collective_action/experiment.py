@@ -1,0 +1,266 @@
+"""Experiment files: YAML validated by pydantic, expanded into cells with a stable identity.
+
+An experiment file is an envelope shared by every pillar::
+
+    name: c1-bayes-discrete          # identifier, used in results
+    pillar: simulate                 # theory | simulate | empirical
+    description: free text
+    seeds: [0, 1, 2]                 # or an integer n meaning [0, ..., n-1]
+    config: {...}                    # validated by the pillar's own strict pydantic model
+    grid:                            # optional: dotted paths into config -> lists of values
+      collective.alpha: [0.001, 0.01, 0.1]
+    quick: {...}                     # optional: dotted-path overrides applied with --quick
+
+Unknown keys are rejected everywhere (envelope and pillar models forbid extras), and every
+expanded cell is re-validated, so that an out-of-range value in a grid is caught before anything
+runs. A cell's identity is a hash of its pillar, full configuration and seed: the same cell
+always has the same id, which is what lets a sweep resume without duplicates.
+"""
+
+from __future__ import annotations
+
+import copy
+import hashlib
+import importlib
+import itertools
+import json
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Callable
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+
+from .errors import InputError
+
+
+class StrictModel(BaseModel):
+    """Base for every experiment-file model: unknown keys are errors, values are validated."""
+
+    model_config = ConfigDict(extra="forbid", validate_assignment=True)
+
+
+class CollectiveSpec(StrictModel):
+    """The collective in an experiment file (the signal itself is pillar-specific)."""
+
+    alpha: float = Field(gt=0.0, lt=1.0, description="fraction of the training data it controls")
+    strategy: str = Field("feature-label", description="feature-label | feature-only")
+    target: int = Field(0, ge=0, description="target label y*")
+
+    @field_validator("strategy")
+    @classmethod
+    def _known_strategy(cls, v: str) -> str:
+        from .collective import STRATEGIES
+
+        if v not in STRATEGIES:
+            raise ValueError(f"unknown strategy {v!r}; choose one of {sorted(STRATEGIES)}")
+        return v
+
+
+class ExperimentFile(StrictModel):
+    """The envelope of an experiment file."""
+
+    name: str = Field(min_length=1, pattern=r"^[A-Za-z0-9_.\-]+$")
+    pillar: str
+    description: str = ""
+    seeds: list[int] | int = Field(default=1)
+    config: dict[str, Any]
+    grid: dict[str, list[Any]] = Field(default_factory=dict)
+    quick: dict[str, Any] = Field(default_factory=dict)
+
+    @field_validator("pillar")
+    @classmethod
+    def _known_pillar(cls, v: str) -> str:
+        if v not in PILLAR_MODULES:
+            raise ValueError(f"unknown pillar {v!r}; choose one of {sorted(PILLAR_MODULES)}")
+        return v
+
+    @field_validator("seeds")
+    @classmethod
+    def _seed_list(cls, v):
+        seeds = list(range(v)) if isinstance(v, int) else list(v)
+        if not seeds:
+            raise ValueError("seeds must name at least one seed")
+        if any(s < 0 for s in seeds) or len(set(seeds)) != len(seeds):
+            raise ValueError("seeds must be distinct non-negative integers")
+        return seeds
+
+    @field_validator("grid")
+    @classmethod
+    def _non_empty_grid(cls, v):
+        for key, values in v.items():
+            if not values:
+                raise ValueError(f"grid axis {key!r} is empty")
+        return v
+
+
+# --------------------------------------------------------------------------------------------
+# Pillar registry: each pillar registers the strict model of its `config` and a batch runner.
+
+#: Where each pillar registers itself (imported lazily so theory never imports torch).
+PILLAR_MODULES = {
+    "theory": "collective_action.theory.experiment",
+    "simulate": "collective_action.simulate.experiment",
+    "empirical": "collective_action.empirical.experiment",
+}
+
+
+@dataclass(frozen=True)
+class Pillar:
+    """A pillar's entry points for experiment files.
+
+    ``run_cells(cells)`` runs a batch of cells (possibly as one vectorised computation) and
+    returns one list of ResultRow per cell, in order.
+    """
+
+    name: str
+    config_model: type[BaseModel]
+    run_cells: Callable[[list["Cell"]], list[list[Any]]]
+
+
+_PILLARS: dict[str, Pillar] = {}
+
+
+def register_pillar(pillar: Pillar) -> None:
+    _PILLARS[pillar.name] = pillar
+
+
+def get_pillar(name: str) -> Pillar:
+    if name not in PILLAR_MODULES:
+        raise InputError(f"unknown pillar {name!r}; choose one of: {', '.join(sorted(PILLAR_MODULES))}")
+    if name not in _PILLARS:
+        importlib.import_module(PILLAR_MODULES[name])
+    if name not in _PILLARS:
+        raise RuntimeError(f"module {PILLAR_MODULES[name]} did not register pillar {name!r}")
+    return _PILLARS[name]
+
+
+# --------------------------------------------------------------------------------------------
+# Cells
+
+
+@dataclass(frozen=True)
+class Cell:
+    """One (configuration, seed) of an experiment, with a stable identity."""
+
+    experiment: str
+    pillar: str
+    config: dict
+    seed: int
+
+    @property
+    def cell_id(self) -> str:
+        return cell_identity(self.pillar, self.config, self.seed)
+
+    def validated_config(self) -> BaseModel:
+        return get_pillar(self.pillar).config_model.model_validate(self.config)
+
+
+def canonical_json(obj: Any) -> str:
+    return json.dumps(obj, sort_keys=True, separators=(",", ":"), default=str)
+
+
+def cell_identity(pillar: str, config: dict, seed: int) -> str:
+    """sha256 (first 16 hex digits) of the pillar, canonical configuration and seed."""
+    payload = canonical_json({"pillar": pillar, "config": config, "seed": int(seed)})
+    return hashlib.sha256(payload.encode()).hexdigest()[:16]
+
+
+def set_dotted(tree: dict, path: str, value: Any) -> None:
+    """Set ``tree[a][b][c] = value`` for ``path = 'a.b.c'``; the parents must exist as dicts."""
+    keys = path.split(".")
+    node = tree
+    for i, key in enumerate(keys[:-1]):
+        if not isinstance(node, dict) or key not in node or not isinstance(node[key], dict):
+            raise InputError(f"grid/quick path {path!r}: {'.'.join(keys[: i + 1])!r} is not a section of config")
+        node = node[key]
+    if not isinstance(node, dict):
+        raise InputError(f"grid/quick path {path!r} does not name a field of config")
+    node[keys[-1]] = value
+
+
+def format_validation_error(err: ValidationError, where: str = "") -> str:
+    """One line naming the first offending field and what is wrong with it."""
+    first = err.errors()[0]
+    loc = ".".join(str(p) for p in first.get("loc", ()))
+    msg = first.get("msg", "invalid value")
+    if first.get("type") == "extra_forbidden":
+        msg = "unknown key"
+    prefix = f"{where}: " if where else ""
+    extra = f" (+{err.error_count() - 1} more)" if err.error_count() > 1 else ""
+    return f"{prefix}{loc}: {msg}{extra}" if loc else f"{prefix}{msg}{extra}"
+
+
+@dataclass(frozen=True)
+class Experiment:
+    """A validated experiment file."""
+
+    spec: ExperimentFile
+    source: str = "<memory>"
+
+    @property
+    def name(self) -> str:
+        return self.spec.name
+
+    @property
+    def pillar(self) -> Pillar:
+        return get_pillar(self.spec.pillar)
+
+    def cells(self, quick: bool = False) -> list[Cell]:
+        """Expand the grid (cartesian product, in file order) times the seeds into cells.
+
+        Every cell's configuration is validated by the pillar's model; a bad value anywhere in
+        the grid raises InputError naming the field, before anything runs.
+        """
+        base = copy.deepcopy(self.spec.config)
+        grid = dict(self.spec.grid)
+        if quick:
+            for path, value in self.spec.quick.items():
+                if path in grid:
+                    grid[path] = value if isinstance(value, list) else [value]
+                else:
+                    set_dotted(base, path, value)
+        model = self.pillar.config_model
+        axes = list(grid.items())
+        cells = []
+        for combo in itertools.product(*[vals for _, vals in axes]):
+            cfg = copy.deepcopy(base)
+            for (path, _), value in zip(axes, combo):
+                set_dotted(cfg, path, value)
+            try:
+                normalised = model.model_validate(cfg).model_dump(mode="json")
+            except ValidationError as err:
+                raise InputError(format_validation_error(err, f"{self.source}: config")) from None
+            for seed in self.spec.seeds:
+                cells.append(Cell(self.spec.name, self.spec.pillar, normalised, int(seed)))
+        if not cells:
+            raise InputError(f"{self.source}: the experiment expands to no cells")
+        return cells
+
+
+def load_experiment(path_or_mapping: str | Path | dict) -> Experiment:
+    """Read and validate an experiment file (YAML path) or an already-parsed mapping."""
+    if isinstance(path_or_mapping, dict):
+        raw, source = path_or_mapping, "<memory>"
+    else:
+        path = Path(path_or_mapping)
+        source = str(path)
+        if not path.is_file():
+            raise InputError(f"experiment file not found: {path}")
+        try:
+            raw = yaml.safe_load(path.read_text())
+        except yaml.YAMLError as err:
+            line = getattr(getattr(err, "problem_mark", None), "line", None)
+            where = f" (line {line + 1})" if line is not None else ""
+            raise InputError(f"{path}: not valid YAML{where}") from None
+    if not isinstance(raw, dict):
+        raise InputError(f"{source}: an experiment file must be a mapping of fields")
+    try:
+        spec = ExperimentFile.model_validate(raw)
+    except ValidationError as err:
+        raise InputError(format_validation_error(err, source)) from None
+    exp = Experiment(spec=spec, source=source)
+    exp.cells(quick=False)  # validates every cell of the full grid
+    if spec.quick:
+        exp.cells(quick=True)
+    return exp

@@ -1,0 +1,1 @@
+"""collective_action.figures"""
