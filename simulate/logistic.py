@@ -1,0 +1,337 @@
+"""Batched multinomial logistic regression: one model per configuration, all trained at once.
+
+A sweep over (alpha, seed, hyper-parameter) configurations of one synthetic family gives C
+training sets of the same shape. Stacking them as X: (C, n, d) lets gradient descent train all C
+models with one batched matrix product per step instead of a Python loop over configurations.
+The code is written once against the array-API namespace of
+:func:`collective_action.simulate.backend.get_backend` (NumPy or CuPy).
+
+Objective of configuration c (weighted mean cross-entropy, ridge penalty on W only)::
+
+    L_c(W, b) = sum_i w_ci * CE(softmax(x_ci W + b), y_ci) / sum_i w_ci  +  (l2 / 2) ||W||_F^2
+
+With ``l2 > 0`` this is scikit-learn's multinomial ``LogisticRegression`` objective with
+``C = 1 / (l2 * sum_i w_ci)`` (scikit-learn does not penalise the intercept either).
+
+Assumptions: every configuration has the same number of points n, features d and classes K
+(pad with zero-weight points if a family needs ragged sets); labels are integers in [0, K).
+Converged configurations are frozen during full-batch gradient descent, so a configuration's
+trajectory never depends on the others in its batch: a batched fit equals per-configuration fits.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+from array_api_compat import array_namespace
+
+from collective_action.errors import InputError
+from collective_action.simulate.backend import Backend, get_backend
+
+#: Default working-set budget of one chunk of configurations (bytes).
+DEFAULT_MEMORY_BUDGET = 1 << 30
+
+_DTYPES = ("float64", "float32")
+
+
+# --------------------------------------------------------------------------------------------
+# Memory chunking
+
+
+def logistic_working_set_bytes(n: int, d: int, n_classes: int, itemsize: int = 8,
+                               batch_size: int | None = None) -> int:
+    """Bytes one configuration occupies while it trains (data, one-hot labels, logits, gradients).
+
+    A deliberate over-estimate: X (n d), weights (n), one-hot labels, logits, probabilities and
+    residuals (3 n K plus the one-hot n K), a minibatch copy of X when training by SGD, and the
+    parameters with their gradient (a few d K).
+    """
+    rows = n if batch_size is None else n + min(batch_size, n)
+    return int(itemsize * (rows * d + n + 4 * n * n_classes + 4 * (d + 1) * n_classes))
+
+
+def chunked(n_configs: int, bytes_per_config: int, memory_budget: int = DEFAULT_MEMORY_BUDGET) -> list[slice]:
+    """Split the configuration axis [0, n_configs) into consecutive slices that fit the budget.
+
+    Each slice holds at most ``max(1, memory_budget // bytes_per_config)`` configurations, so a
+    grid whose working set exceeds memory still runs, one chunk at a time. A single configuration
+    larger than the budget still gets a chunk of its own (there is nothing smaller to run).
+    """
+    if n_configs < 0:
+        raise InputError(f"n_configs must be >= 0, got {n_configs}")
+    if bytes_per_config <= 0:
+        raise InputError(f"bytes_per_config must be positive, got {bytes_per_config}")
+    if memory_budget <= 0:
+        raise InputError(f"memory_budget must be positive bytes, got {memory_budget}")
+    per_chunk = max(1, int(memory_budget // bytes_per_config))
+    return [slice(start, min(start + per_chunk, n_configs)) for start in range(0, n_configs, per_chunk)]
+
+
+# --------------------------------------------------------------------------------------------
+# The fitted model
+
+
+@dataclass
+class LogisticFit:
+    """C fitted multinomial logistic models.
+
+    ``W`` (C, d, K) and ``b`` (C, K) live on the backend (NumPy or CuPy arrays); the per-
+    configuration diagnostics ``final_loss``, ``grad_norm``, ``converged`` and ``steps_run`` and
+    the optional ``loss_trace`` (C, R) at steps ``trace_steps`` are NumPy arrays on the host.
+    ``steps`` is the number of updates asked for; ``steps_run`` says how many each configuration
+    took (fewer when it converged first).
+    """
+
+    W: Any
+    b: Any
+    backend: Backend
+    steps: int
+    final_loss: np.ndarray
+    converged: np.ndarray
+    grad_norm: np.ndarray
+    steps_run: np.ndarray
+    loss_trace: np.ndarray | None = None
+    trace_steps: np.ndarray | None = None
+    config: dict = field(default_factory=dict)
+
+    @property
+    def n_configs(self) -> int:
+        return int(self.W.shape[0])
+
+    @property
+    def n_classes(self) -> int:
+        return int(self.W.shape[2])
+
+    def _features(self, X):
+        xp = self.backend.xp
+        X = xp.asarray(X, dtype=self.W.dtype)
+        d = self.W.shape[1]
+        if X.ndim not in (2, 3) or X.shape[-1] != d:
+            raise InputError(f"X must have shape (C, m, {d}) or (m, {d}), got {tuple(X.shape)}")
+        if X.ndim == 3 and X.shape[0] != self.W.shape[0]:
+            raise InputError(f"X has {X.shape[0]} configurations, the fit has {self.W.shape[0]}")
+        return X
+
+    def decision_function(self, X):
+        """Logits (C, m, K). ``X`` is (C, m, d), or (m, d) to score the same points under every model."""
+        X = self._features(X)
+        return self.backend.xp.matmul(X, self.W) + self.b[:, None, :]
+
+    def predict_proba(self, X):
+        """Class probabilities (C, m, K), by a numerically stable softmax."""
+        return _softmax(self.backend.xp, self.decision_function(X))
+
+    def predict(self, X):
+        """Predicted labels (C, m) (ties go to the lowest class index)."""
+        return self.backend.xp.argmax(self.decision_function(X), axis=-1)
+
+    def accuracy(self, X, y) -> np.ndarray:
+        """Fraction of correct predictions per configuration, as a NumPy array (C,)."""
+        xp = self.backend.xp
+        pred = self.predict(X)
+        y = xp.asarray(y)
+        if y.ndim == 1:
+            y = y[None, :]
+        correct = xp.astype(pred == y, xp.float64)
+        return self.backend.to_numpy(xp.mean(correct, axis=-1))
+
+
+# --------------------------------------------------------------------------------------------
+# Training
+
+
+def _softmax(xp, logits):
+    shifted = logits - xp.max(logits, axis=-1, keepdims=True)
+    e = xp.exp(shifted)
+    return e / xp.sum(e, axis=-1, keepdims=True)
+
+
+def _loss_and_grad(xp, X, Y, w_norm, W, b, l2, fit_intercept):
+    """Objective (C,) and its gradients (C, d, K), (C, K) at (W, b).
+
+    ``w_norm`` are sample weights normalised to sum to one per configuration, so the loss is the
+    weighted mean cross-entropy. Log-sum-exp keeps the loss finite for huge logits.
+    """
+    logits = xp.matmul(X, W) + b[:, None, :]
+    top = xp.max(logits, axis=-1, keepdims=True)
+    shifted = logits - top
+    e = xp.exp(shifted)
+    sum_e = xp.sum(e, axis=-1, keepdims=True)
+    log_norm = xp.log(sum_e)
+    # cross-entropy of the true class = log-sum-exp - logit of the true class
+    ce = xp.sum(Y * (log_norm - shifted), axis=-1)
+    loss = xp.sum(w_norm * ce, axis=-1) + 0.5 * l2 * xp.sum(W * W, axis=(1, 2))
+    resid = (e / sum_e - Y) * w_norm[:, :, None]
+    gW = xp.matmul(xp.permute_dims(X, (0, 2, 1)), resid) + l2 * W
+    gb = xp.sum(resid, axis=1) if fit_intercept else xp.zeros_like(b)
+    return loss, gW, gb
+
+
+def _grad_norm(xp, gW, gb):
+    return xp.sqrt(xp.sum(gW * gW, axis=(1, 2)) + xp.sum(gb * gb, axis=1))
+
+
+def _validate(X, y, n_classes, sample_weight, steps, lr, l2, batch_size, record_every, dtype, tol):
+    if dtype not in _DTYPES:
+        raise InputError(f"dtype must be one of {', '.join(_DTYPES)}, got {dtype!r}")
+    if len(getattr(X, "shape", ())) != 3:
+        raise InputError(f"X must be a (C, n, d) array, got shape {tuple(getattr(X, 'shape', ()))}")
+    C, n, d = X.shape
+    if tuple(getattr(y, "shape", ())) != (C, n):
+        raise InputError(f"y must have shape (C, n) = ({C}, {n}), got {tuple(getattr(y, 'shape', ()))}")
+    if int(n_classes) != n_classes or n_classes < 2:
+        raise InputError(f"n_classes must be an integer >= 2, got {n_classes!r}")
+    if n < 1 or d < 1:
+        raise InputError(f"X needs at least one point and one feature, got shape {tuple(X.shape)}")
+    ns = array_namespace(y)
+    if C and (int(ns.min(y)) < 0 or int(ns.max(y)) >= n_classes):
+        raise InputError(f"labels y must lie in [0, {n_classes - 1}]")
+    if not bool(array_namespace(X).all(array_namespace(X).isfinite(X))):
+        raise InputError("X must be finite (no NaN or infinity)")
+    if sample_weight is not None:
+        sw = sample_weight
+        wns = array_namespace(sw)
+        if tuple(sw.shape) != (C, n):
+            raise InputError(f"sample_weight must have shape (C, n) = ({C}, {n}), got {tuple(sw.shape)}")
+        if C and (not bool(wns.all(wns.isfinite(sw))) or float(wns.min(sw)) < 0):
+            raise InputError("sample_weight must be finite and non-negative")
+        if C and float(wns.min(wns.sum(sw, axis=1))) <= 0:
+            raise InputError("sample_weight must give every configuration a positive total weight")
+    if int(steps) != steps or steps < 0:
+        raise InputError(f"steps must be a non-negative integer, got {steps!r}")
+    if not (lr > 0 and math.isfinite(lr)):
+        raise InputError(f"lr must be a positive number, got {lr!r}")
+    if not (l2 >= 0 and math.isfinite(l2)):
+        raise InputError(f"l2 must be a non-negative number, got {l2!r}")
+    if batch_size is not None and (int(batch_size) != batch_size or batch_size < 1):
+        raise InputError(f"batch_size must be a positive integer or None, got {batch_size!r}")
+    if record_every is not None and (int(record_every) != record_every or record_every < 1):
+        raise InputError(f"record_every must be a positive integer or None, got {record_every!r}")
+    if not (tol >= 0):
+        raise InputError(f"tol must be >= 0, got {tol!r}")
+
+
+def _minibatches(n: int, batch_size: int, steps: int, seed: int) -> list[np.ndarray]:
+    """Index sets of the first ``steps`` minibatches: a fresh seeded permutation per epoch.
+
+    Drawn on the host with NumPy, so every backend sees the same batches, and shared by all
+    configurations of a batch, so a configuration's batches do not depend on its batch mates.
+    """
+    rng = np.random.default_rng(seed)
+    batches: list[np.ndarray] = []
+    while len(batches) < steps:
+        perm = rng.permutation(n)
+        for start in range(0, n, batch_size):
+            batches.append(perm[start:start + batch_size])
+            if len(batches) == steps:
+                break
+    return batches
+
+
+def _fit_chunk(xp, X, y, sw, *, n_classes, steps, lr, l2, batches, fit_intercept, record_every,
+               tol, dtype):
+    """Train one chunk of configurations; everything here is on the backend."""
+    C, n, d = X.shape
+    K = n_classes
+    Y = xp.astype(y[:, :, None] == xp.arange(K)[None, None, :], dtype)
+    w = xp.ones((C, n), dtype=dtype) if sw is None else xp.asarray(sw, dtype=dtype)
+    w_norm = w / xp.sum(w, axis=1, keepdims=True)
+    W = xp.zeros((C, d, K), dtype=dtype)
+    b = xp.zeros((C, K), dtype=dtype)
+    active = xp.ones((C,), dtype=xp.bool)
+    steps_run = xp.zeros((C,), dtype=xp.int64)
+    trace = []
+    for t in range(steps):
+        if batches is None:
+            loss, gW, gb = _loss_and_grad(xp, X, Y, w_norm, W, b, l2, fit_intercept)
+            # freeze configurations whose gradient is already below tol (see module docstring)
+            active = active & (_grad_norm(xp, gW, gb) >= tol)
+            if not bool(xp.any(active)):
+                if record_every is not None:  # frozen from here on: the loss stays put
+                    first = -(-t // record_every) * record_every
+                    trace.extend([loss] * len(range(first, steps, record_every)))
+                break
+        else:
+            if record_every is not None and t % record_every == 0:
+                loss, _, _ = _loss_and_grad(xp, X, Y, w_norm, W, b, l2, fit_intercept)
+            idx = xp.asarray(batches[t])
+            wb = xp.take(w, idx, axis=1)
+            total = xp.sum(wb, axis=1, keepdims=True)
+            # a batch holding only zero-weight points of a configuration moves it by the penalty only
+            wb = wb / xp.where(total > 0, total, xp.ones_like(total))
+            _, gW, gb = _loss_and_grad(xp, xp.take(X, idx, axis=1), xp.take(Y, idx, axis=1), wb,
+                                       W, b, l2, fit_intercept)
+        if record_every is not None and t % record_every == 0:
+            trace.append(loss)
+        scale = xp.astype(active, dtype) * lr
+        W = W - scale[:, None, None] * gW
+        b = b - scale[:, None] * gb
+        steps_run = steps_run + xp.astype(active, xp.int64)
+    loss, gW, gb = _loss_and_grad(xp, X, Y, w_norm, W, b, l2, fit_intercept)
+    gnorm = _grad_norm(xp, gW, gb)
+    return W, b, loss, gnorm, steps_run, trace
+
+
+def fit_logistic(X, y, *, n_classes: int, sample_weight=None, steps: int = 500, lr: float = 0.5,
+                 l2: float = 0.0, batch_size: int | None = None, fit_intercept: bool = True,
+                 seed: int = 0, backend: Backend | str | None = None, record_every: int | None = None,
+                 dtype: str = "float64", tol: float = 1e-6,
+                 memory_budget: int = DEFAULT_MEMORY_BUDGET) -> LogisticFit:
+    """Fit C multinomial logistic regressions at once by gradient descent.
+
+    Parameters
+    ----------
+    X : (C, n, d) float array (NumPy or backend array); y : (C, n) integer labels in [0, n_classes).
+    sample_weight : (C, n) non-negative weights or None; the loss is sum w_i l_i / sum w_i.
+    steps, lr : number of updates and the (constant) step size; parameters start at zero.
+    l2 : ridge penalty (l2 / 2) ||W||^2 (the intercept is not penalised).
+    batch_size : None for full-batch gradient descent; an int for minibatch SGD whose batches are
+        drawn from ``seed`` (same batches on every backend and for every configuration).
+    backend : a Backend, a name ('auto', 'numpy', 'cupy') or None (= 'auto').
+    record_every : keep the full-data objective every this many steps in ``loss_trace``.
+    tol : a configuration whose full gradient norm drops below ``tol`` is converged; in full-batch
+        mode it stops updating (its batch mates go on).
+    memory_budget : bytes one chunk of configurations may use; larger grids run chunk by chunk
+        (X may stay in host memory; each chunk is moved to the backend when it trains).
+    """
+    bk = backend if isinstance(backend, Backend) else get_backend(backend or "auto")
+    xp = bk.xp
+    _validate(X, y, n_classes, sample_weight, steps, lr, l2, batch_size, record_every, dtype, tol)
+    n_classes, steps = int(n_classes), int(steps)
+    C, n, d = X.shape
+    dt = getattr(xp, dtype)
+    batches = None if batch_size is None else _minibatches(n, int(batch_size), steps, seed)
+    itemsize = 8 if dtype == "float64" else 4
+    per_config = logistic_working_set_bytes(n, d, n_classes, itemsize, batch_size)
+    parts = []
+    for sl in chunked(C, per_config, memory_budget):
+        Xc = xp.asarray(X[sl], dtype=dt)
+        yc = xp.asarray(y[sl])
+        swc = None if sample_weight is None else xp.asarray(sample_weight[sl], dtype=dt)
+        parts.append(_fit_chunk(xp, Xc, yc, swc, n_classes=n_classes, steps=steps, lr=float(lr),
+                                l2=float(l2), batches=batches, fit_intercept=fit_intercept,
+                                record_every=record_every, tol=float(tol), dtype=dt))
+    if not parts:  # C == 0
+        empty = np.zeros((0,))
+        return LogisticFit(xp.zeros((0, d, n_classes), dtype=dt), xp.zeros((0, n_classes), dtype=dt), bk,
+                           steps, empty, empty.astype(bool), empty, empty.astype(np.int64))
+    W = xp.concat([p[0] for p in parts], axis=0)
+    b = xp.concat([p[1] for p in parts], axis=0)
+    final_loss = np.concatenate([bk.to_numpy(p[2]) for p in parts]).astype(np.float64)
+    grad_norm = np.concatenate([bk.to_numpy(p[3]) for p in parts]).astype(np.float64)
+    steps_run = np.concatenate([bk.to_numpy(p[4]) for p in parts]).astype(np.int64)
+    loss_trace = trace_steps = None
+    if record_every is not None:
+        trace_steps = np.arange(0, steps, int(record_every))
+        loss_trace = np.concatenate(
+            [np.stack([bk.to_numpy(v) for v in p[5]], axis=1) if p[5] else np.zeros((p[0].shape[0], 0))
+             for p in parts], axis=0).astype(np.float64)
+    config = dict(n_classes=n_classes, steps=steps, lr=float(lr), l2=float(l2), batch_size=batch_size,
+                  fit_intercept=bool(fit_intercept), seed=int(seed), dtype=dtype, tol=float(tol),
+                  backend=bk.name)
+    return LogisticFit(W=W, b=b, backend=bk, steps=steps, final_loss=final_loss,
+                       converged=grad_norm < tol, grad_norm=grad_norm, steps_run=steps_run,
+                       loss_trace=loss_trace, trace_steps=trace_steps, config=config)
