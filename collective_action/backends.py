@@ -1,0 +1,189 @@
+"""Where a sweep's batches run: in this process, in a local process pool, or on a Ray cluster.
+
+A *batch* is a list of cells of one pillar that ``pillar.run_cells`` computes in one call (so
+the simulator stays vectorised). Every backend runs :func:`run_batch` and yields, for each batch,
+one :class:`~collective_action.store.CellOutcome` per cell; the sweep's parent process is the
+only one that writes to the store.
+
+Worker deaths are retried: the pool rebuilds itself and resubmits the unfinished batches, Ray
+resubmits the task (``max_retries``). A batch that keeps killing its worker ends as failed cells.
+"""
+
+from __future__ import annotations
+
+import concurrent.futures as cf
+import multiprocessing
+import os
+import socket
+import time
+from datetime import datetime, timezone
+from typing import Iterator
+
+from .errors import InputError
+from .experiment import PILLAR_MODULES, Cell, get_pillar
+from .results import ResultRow
+from .store import CellOutcome
+
+BACKENDS = ("serial", "pool", "ray")
+
+#: How often a batch is resubmitted after its worker process died.
+WORKER_RETRIES = 2
+
+Batch = list[Cell]
+
+
+def utc_now() -> str:
+    return datetime.now(timezone.utc).isoformat(timespec="microseconds")
+
+
+def one_line(err: BaseException, limit: int = 400) -> str:
+    text = " ".join(f"{type(err).__name__}: {err}".split())
+    return text if len(text) <= limit else text[: limit - 3] + "..."
+
+
+def _records_of(cell: Cell, rows) -> list[dict]:
+    """Turn a pillar's rows for ``cell`` into plain records stamped with the cell's identity."""
+    if not isinstance(rows, (list, tuple)):
+        raise TypeError(f"pillar {cell.pillar!r} returned {type(rows).__name__} for a cell, expected a list of rows")
+    records = []
+    for row in rows:
+        rec = row.to_record() if isinstance(row, ResultRow) else dict(row)
+        # The runner, not the pillar, owns these: they must match the stored cell exactly.
+        rec.update(cell_id=cell.cell_id, experiment=cell.experiment, pillar=cell.pillar, seed=cell.seed)
+        for col in ("success", "clean_accuracy", "worst_group_accuracy"):
+            value = rec.get(col)
+            if isinstance(value, (int, float)) and value == value and not (-1e-12 <= value <= 1 + 1e-12):
+                raise ValueError(f"row column {col}={value!r} lies outside [0, 1]")
+        records.append(rec)
+    return records
+
+
+def run_batch(pillar_name: str, pillar_module: str, cells: Batch, sweep_backend: str) -> list[CellOutcome]:
+    """Run one batch through its pillar; never raises for a failing cell.
+
+    If the batch as a whole raises, its cells are run one at a time so that only the cells
+    that really fail are marked failed (with their one-line error).
+    """
+    PILLAR_MODULES.setdefault(pillar_name, pillar_module)  # lets a worker find a pillar registered at run time
+    host = socket.gethostname()
+    started, t0 = utc_now(), time.perf_counter()
+    try:
+        pillar = get_pillar(pillar_name)
+        results = pillar.run_cells(list(cells))
+        if len(results) != len(cells):
+            raise RuntimeError(f"pillar {pillar_name!r} returned {len(results)} results for {len(cells)} cells")
+        records = [_records_of(cell, rows) for cell, rows in zip(cells, results)]
+    except Exception as err:  # noqa: BLE001 - a failing cell must not end the sweep
+        if len(cells) > 1:
+            out: list[CellOutcome] = []
+            for cell in cells:
+                out.extend(run_batch(pillar_name, pillar_module, [cell], sweep_backend))
+            return out
+        wall = time.perf_counter() - t0
+        cell = cells[0]
+        return [_outcome(cell, None, one_line(err), sweep_backend, host, started, utc_now(), wall)]
+    finished, wall = utc_now(), time.perf_counter() - t0
+    share = wall / len(cells)  # a vectorised batch has no per-cell time; report its share
+    return [_outcome(c, r, None, sweep_backend, host, started, finished, share) for c, r in zip(cells, records)]
+
+
+def _outcome(cell, records, error, backend, host, started, finished, wall) -> CellOutcome:
+    return CellOutcome(
+        cell_id=cell.cell_id, experiment=cell.experiment, pillar=cell.pillar, seed=cell.seed,
+        config=cell.config, records=records, error=error, sweep_backend=backend, host=host,
+        started_at=started, finished_at=finished, wall_s=wall,
+    )
+
+
+def _died(batch: Batch, backend: str, why: str) -> list[CellOutcome]:
+    now = utc_now()
+    return [_outcome(c, None, why, backend, socket.gethostname(), now, now, 0.0) for c in batch]
+
+
+# ------------------------------------------------------------------------------------ serial
+def run_serial(batches: list[Batch]) -> Iterator[list[CellOutcome]]:
+    for batch in batches:
+        yield run_batch(batch[0].pillar, PILLAR_MODULES[batch[0].pillar], batch, "serial")
+
+
+# ------------------------------------------------------------------------------------ pool
+def _pool_initialiser(threads: int) -> None:
+    # Workers share the machine's cores: keep each one's BLAS/torch from spawning a thread per core.
+    for var in ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS"):
+        os.environ.setdefault(var, str(threads))
+
+
+def run_pool(batches: list[Batch], workers: int) -> Iterator[list[CellOutcome]]:
+    """A ProcessPoolExecutor with the *spawn* start method (safe with threads and torch)."""
+    context = multiprocessing.get_context("spawn")
+    threads = max(1, (os.cpu_count() or 1) // workers)
+    attempts = {i: 0 for i in range(len(batches))}
+    todo = list(range(len(batches)))
+    while todo:
+        pool = cf.ProcessPoolExecutor(max_workers=workers, mp_context=context,
+                                      initializer=_pool_initialiser, initargs=(threads,))
+        broken: list[int] = []
+        try:
+            futures = {
+                pool.submit(run_batch, batches[i][0].pillar, PILLAR_MODULES[batches[i][0].pillar], batches[i], "pool"): i
+                for i in todo
+            }
+            for future in cf.as_completed(futures):
+                i = futures[future]
+                try:
+                    yield future.result()
+                except cf.process.BrokenProcessPool:
+                    broken.append(i)
+        except BaseException:
+            # Interrupted (Ctrl-C, or the consumer stopped): do not wait for running batches.
+            pool.shutdown(wait=False, cancel_futures=True)
+            raise
+        pool.shutdown(wait=True)
+        todo = []
+        for i in sorted(broken):
+            attempts[i] += 1
+            if attempts[i] > WORKER_RETRIES:
+                yield _died(batches[i], "pool", f"worker process died {attempts[i]} times running this batch")
+            else:
+                todo.append(i)
+
+
+# ------------------------------------------------------------------------------------ ray
+def ray_module():
+    try:
+        import ray
+    except ImportError:
+        raise InputError("the ray backend needs Ray: pip install 'collective-action[distributed]'") from None
+    return ray
+
+
+def run_ray(batches: list[Batch], workers: int | None, address: str | None) -> Iterator[list[CellOutcome]]:
+    """Run on Ray: an existing connection, ``address``, or a local head bound to 127.0.0.1."""
+    ray = ray_module()
+    started_here = False
+    if not ray.is_initialized():
+        try:
+            if address:
+                ray.init(address=address, log_to_driver=False)
+            else:
+                ray.init(num_cpus=workers, include_dashboard=False, _node_ip_address="127.0.0.1",
+                         log_to_driver=False)
+        except Exception as err:  # noqa: BLE001 - a wrong address is the user's input
+            raise InputError(f"cannot start or reach Ray{f' at {address}' if address else ''}: {one_line(err)}") from None
+        started_here = True
+    remote = ray.remote(num_cpus=1, max_retries=WORKER_RETRIES + 1, retry_exceptions=False)(run_batch)
+    try:
+        refs = {
+            remote.remote(b[0].pillar, PILLAR_MODULES[b[0].pillar], b, "ray"): i for i, b in enumerate(batches)
+        }
+        pending = list(refs)
+        while pending:
+            ready, pending = ray.wait(pending, num_returns=1)
+            ref = ready[0]
+            try:
+                yield ray.get(ref)
+            except Exception as err:  # noqa: BLE001 - retries exhausted: the batch's cells fail
+                yield _died(batches[refs[ref]], "ray", one_line(err))
+    finally:
+        if started_here:
+            ray.shutdown()

@@ -1,0 +1,50 @@
+"""`collective-action results DIR`: export a results folder as CSV, Parquet or JSON."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import typer
+
+from ...errors import InputError, check_choice
+
+FORMATS = ("csv", "parquet", "json")
+
+
+def register(app: typer.Typer) -> None:
+    @app.command("results")
+    def results(
+        folder: Path = typer.Argument(..., help="Results folder (of `sweep` or `reproduce`)."),
+        fmt: str = typer.Option("csv", "--format", help="csv | parquet | json"),
+        output: Path = typer.Option(None, "--output", "-o", help="File to write (default: stdout; needed for parquet)."),
+        failed: bool = typer.Option(False, "--failed", help="List the failed cells and their errors instead."),
+    ) -> int:
+        """Read every stored row back as one table (the store is checked first)."""
+        from ...store import ResultStore, store_path
+        from ...sweep import read_results
+
+        check_choice("format", fmt, FORMATS)
+        if fmt == "parquet" and output is None:
+            raise InputError("--format parquet needs --output FILE (it is a binary format)")
+        if failed:
+            with ResultStore.open(store_path(folder)) as store:
+                frame = store.failures()
+        else:
+            frame = read_results(folder)
+        if fmt == "csv":
+            text = frame.to_csv(index=False)
+        elif fmt == "json":
+            text = frame.to_json(orient="records", lines=False, double_precision=15)
+        if output is None:
+            sys.stdout.write(text + ("" if text.endswith("\n") else "\n"))
+            return 0
+        if output.exists() and output.is_dir():
+            raise InputError(f"--output {output} is a folder; name a file")
+        output.parent.mkdir(parents=True, exist_ok=True)
+        if fmt == "parquet":
+            frame.to_parquet(output, index=False)
+        else:
+            output.write_text(text)
+        typer.echo(f"wrote {len(frame)} rows to {output}", err=True)
+        return 0

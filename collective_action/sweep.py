@@ -1,0 +1,216 @@
+"""The sweep runner: an experiment file in, a results store out, resumable at any moment.
+
+``run_sweep`` expands the experiment into cells (grid x seeds, each with a stable ``cell_id``),
+skips the cells already stored as done, runs the rest in batches on a backend (serial, a local
+process pool, or Ray), and stores every finished cell at once, in its own transaction. Killing
+the process at any moment loses at most the cells in flight; running the same command again
+resumes, and the final table equals an uninterrupted run's (apart from timing columns).
+
+Example::
+
+    from collective_action.sweep import run_sweep
+    report = run_sweep("experiments/c1_bayes.yaml", "results/c1", backend="pool", quick=True)
+    frame = report.frame()          # one pandas DataFrame, rows_to_frame schema
+"""
+
+from __future__ import annotations
+
+import hashlib
+import math
+import os
+import sys
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import pandas as pd
+from tqdm import tqdm
+
+from ._version import __version__
+from .backends import BACKENDS, Batch, run_pool, run_ray, run_serial, utc_now
+from .errors import InputError, check_choice
+from .experiment import Cell, Experiment, canonical_json, load_experiment
+from .store import ResultStore, store_path
+
+#: Cells per batch when the caller does not choose: enough batches to keep every worker busy
+#: and to lose little on a kill, capped so one batch never holds a large share of the sweep.
+MAX_AUTO_BATCH = 32
+
+
+@dataclass
+class SweepReport:
+    """What a sweep did. ``frame()`` reads this experiment's stored rows back."""
+
+    out: Path
+    experiment: str
+    cell_ids: list[str]
+    n_cells: int
+    n_skipped: int
+    n_run: int
+    n_failed: int
+    failures: list[tuple[str, str]] = field(default_factory=list)
+    wall_s: float = 0.0
+    backend: str = "pool"
+
+    def frame(self) -> pd.DataFrame:
+        with ResultStore.open(self.out) as store:
+            return store.frame(cell_ids=self.cell_ids)
+
+    def summary(self) -> dict:
+        return {
+            "experiment": self.experiment,
+            "out": str(self.out),
+            "backend": self.backend,
+            "cells": self.n_cells,
+            "already_stored": self.n_skipped,
+            "ran": self.n_run,
+            "failed": self.n_failed,
+            "wall_s": round(self.wall_s, 3),
+        }
+
+
+def experiment_fingerprint(experiment: Experiment, quick: bool) -> str:
+    """Hash of the validated experiment file and the quick flag: tells 'same sweep' from 'edited'."""
+    payload = canonical_json({"spec": experiment.spec.model_dump(mode="json"), "quick": bool(quick)})
+    return hashlib.sha256(payload.encode()).hexdigest()[:16]
+
+
+def make_batches(cells: list[Cell], batch_size: int) -> list[Batch]:
+    """Consecutive cells of the same pillar, at most ``batch_size`` per batch, in grid order."""
+    batches: list[Batch] = []
+    for cell in cells:
+        if batches and len(batches[-1]) < batch_size and batches[-1][0].pillar == cell.pillar:
+            batches[-1].append(cell)
+        else:
+            batches.append([cell])
+    return batches
+
+
+def auto_batch_size(n_cells: int, workers: int) -> int:
+    return max(1, min(MAX_AUTO_BATCH, math.ceil(n_cells / (4 * max(1, workers)))))
+
+
+def check_options(backend: str, workers: int | None, address: str | None, batch_size: int | None) -> int:
+    """Validate runner options (before anything is written); returns the worker count."""
+    check_choice("backend", backend, BACKENDS)
+    if workers is not None and workers < 1:
+        raise InputError(f"workers must be at least 1, got {workers}")
+    if batch_size is not None and batch_size < 1:
+        raise InputError(f"batch size must be at least 1, got {batch_size}")
+    if address and backend != "ray":
+        raise InputError("--address needs --backend ray")
+    if backend == "ray":
+        from .backends import ray_module
+
+        ray_module()
+    return workers or os.cpu_count() or 1
+
+
+def run_sweep(
+    experiment: Experiment | str | Path | dict,
+    out: str | Path,
+    *,
+    backend: str = "pool",
+    workers: int | None = None,
+    address: str | None = None,
+    batch_size: int | None = None,
+    quick: bool = False,
+    resume: bool = False,
+    progress: bool = True,
+    share_store: bool = False,
+) -> SweepReport:
+    """Run (or resume) one experiment's sweep into the results folder ``out``.
+
+    ``resume``: also allowed to add to a store holding other experiments, or an earlier version
+    of this one (without it that is an error, so results of different sweeps are not mixed by
+    accident). ``share_store``: a store meant to hold several experiments (``reproduce`` puts
+    all files of one claim in one folder). Raises InputError for bad input before writing.
+    """
+    exp = experiment if isinstance(experiment, Experiment) else load_experiment(experiment)
+    n_workers = check_options(backend, workers, address, batch_size)
+    cells = exp.cells(quick=quick)
+    ids = [c.cell_id for c in cells]
+    if len(set(ids)) != len(ids):
+        raise InputError(f"{exp.source}: two cells have the same configuration and seed (a grid axis repeats a value)")
+    out = Path(out)
+    if out.exists() and not out.is_dir():
+        raise InputError(f"--out {out} exists and is not a folder")
+    fingerprint = experiment_fingerprint(exp, quick)
+
+    t_start = time.perf_counter()
+    store = ResultStore.open(out, create=True)
+    try:
+        store.lock()
+        known = store.experiments()
+        others = sorted(set(known) - {exp.name})
+        if store.count() and others and not (resume or share_store) and exp.name not in known:
+            raise InputError(
+                f"{out} holds results of experiment {', '.join(others)}, not {exp.name}; "
+                "pass --resume to add to it or choose another --out"
+            )
+        if exp.name in known and known[exp.name]["fingerprint"] != fingerprint and not resume:
+            raise InputError(
+                f"{out} holds an earlier version of experiment {exp.name} (the file or --quick changed); "
+                "pass --resume to keep its stored cells and run the new ones, or choose another --out"
+            )
+        store.register_experiment(exp.name, fingerprint, exp.source, quick, utc_now())
+
+        done = store.done_ids()
+        todo = [c for c in cells if c.cell_id not in done]
+        size = batch_size or auto_batch_size(len(todo), n_workers)
+        batches = make_batches(todo, size)
+        if backend == "serial":
+            stream = run_serial(batches)
+        elif backend == "pool":
+            stream = run_pool(batches, n_workers)
+        else:
+            stream = run_ray(batches, workers, address)
+
+        failures: list[tuple[str, str]] = []
+        bar = tqdm(total=len(cells), initial=len(cells) - len(todo), desc=exp.name, unit="cell",
+                   file=sys.stderr, disable=not progress, dynamic_ncols=True, leave=True)
+        n_ok = 0
+        try:
+            for outcomes in stream:
+                for outcome in outcomes:
+                    store.write(outcome, __version__)
+                    if outcome.ok:
+                        n_ok += 1
+                    else:
+                        failures.append((outcome.cell_id, outcome.error or "failed"))
+                bar.set_postfix(done=len(cells) - len(todo) + n_ok, failed=len(failures),
+                                remaining=len(todo) - n_ok - len(failures), refresh=False)
+                bar.update(len(outcomes))
+        finally:
+            bar.close()
+            stream.close()
+    finally:
+        store.close()
+    return SweepReport(
+        out=out, experiment=exp.name, cell_ids=ids, n_cells=len(cells), n_skipped=len(cells) - len(todo),
+        n_run=len(todo), n_failed=len(failures), failures=failures,
+        wall_s=time.perf_counter() - t_start, backend=backend,
+    )
+
+
+def read_results(folder: str | Path) -> pd.DataFrame:
+    """Every done row under ``folder``: its own store, or the stores of its sub-folders
+    (``reproduce`` writes one per claim), as one DataFrame."""
+    folder = Path(folder)
+    paths = [store_path(folder)] if store_path(folder).is_file() else sorted(folder.glob("*/results.sqlite"))
+    if not paths:
+        raise InputError(f"no results store in {folder} (expected {store_path(folder)})")
+    frames = []
+    for path in paths:
+        with ResultStore.open(path) as store:
+            frames.append(store.frame())
+    frames = [f for f in frames if len(f)]
+    if not frames:
+        return frames_or_empty()
+    return pd.concat(frames, ignore_index=True, sort=False)
+
+
+def frames_or_empty() -> pd.DataFrame:
+    from .results import rows_to_frame
+
+    return rows_to_frame([])
