@@ -1,1 +1,49 @@
-"""collective_action.theory"""
+"""collective_action.theory: every result derived in sympy, compiled to vectorised functions.
+
+Importing this package never imports torch. Each derivation is cached, so the first call pays
+for sympy once. Numeric functions accept floats or NumPy arrays (broadcasting); every
+:class:`Formula` also evaluates torch tensors and CuPy arrays through ``Formula.numeric``.
+"""
+
+from .symbolic import Formula
+from .bayes import (
+    bayes_classifier,
+    bayes_clean_accuracy,
+    bayes_success,
+    bayes_success_by_enumeration,
+    hardt_constants,
+    joint_gap,
+    per_point_margin,
+    per_point_threshold,
+)
+from .hardt import DEFINITIONS, critical_mass, critical_mass_formula, hardt_bound, hardt_bound_formula
+from .worst_case import attack, worst_case_success
+from .effective_size import (
+    alpha_eff,
+    alpha_eff_chi2,
+    alpha_eff_cvar,
+    alpha_eff_jtt,
+    alpha_eff_lff,
+    chi2_formula,
+    cvar_formula,
+    jtt_crossover,
+    jtt_formula,
+    jtt_gain,
+    lff_formula,
+    weighted_risk_lemma,
+)
+from .finite_sample import (
+    estimate_from_samples,
+    finite_sample_bound,
+    finite_sample_bound_from_estimates,
+    finite_sample_margin,
+)
+from .cvar_fixed_point import (
+    CvarFixedPoints,
+    best_response_states,
+    cvar_alpha_range,
+    cvar_fixed_points,
+    iterate_cvar_bayes,
+)
+
+# Other engineers' theory modules are exported below (gaussian, max_margin).

@@ -1,0 +1,185 @@
+"""Exact success of the Bayes-optimal learner on a discrete problem (THEORY section 2).
+
+The learner sees the mixture P_alpha = (1 - alpha) P0 + alpha P* and predicts, at every x, the
+label of largest joint probability. Ties are broken AGAINST the collective: the target label is
+predicted only when it beats every other label strictly (by more than ``tol``, so that rounding
+never hands the collective a tie).
+
+Two routes compute the exact success S(alpha) = Pr_{x ~ P0}[f(g(x)) = y*]:
+
+* the per-point condition (feature-label only): y* wins at x' iff alpha P*(x') > (1 - alpha) D(x'),
+  with D(x') = max_{y != y*} P0(x', y) - P0(x', y*), derived in :func:`per_point_margin`;
+* enumeration (any strategy): build the mixture table, take its Bayes classifier, evaluate f(g(x))
+  under x ~ P0 (:func:`bayes_success_by_enumeration`).
+
+The tests check that the two routes agree.
+"""
+
+from __future__ import annotations
+
+from functools import lru_cache
+
+import numpy as np
+import sympy as sp
+
+from collective_action.collective import get_strategy
+from collective_action.discrete import DiscreteProblem
+from collective_action.errors import InputError
+
+from . import _checks
+from .symbolic import Formula
+
+#: Margins at or below this count as ties (ties go against the collective).
+TIE_TOL = 1e-12
+
+alpha_sym = sp.Symbol("alpha", positive=True)
+
+
+@lru_cache(maxsize=None)
+def per_point_margin() -> Formula:
+    """The Bayes margin of the target label at a signal point x', feature-label strategy.
+
+    Derived from the definition: under P_alpha the target's score is (1-alpha) P0(x',y*) +
+    alpha P*(x') and the best rival's score is (1-alpha) max_{y != y*} P0(x',y). Their
+    difference, rewritten with the joint gap D(x'), is the margin; y* is predicted iff margin > 0.
+    """
+    p_star, p0_target, p0_rival, gap = sp.symbols("p_star p0_target p0_rival D", real=True)
+    score_target = (1 - alpha_sym) * p0_target + alpha_sym * p_star
+    score_rival = (1 - alpha_sym) * p0_rival
+    margin = sp.expand((score_target - score_rival).subs(p0_rival, gap + p0_target))
+    margin = sp.collect(sp.factor_terms(margin), alpha_sym)
+    return Formula(
+        name="per_point_margin",
+        expr=margin,
+        symbols=(alpha_sym, p_star, gap),
+        assumptions=(
+            "feature-label strategy: P*(x', y*) = P*(x') and P*(x', y) = 0 for y != y*",
+            "learner is Bayes-optimal on P_alpha = (1-alpha) P0 + alpha P*",
+            "D(x') = max_{y != y*} P0(x', y) - P0(x', y*)",
+        ),
+        statement="margin of y* over the best rival label at x' under P_alpha",
+    )
+
+
+@lru_cache(maxsize=None)
+def per_point_threshold() -> Formula:
+    """The smallest alpha at which y* wins at x': solve margin(alpha) = 0 for alpha.
+
+    The margin is affine in alpha with slope P*(x') + D(x') (checked symbolically), so for a
+    positive slope y* wins exactly when alpha exceeds the root D / (P* + D).
+    """
+    margin = per_point_margin()
+    _, p_star, gap = margin.symbols
+    slope = sp.diff(margin.expr, alpha_sym)
+    if sp.simplify(slope - (p_star + gap)) != 0:  # pragma: no cover - guards the derivation
+        raise AssertionError("margin is not affine in alpha with slope P* + D")
+    (root,) = sp.solve(sp.Eq(margin.expr, 0), alpha_sym)
+    return Formula(
+        name="per_point_threshold",
+        expr=sp.simplify(root),
+        symbols=(p_star, gap),
+        assumptions=margin.assumptions + ("P*(x') + D(x') > 0 (otherwise y* never or always wins)",),
+        statement="alpha above which the Bayes learner predicts y* at x'",
+    )
+
+
+def bayes_classifier(table, against: int | None = None, tol: float = TIE_TOL) -> np.ndarray:
+    """Label of largest probability per x (last axis = labels), ties broken against ``against``.
+
+    ``table`` may carry leading batch axes (..., |X|, |Y|). The label ``against`` is returned only
+    where it beats every other label by more than ``tol``; among the other labels the first
+    maximiser wins. With ``against=None`` this is a plain argmax.
+    """
+    table = np.asarray(table, dtype=float)
+    if table.ndim < 1 or table.shape[-1] < 2:
+        raise InputError("bayes_classifier needs a table whose last axis has at least 2 labels")
+    if against is None:
+        return np.argmax(table, axis=-1)
+    k = table.shape[-1]
+    if not (0 <= int(against) < k):
+        raise InputError(f"against must be a label in [0, {k - 1}], got {against!r}")
+    others = table.copy()
+    others[..., against] = -np.inf
+    rival = np.argmax(others, axis=-1)
+    rival_score = np.take_along_axis(table, rival[..., None], axis=-1)[..., 0]
+    wins = table[..., against] > rival_score + tol
+    return np.where(wins, against, rival)
+
+
+def joint_gap(problem: DiscreteProblem) -> np.ndarray:
+    """D(x) = max_{y != y*} P0(x, y) - P0(x, y*) for every x."""
+    p0 = problem.p0
+    rivals = np.delete(p0, problem.target, axis=1)
+    return rivals.max(axis=1) - p0[:, problem.target]
+
+
+def hardt_constants(problem: DiscreteProblem) -> tuple[float, float]:
+    """Hardt's (Delta, xi) of a discrete problem.
+
+    xi = P0(X*) is how common the signal is in natural data; Delta = max over signal points x'
+    with P0(x') > 0 of max_y P0(y | x') - P0(y* | x') (0 when no signal point occurs under P0).
+    """
+    signal = problem.signal_set
+    marginal = problem.marginal[signal]
+    xi = float(marginal.sum())
+    seen = marginal > 0
+    if not seen.any():
+        return 0.0, xi
+    cond = problem.p0[signal][seen] / marginal[seen, None]
+    delta = float(np.max(cond.max(axis=1) - cond[:, problem.target]))
+    return max(delta, 0.0), min(xi, 1.0)
+
+
+def _alpha_array(alpha) -> np.ndarray:
+    return _checks.open_unit("alpha", alpha)
+
+
+def mixture_tables(problem: DiscreteProblem, alpha, strategy: str = "feature-label") -> np.ndarray:
+    """P_alpha for every alpha: shape alpha.shape + (|X|, |Y|)."""
+    a = _alpha_array(alpha)[..., None, None]
+    pstar = problem.pstar(strategy)
+    return (1.0 - a) * problem.p0 + a * pstar
+
+
+def success_of_classifier(problem: DiscreteProblem, labels) -> np.ndarray:
+    """Pr_{x ~ P0}[f(g(x)) = y*] for classifiers ``labels`` of shape (..., |X|)."""
+    labels = np.asarray(labels)
+    hit = labels[..., problem.g] == problem.target
+    return (hit * problem.marginal).sum(axis=-1)
+
+
+def accuracy_of_classifier(problem: DiscreteProblem, labels) -> np.ndarray:
+    """Clean accuracy Pr_{(x, y) ~ P0}[f(x) = y] for classifiers of shape (..., |X|)."""
+    labels = np.asarray(labels)
+    onehot = labels[..., None] == np.arange(problem.n_labels)
+    return (onehot * problem.p0).sum(axis=(-2, -1))
+
+
+def bayes_success_by_enumeration(problem: DiscreteProblem, alpha, strategy: str = "feature-label"):
+    """Exact Bayes success by building the mixture table and its Bayes classifier (any strategy)."""
+    get_strategy(strategy)
+    labels = bayes_classifier(mixture_tables(problem, alpha, strategy), against=problem.target)
+    return _checks.scalar_or_array(success_of_classifier(problem, labels))
+
+
+def bayes_success(problem: DiscreteProblem, alpha, strategy: str = "feature-label"):
+    """Exact success of the Bayes classifier of P_alpha, vectorised over ``alpha``.
+
+    Feature-label uses the derived per-point condition sum_{x'} P_g(x') 1[margin(x') > 0];
+    other strategies enumerate the Bayes classifier of the mixture table. Ties go against the
+    collective. Returns a float for scalar alpha, else an array of alpha's shape.
+    """
+    get_strategy(strategy)
+    if strategy != "feature-label":
+        return bayes_success_by_enumeration(problem, alpha, strategy)
+    a = _alpha_array(alpha)
+    law = problem.signal_law
+    margin = per_point_margin().numeric(a[..., None], law, joint_gap(problem))
+    wins = (margin > TIE_TOL) & (law > 0)
+    return _checks.scalar_or_array((wins * law).sum(axis=-1))
+
+
+def bayes_clean_accuracy(problem: DiscreteProblem, alpha, strategy: str = "feature-label"):
+    """Accuracy on clean P0 of the Bayes classifier of P_alpha, vectorised over ``alpha``."""
+    labels = bayes_classifier(mixture_tables(problem, alpha, strategy), against=problem.target)
+    return _checks.scalar_or_array(accuracy_of_classifier(problem, labels))
