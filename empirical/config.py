@@ -1,0 +1,97 @@
+"""The strict experiment-file model of the empirical pillar (every field documented).
+
+Example ``config`` section::
+
+    data: {name: fashion-mnist, train_size: 20000, val_size: 1000}
+    collective: {alpha: 0.005, strategy: feature-label, target: 0}
+    signal: {kind: patch, place: corner, size: 3}
+    learner: {name: jtt, hparams: {T: 1, upweight: 20}}
+    train: {model: mlp, epochs: 3, batch_size: 128, lr: 0.05, momentum: 0.9}
+    selection: {validation: clean, metric: last}
+"""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from pydantic import Field, field_validator
+
+from collective_action.experiment import CollectiveSpec, StrictModel
+
+DATASETS = ("fashion-mnist", "digits", "mnist1d", "idx", "spurious", "dominoes")
+
+
+class DataSpec(StrictModel):
+    """Which data, how much of it, and how the derived sets are built."""
+
+    name: Literal["fashion-mnist", "digits", "mnist1d", "idx", "spurious", "dominoes"] = Field(
+        "fashion-mnist", description="base set, or a derived set built from Fashion-MNIST")
+    data_dir: str | None = Field(None, description="folder of idx files (name: idx, or another Fashion-MNIST copy)")
+    train_size: int | None = Field(None, ge=10, description="random training subset (per seed); null: all")
+    val_size: int = Field(1000, ge=0, description="validation points carved out of the training split")
+    data_seed: int = Field(0, ge=0, description="seed of the derived set's construction (fixed across run seeds)")
+    agreement: float = Field(0.95, ge=0.0, le=1.0, description="spurious: attribute/label agreement in training")
+    simple: Literal["bar", "digits"] = Field("bar", description="dominoes: the simple half")
+    simple_agreement: float = Field(1.0, ge=0.0, le=1.0, description="dominoes: simple half/label agreement")
+    margin: int = Field(5, ge=3, le=12, description="dominoes: width of the free margin in columns")
+
+
+class SignalSpec(StrictModel):
+    """The collective's signal g: a checkerboard patch or a faint global pattern."""
+
+    kind: Literal["patch", "global"] = "patch"
+    place: str | list[int] = Field("corner", description="corner | top-left | center | simple | complex | margin | [row, col]")
+    size: int = Field(3, ge=1, le=16, description="patch side in pixels")
+    high: float = Field(1.0, description="patch value on its 'white' squares")
+    low: float = Field(0.0, description="patch value on its 'black' squares")
+    amplitude: float = Field(8.0 / 255.0, gt=0.0, le=1.0, description="global pattern amplitude")
+    seed: int = Field(0, ge=0, description="seed of the global pattern")
+
+
+class LearnerSpec(StrictModel):
+    """The learning algorithm and its hyper-parameters (see empirical.learners for defaults)."""
+
+    name: Literal["erm", "jtt", "cvar", "chi2", "lff", "group-dro"] = "erm"
+    hparams: dict[str, float] = Field(default_factory=dict)
+    candidates: list[dict[str, float]] = Field(
+        default_factory=list,
+        description="hyper-parameter overrides to choose among by the selection metric (empty: hparams only)")
+
+
+class TrainSpec(StrictModel):
+    """Model and SGD settings."""
+
+    model: Literal["linear", "mlp", "cnn", "resnet"] = "mlp"
+    width: int | None = Field(None, ge=1, description="hidden units (mlp) or base channels (cnn/resnet)")
+    depth: int = Field(1, ge=1, le=8, description="hidden layers of the mlp")
+    epochs: int = Field(3, ge=1, le=500)
+    batch_size: int = Field(128, ge=1)
+    lr: float = Field(0.05, gt=0.0)
+    momentum: float = Field(0.9, ge=0.0, lt=1.0)
+    weight_decay: float = Field(0.0, ge=0.0)
+
+
+class SelectionSpec(StrictModel):
+    """Model selection: which validation set, which score (``last``: no selection)."""
+
+    validation: Literal["clean", "with-collective"] = "clean"
+    metric: Literal["average", "worst-class", "worst-group", "last"] = "last"
+
+
+class EmpiricalConfig(StrictModel):
+    """One empirical training configuration (the seed is the cell's)."""
+
+    data: DataSpec = Field(default_factory=DataSpec)
+    collective: CollectiveSpec
+    signal: SignalSpec = Field(default_factory=SignalSpec)
+    learner: LearnerSpec = Field(default_factory=LearnerSpec)
+    train: TrainSpec = Field(default_factory=TrainSpec)
+    selection: SelectionSpec = Field(default_factory=SelectionSpec)
+    series: str | None = Field(None, description="label of the curve this row belongs to (default: from learner)")
+
+    @field_validator("series")
+    @classmethod
+    def _non_empty(cls, v):
+        if v is not None and not v.strip():
+            raise ValueError("series must not be blank")
+        return v

@@ -1,0 +1,121 @@
+"""Image signals g(x) a collective plants: a small pixel pattern, or a faint global pattern.
+
+A signal is a callable on a batch of features (numpy, ``(N, C, H, W)`` images or ``(N, D)``
+vectors) that returns a planted copy; the input is never modified. Signals are deterministic:
+the same parameters give the same pattern in every process.
+
+* :class:`PatchSignal` overwrites a ``size x size`` checkerboard (values ``high``/``low``) at a
+  place: a named place (``corner``: bottom-right, ``top-left``, ``center``), a named region of a
+  derived set (dominoes' ``simple``, ``complex``, ``margin``: the patch sits at the region's
+  centre) or explicit ``(row, col)`` of its top-left pixel. On vectors it overwrites ``size``
+  consecutive coordinates starting at ``col``.
+* :class:`GlobalSignal` adds ``amplitude`` times a fixed random +-1 pattern to every pixel (the
+  default 8/255 is invisible to a person), clipped to [0, 1] for images.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from collective_action.errors import InputError
+
+
+def checkerboard(size: int, high: float = 1.0, low: float = 0.0) -> np.ndarray:
+    """A ``size x size`` checkerboard starting with ``high`` in the top-left pixel."""
+    ii, jj = np.indices((size, size))
+    return np.where((ii + jj) % 2 == 0, high, low).astype(np.float32)
+
+
+@dataclass(frozen=True)
+class PatchSignal:
+    """Overwrite a checkerboard patch whose top-left pixel is at ``(row, col)``."""
+
+    row: int
+    col: int
+    size: int = 3
+    high: float = 1.0
+    low: float = 0.0
+
+    def __call__(self, x: np.ndarray) -> np.ndarray:
+        out = np.array(x, dtype=np.float32, copy=True)
+        if out.ndim == 2:  # vectors: a 1-D alternating pattern
+            pattern = checkerboard(self.size, self.high, self.low)[0]
+            out[:, self.col: self.col + self.size] = pattern
+        else:
+            out[..., self.row: self.row + self.size, self.col: self.col + self.size] = checkerboard(
+                self.size, self.high, self.low)
+        return out
+
+
+@dataclass(frozen=True)
+class GlobalSignal:
+    """Add ``amplitude * pattern`` (a fixed random +-1 array drawn from ``seed``) to every feature."""
+
+    shape: tuple[int, ...]
+    amplitude: float = 8.0 / 255.0
+    seed: int = 0
+    clip: bool = True
+
+    @property
+    def pattern(self) -> np.ndarray:
+        rng = np.random.default_rng(self.seed)
+        return rng.choice(np.array([-1.0, 1.0], dtype=np.float32), size=self.shape)
+
+    def __call__(self, x: np.ndarray) -> np.ndarray:
+        out = np.asarray(x, dtype=np.float32) + np.float32(self.amplitude) * self.pattern
+        return np.clip(out, 0.0, 1.0) if self.clip else out
+
+
+#: Named places for a patch on an image of height H and width W (top-left pixel of the patch).
+def _named_place(place: str, size: int, height: int, width: int) -> tuple[int, int]:
+    if place == "corner":  # bottom-right, one pixel in from the edge
+        return height - size - 1, width - size - 1
+    if place == "top-left":
+        return 1, 1
+    if place == "center":
+        return (height - size) // 2, (width - size) // 2
+    raise KeyError(place)
+
+
+def make_signal(kind: str, input_shape: tuple[int, ...], *, place="corner", size: int = 3,
+                high: float = 1.0, low: float = 0.0, amplitude: float = 8.0 / 255.0, seed: int = 0,
+                regions: dict | None = None, clip: bool = True):
+    """Build the signal ``kind`` ("patch" or "global") for inputs of ``input_shape``.
+
+    ``regions`` maps region names of a derived set to ``(row0, row1, col0, col1)`` boxes.
+    """
+    if kind == "global":
+        if amplitude <= 0:
+            raise InputError(f"signal.amplitude must be positive, got {amplitude}")
+        return GlobalSignal(tuple(input_shape), float(amplitude), int(seed), clip)
+    if kind != "patch":
+        raise InputError(f"unknown signal kind {kind!r}; choose one of: global, patch")
+    if size < 1:
+        raise InputError(f"signal.size must be at least 1, got {size}")
+    height, width = (1, input_shape[-1]) if len(input_shape) == 1 else input_shape[-2:]
+    if size > width or (len(input_shape) > 1 and size > height):
+        raise InputError(f"signal.size {size} does not fit inputs of shape {tuple(input_shape)}")
+    regions = regions or {}
+    if isinstance(place, (list, tuple)):
+        if len(place) != 2:
+            raise InputError(f"signal.place must be a name or [row, col], got {place!r}")
+        row, col = int(place[0]), int(place[1])
+    elif place in regions:
+        r0, r1, c0, c1 = regions[place]
+        if r1 - r0 < size or c1 - c0 < size:
+            raise InputError(f"signal.place {place!r}: region too small for a {size}x{size} patch")
+        row, col = r0 + (r1 - r0 - size) // 2, c0 + (c1 - c0 - size) // 2
+    else:
+        try:
+            row, col = _named_place(str(place), size, height, width)
+        except KeyError:
+            names = sorted({"corner", "top-left", "center", *regions})
+            raise InputError(f"unknown signal.place {place!r}; choose one of: {', '.join(names)} "
+                             "or [row, col]") from None
+    if len(input_shape) == 1:
+        row = 0
+    if not (0 <= row <= height - size and 0 <= col <= width - size):
+        raise InputError(f"signal.place {place!r} puts the patch outside inputs of shape {tuple(input_shape)}")
+    return PatchSignal(row, col, int(size), float(high), float(low))

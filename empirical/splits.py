@@ -1,0 +1,99 @@
+"""Train / validation / test splits with a collective planted in the training split only.
+
+The order matters and is fixed: (1) draw the optional training subset, (2) carve the validation
+split out of the remaining training points (unless the data set brings its own), (3) let a random
+``alpha``-fraction of the training points be collective members (shared
+:class:`collective_action.collective.Collective`), (4) plant members into the validation split
+only when the validation policy is ``with-collective`` (the validation set then follows P_alpha).
+The test split stays clean. Success is measured on the test points of every class but y*, with
+the signal planted (:attr:`PreparedData.x_success`).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from collective_action.collective import Collective
+from collective_action.errors import InputError, check_choice
+
+from .data import Dataset
+
+VALIDATION_POLICIES = ("clean", "with-collective")
+
+
+@dataclass
+class PreparedData:
+    """Everything one training run needs, as numpy arrays."""
+
+    x_train: np.ndarray
+    y_train: np.ndarray
+    members: np.ndarray          # bool per training point: controlled by the collective
+    x_val: np.ndarray
+    y_val: np.ndarray
+    val_members: np.ndarray      # bool per validation point (all False for a clean policy)
+    x_test: np.ndarray
+    y_test: np.ndarray
+    x_success: np.ndarray        # test points with y != y*, signal planted
+    n_classes: int
+    target: int
+    groups_train: np.ndarray | None = None
+    groups_val: np.ndarray | None = None
+    groups_test: np.ndarray | None = None
+    n_groups: int = 0
+
+    @property
+    def alpha_realised(self) -> float:
+        """The collective's actual share of the training split (round(alpha n) / n)."""
+        return float(self.members.mean())
+
+
+def prepare(ds: Dataset, collective: Collective | None, rng: np.random.Generator, *,
+            train_size: int | None = None, val_size: int = 1000,
+            validation: str = "clean") -> PreparedData:
+    """Split ``ds`` and plant ``collective`` (None: no collective) in the training split."""
+    check_choice("validation", validation, VALIDATION_POLICIES)
+    if collective is not None and collective.target >= ds.n_classes:
+        raise InputError(f"collective.target {collective.target} is not a class of {ds.name} "
+                         f"(0..{ds.n_classes - 1})")
+    x_tr, y_tr, g_tr = ds.x_train, ds.y_train, ds.groups_train
+    if ds.x_val is not None:
+        x_val, y_val, g_val = ds.x_val, ds.y_val, ds.groups_val
+        keep = np.arange(len(y_tr))
+    else:
+        if not 0 <= val_size < len(y_tr):
+            raise InputError(f"val_size must lie in [0, {len(y_tr) - 1}], got {val_size}")
+        order = rng.permutation(len(y_tr))
+        val_idx, keep = np.sort(order[:val_size]), np.sort(order[val_size:])
+        x_val, y_val = x_tr[val_idx], y_tr[val_idx]
+        g_val = None if g_tr is None else g_tr[val_idx]
+    if train_size is not None:
+        if train_size < 1:
+            raise InputError(f"train_size must be at least 1, got {train_size}")
+        if train_size < len(keep):
+            keep = np.sort(rng.choice(keep, size=train_size, replace=False))
+    x_tr, y_tr = x_tr[keep], y_tr[keep]
+    g_tr = None if g_tr is None else g_tr[keep]
+
+    if collective is None:
+        members = np.zeros(len(y_tr), dtype=bool)
+        x_tr = np.array(x_tr, copy=True)
+        y_tr = np.array(y_tr, copy=True)
+        val_members = np.zeros(len(y_val), dtype=bool)
+        success_x = ds.x_test[:0]
+    else:
+        x_tr, y_tr, members = collective.plant_in_training_set(x_tr, y_tr, rng)
+        if validation == "with-collective" and len(y_val):
+            x_val, y_val, val_members = collective.plant_in_training_set(x_val, y_val, rng)
+        else:
+            val_members = np.zeros(len(y_val), dtype=bool)
+        not_target = ds.y_test != collective.target
+        success_x = collective.signal(ds.x_test[not_target])
+    return PreparedData(
+        x_train=x_tr, y_train=y_tr, members=members,
+        x_val=np.asarray(x_val), y_val=np.asarray(y_val), val_members=val_members,
+        x_test=ds.x_test, y_test=ds.y_test, x_success=success_x,
+        n_classes=ds.n_classes, target=-1 if collective is None else collective.target,
+        groups_train=g_tr, groups_val=g_val, groups_test=ds.groups_test, n_groups=ds.n_groups,
+    )
