@@ -1,0 +1,139 @@
+"""The simulate pillar's experiment files: a strict config model and the batched cell runner.
+
+A ``config`` section looks like::
+
+    family: gaussian            # discrete | gaussian | simplicity
+    collective: {alpha: 0.01, strategy: feature-label, target: 1}
+    learner: {name: jtt, params: {upweight: 20, stage1_steps: 50}}
+    n_train: 2000
+    n_test: 4000
+    gaussian:                   # the family's own section (discrete: / simplicity:)
+      n_classes: 2
+      separation: 4.0
+      signal: {placement: free, n_coords: 1, amplitude: 1.0}
+
+Learner parameters are validated against the learner registry
+(:mod:`collective_action.simulate.learners`), so an unknown learner, an unknown parameter or a bad
+value is caught when the file is loaded. Family 3 (``simplicity``) is delegated to
+:mod:`collective_action.simulate.simplicity` (its own ``SimplicityConfig``).
+"""
+
+from __future__ import annotations
+
+from typing import Any, Literal, Optional
+
+from pydantic import Field, model_validator
+
+from collective_action.experiment import CollectiveSpec, Pillar, StrictModel, register_pillar
+from collective_action.simulate.learners import FAMILY_LEARNERS, learner_params_model
+
+FAMILIES = ("discrete", "gaussian", "simplicity")
+
+
+class SignalSpec(StrictModel):
+    """Where and how the collective plants its pattern v (family 2)."""
+
+    placement: Literal["free", "class"] = Field(
+        "free", description="free coordinates (base data ~0) or class coordinates the classes use")
+    n_coords: int = Field(1, ge=1, description="number of coordinates carrying the pattern")
+    amplitude: float = Field(1.0, ge=0.0, description="norm |v| of the pattern")
+    mode: Literal["additive", "overwrite"] = Field("additive", description="x_S + v, or x_S := v + jitter noise")
+    jitter: float = Field(0.0, ge=0.0, description="std of the members' noise around v (overwrite only)")
+
+
+class GaussianSpec(StrictModel):
+    """Family 2: K Gaussian classes on class coordinates, plus free coordinates."""
+
+    n_classes: int = Field(2, ge=2, le=1000)
+    d_class: int = Field(2, ge=1, description="class coordinates (>= n_classes when K >= 3)")
+    separation: float = Field(4.0, ge=0.0, description="distance between any two class means")
+    sigma: float = Field(1.0, gt=0.0, description="std of the class coordinates")
+    n_free: int = Field(2, ge=0, description="free coordinates, N(0, tau^2) under P0")
+    tau: float = Field(0.1, gt=0.0, description="std of the free coordinates")
+    signal: SignalSpec = Field(default_factory=SignalSpec)
+
+
+class DiscreteSpec(StrictModel):
+    """Family 1: a random problem (Dirichlet P0, random signal map) or an explicit table."""
+
+    n_points: int = Field(8, ge=1, le=100_000)
+    n_labels: int = Field(3, ge=2, le=1000)
+    concentration: float = Field(1.0, gt=0.0, description="Dirichlet concentration of P0")
+    signal_size: int = Field(2, ge=1, description="|X*|: number of signal points")
+    problem_seed: int = Field(0, ge=0, description="seed of the random problem (not of the samples)")
+    p0: Optional[list[list[float]]] = Field(None, description="explicit P0 table (|X| x |Y|)")
+    g: Optional[list[int]] = Field(None, description="explicit signal map (with p0)")
+
+
+class LearnerSpec(StrictModel):
+    """A learner name and its hyper-parameters (defaults from the registry fill the rest)."""
+
+    name: str = "logistic"
+    params: dict[str, Any] = Field(default_factory=dict)
+
+    @model_validator(mode="after")
+    def _known(self):
+        from collective_action.experiment import format_validation_error
+        from pydantic import ValidationError
+
+        model = learner_params_model(self.name)
+        try:
+            normalised = model.model_validate(self.params).model_dump(mode="json")
+        except ValidationError as err:
+            raise ValueError(format_validation_error(err, f"learner {self.name!r} params")) from None
+        object.__setattr__(self, "params", normalised)
+        return self
+
+
+class SimulateConfig(StrictModel):
+    """The ``config`` of a simulate experiment file."""
+
+    family: Literal["discrete", "gaussian", "simplicity"]
+    collective: Optional[CollectiveSpec] = None
+    learner: LearnerSpec = Field(default_factory=LearnerSpec)
+    n_train: int = Field(1000, ge=2, le=10**9, description="training points (members included)")
+    n_test: int = Field(2000, ge=1, le=10**8, description="fresh test points (signal and clean)")
+    discrete: Optional[DiscreteSpec] = None
+    gaussian: Optional[GaussianSpec] = None
+    simplicity: Optional[dict[str, Any]] = None
+    theory_mc_samples: int = Field(200_000, ge=1000, description="Monte Carlo size of theory's success where no closed form exists")
+    memory_budget_mb: float = Field(512.0, gt=0, description="working-set budget of one chunk of configurations")
+
+    @model_validator(mode="after")
+    def _consistent(self):
+        fam = self.family
+        if fam == "simplicity":
+            if self.simplicity is None:
+                raise ValueError("family 'simplicity' needs a 'simplicity' section")
+            from collective_action.simulate import simplicity as fam3  # C's module
+
+            fam3.SimplicityConfig.model_validate(self.simplicity)
+            return self
+        if self.collective is None:
+            raise ValueError(f"family {fam!r} needs a 'collective' section")
+        allowed = FAMILY_LEARNERS[fam]
+        if self.learner.name not in allowed:
+            raise ValueError(f"learner {self.learner.name!r} does not apply to family {fam!r}; "
+                             f"choose one of: {', '.join(allowed)}")
+        if fam == "discrete":
+            if self.discrete is None:
+                object.__setattr__(self, "discrete", DiscreteSpec())
+            from collective_action.simulate.runner import discrete_problem
+
+            discrete_problem(self)  # raises on an invalid table
+        if fam == "gaussian":
+            if self.gaussian is None:
+                object.__setattr__(self, "gaussian", GaussianSpec())
+            from collective_action.simulate.runner import gaussian_problem
+
+            gaussian_problem(self)
+        return self
+
+
+def _run_cells(cells):
+    from collective_action.simulate.runner import run_cells
+
+    return run_cells(cells)
+
+
+register_pillar(Pillar(name="simulate", config_model=SimulateConfig, run_cells=_run_cells))

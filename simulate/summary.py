@@ -1,0 +1,40 @@
+"""Summaries of simulate results: mean and 95% interval over seeds per (series, alpha)."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pandas as pd
+from scipy import stats
+
+
+def mean_interval(values) -> tuple[float, float, float]:
+    """(mean, low, high): Student-t 95% interval of the mean over seeds (NaN width for one seed)."""
+    v = np.asarray(pd.to_numeric(pd.Series(values), errors="coerce").dropna(), dtype=float)
+    if len(v) == 0:
+        return math.nan, math.nan, math.nan
+    m = float(v.mean())
+    if len(v) < 2:
+        return m, math.nan, math.nan
+    half = float(stats.t.ppf(0.975, len(v) - 1) * v.std(ddof=1) / math.sqrt(len(v)))
+    return m, m - half, m + half
+
+
+def summarise(frame: pd.DataFrame) -> pd.DataFrame:
+    """One row per (series, alpha): seeds, success and clean accuracy with 95% intervals, and the
+    mean alpha_eff (measured, predicted) and theory's success where the rows carry them."""
+    series = frame["series"] if "series" in frame else frame["learner"]
+    out = []
+    for (name, alpha), part in frame.assign(_series=series).groupby(["_series", "alpha"], sort=True):
+        s, s_lo, s_hi = mean_interval(part["success"])
+        c, c_lo, c_hi = mean_interval(part["clean_accuracy"])
+        row = {"series": name, "alpha": float(alpha), "seeds": int(len(part)),
+               "success": s, "success_lo": s_lo, "success_hi": s_hi,
+               "clean_accuracy": c, "clean_lo": c_lo, "clean_hi": c_hi}
+        for col in ("alpha_eff_measured", "alpha_eff_predicted", "success_theory", "success_bound"):
+            if col in part:
+                vals = pd.to_numeric(part[col], errors="coerce")
+                row[col] = float(vals.mean()) if vals.notna().any() else math.nan
+        out.append(row)
+    return pd.DataFrame(out)
