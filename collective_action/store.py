@@ -290,13 +290,13 @@ class ResultStore:
         cell (a pillar may return several). A row whose checksum does not match is an error.
         """
         cur = self._conn.execute(
-            "SELECT cell_id, experiment, pillar, seed, rows, rows_sha256, package_version, sweep_backend, "
+            "SELECT cell_id, experiment, pillar, seed, config, rows, rows_sha256, package_version, sweep_backend, "
             "host, started_at, finished_at, wall_s FROM cells WHERE status='done' ORDER BY cell_id"
         )
         wanted_exp = set(experiments) if experiments is not None else None
         wanted_ids = set(cell_ids) if cell_ids is not None else None
         records: list[dict] = []
-        for (cell_id, experiment, pillar, seed, rows_json, sha, version, backend, host, t0, t1, wall) in cur:
+        for (cell_id, experiment, pillar, seed, config, rows_json, sha, version, backend, host, t0, t1, wall) in cur:
             if wanted_exp is not None and experiment not in wanted_exp:
                 continue
             if wanted_ids is not None and cell_id not in wanted_ids:
@@ -305,6 +305,7 @@ class ResultStore:
                 raise InputError(f"results store {self.path}: cell {cell_id} fails its checksum; the store is damaged")
             for i, rec in enumerate(json.loads(rows_json)):
                 rec = dict(rec)
+                rec.setdefault("config", config)  # the cell's configuration, if the pillar left it out
                 rec.update(
                     cell_id=cell_id, experiment=experiment, pillar=pillar, seed=seed, row_in_cell=i,
                     package_version=version, sweep_backend=backend, host=host,

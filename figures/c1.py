@@ -1,0 +1,26 @@
+"""C1: Hardt et al.'s lower bound against the exact Bayes success (THEORY sections 2-4).
+
+Lines: the bound and the closed-form/exact success (theory pillar rows, and the experiments'
+``success_bound`` / ``success_theory`` columns); points: simulated success with 95% intervals
+over seeds. The claim holds when no point lies below the bound by more than its Monte Carlo
+error; the figure shows it, the pillars' tests assert it.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pandas as pd
+
+from .common import build_claim_figure, save_figure
+
+TITLE = "C1  Hardt's bound vs. exact Bayes success (lines: theory; points: simulation, 95% CI over seeds)"
+
+
+def build(frame: pd.DataFrame):
+    return build_claim_figure(frame, TITLE)
+
+
+def draw(frame: pd.DataFrame, out_dir: str | Path) -> list[Path]:
+    """Draw C1 from stored results into ``out_dir``/c1.png and .pdf."""
+    return save_figure(build(frame), out_dir, "c1")

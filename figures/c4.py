@@ -1,0 +1,25 @@
+"""C4: simplicity bias decides which signals work.
+
+Success against alpha with one curve per signal placement (``series``: simple block, complex
+block, free coordinates; neutral or aligned patterns), and per learner when several are stored
+(linear vs network). Theory's prediction for the linear case is drawn as lines.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pandas as pd
+
+from .common import build_claim_figure, save_figure
+
+TITLE = "C4  Signal placement vs. simplicity bias (points: mean, 95% CI over seeds)"
+
+
+def build(frame: pd.DataFrame):
+    return build_claim_figure(frame, TITLE, with_learner=True)
+
+
+def draw(frame: pd.DataFrame, out_dir: str | Path) -> list[Path]:
+    """Draw C4 from stored results into ``out_dir``/c4.png and .pdf."""
+    return save_figure(build(frame), out_dir, "c4")
