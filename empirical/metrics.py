@@ -37,9 +37,6 @@ def worst_class_accuracy(pred, y) -> float:
     return worst_subset_accuracy(pred, y, y)
 
 
-_THEORY_FUNCTIONS = ("alpha_eff", "alpha_eff_jtt", "alpha_eff_cvar", "alpha_eff_chi2", "alpha_eff_lff")
-
-
 def predicted_alpha_eff(learner: str, alpha: float, *, hparams: dict, e_star=math.nan, e0=math.nan,
                         tail_share=math.nan, collective_mean=math.nan, base_mean=math.nan) -> float:
     """Theory's alpha_eff for ``learner`` from the statistics measured during training.
@@ -50,9 +47,6 @@ def predicted_alpha_eff(learner: str, alpha: float, *, hparams: dict, e_star=mat
     """
     from collective_action import theory
 
-    if not all(hasattr(theory, f) for f in _THEORY_FUNCTIONS):
-        # theory has not published the alpha_eff family (yet): no prediction rather than a guess.
-        return math.nan
     if not 0 < alpha < 1:
         return math.nan
     if learner == "erm":
