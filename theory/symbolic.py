@@ -16,6 +16,29 @@ import numpy as np
 import sympy as sp
 
 
+#: How symbols whose plain names are identifiers should read in LaTeX.
+LATEX_NAMES = {
+    "q_star": r"q^{*}",
+    "e_star": r"e^{*}",
+    "e_0": r"e_{0}",
+    "E_star_w": r"\mathbb{E}_{P^*}[w]",
+    "E_0_w": r"\mathbb{E}_{P_0}[w]",
+    "E_star_excess": r"\mathbb{E}_{P^*}[(\ell-\eta)_+]",
+    "E_0_excess": r"\mathbb{E}_{P_0}[(\ell-\eta)_+]",
+    "W_star": r"\bar W^{*}",
+    "W_0": r"\bar W_{0}",
+    "p_star": r"P^*(x')",
+    "D": r"D(x')",
+    "Phat_star": r"\hat P^*(x)",
+    "Dhat": r"\hat D(x)",
+    "n_Xstar": r"|X^*|",
+    "n_Y": r"|\mathcal{Y}|",
+    "N_test": r"N_{\mathrm{test}}",
+    "S_t": r"S_t",
+    "a_c": r"a_c",
+}
+
+
 def _namespace_of(args) -> tuple[str, Any]:
     """(name, namespace) of the first non-NumPy array among ``args``; NumPy otherwise."""
     for arg in args:
@@ -46,10 +69,11 @@ class Formula:
     statement: str = ""
     _compiled: dict = field(default_factory=dict, repr=False, compare=False)
 
-    def latex(self, lhs: str | None = None) -> str:
-        """LaTeX of the expression, as ``lhs = ...`` when ``lhs`` is given."""
-        body = sp.latex(self.expr)
-        return f"{lhs} = {body}" if lhs else body
+    def latex(self, lhs: str | None = None, relation: str = "=") -> str:
+        """LaTeX of the expression, as ``lhs <relation> ...`` when ``lhs`` is given."""
+        names = {s: LATEX_NAMES[s.name] for s in self.expr.free_symbols if s.name in LATEX_NAMES}
+        body = sp.latex(self.expr, symbol_names=names)
+        return f"{lhs} {relation} {body}" if lhs else body
 
     def subs(self, **values) -> sp.Expr:
         """Exact substitution (slow; for checks): keyword names are the symbol names."""

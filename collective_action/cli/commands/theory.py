@@ -1,0 +1,262 @@
+"""`collective-action theory ...`: bounds, critical masses and effective sizes from the theory.
+
+Every command prints a number (``--json``: one JSON object) or, with ``--latex``, the derived
+formula instead. Bad input exits with code 2 and one line on stderr.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Optional
+
+import typer
+import yaml
+
+from collective_action.errors import InputError
+from collective_action.cli.output import JSON_OPTION, LATEX_OPTION, emit
+
+theory_app = typer.Typer(help="Theory: Hardt bounds, critical mass, alpha_eff, exact success.",
+                         no_args_is_help=True)
+alpha_eff_app = typer.Typer(help="Effective collective size alpha_eff of a reweighting learner.",
+                            no_args_is_help=True)
+theory_app.add_typer(alpha_eff_app, name="alpha-eff")
+
+DEFINITION_HELP = "Meaning of eps-suboptimal: contamination | tv."
+
+
+def _need(**values) -> None:
+    for name, value in values.items():
+        if value is None:
+            raise InputError(f"missing option --{name.replace('_', '-')}")
+
+
+def _print_latex(lhs: str, formula, as_json: bool, relation: str = "=") -> None:
+    text = formula.latex(lhs, relation)
+    if as_json:
+        typer.echo(json.dumps({"latex": text, "assumptions": list(formula.assumptions)}))
+    else:
+        typer.echo(text)
+
+
+@theory_app.command("bound")
+def bound_cmd(
+    alpha: Optional[float] = typer.Option(None, "--alpha", help="Collective size in (0, 1)."),
+    delta: Optional[float] = typer.Option(None, "--delta", help="Hardt's Delta in [0, 1]."),
+    xi: Optional[float] = typer.Option(None, "--xi", help="Hardt's xi = P0(X*) in [0, 1]."),
+    epsilon: float = typer.Option(0.0, "--epsilon", help="Learner suboptimality in [0, 1)."),
+    definition: str = typer.Option("contamination", "--definition", help=DEFINITION_HELP),
+    as_json: bool = JSON_OPTION,
+    latex: bool = LATEX_OPTION,
+):
+    """Hardt's lower bound on success (may be negative: then it says nothing)."""
+    from collective_action.theory.hardt import hardt_bound, hardt_bound_formula, DEFINITIONS
+    from collective_action.errors import check_choice, check_epsilon
+
+    check_choice("definition", definition, DEFINITIONS)
+    check_epsilon(epsilon)
+    if latex:
+        _print_latex(r"S(\alpha)", hardt_bound_formula(definition, epsilon > 0), as_json, r"\geq")
+        return
+    _need(alpha=alpha, delta=delta, xi=xi)
+    value = hardt_bound(alpha, delta, xi, epsilon, definition)
+    emit({"success_lower_bound": value, "alpha": alpha, "delta": delta, "xi": xi,
+          "epsilon": epsilon, "definition": definition}, as_json, "Hardt lower bound on success")
+
+
+@theory_app.command("critical-mass")
+def critical_mass_cmd(
+    delta: Optional[float] = typer.Option(None, "--delta", help="Hardt's Delta in [0, 1]."),
+    xi: Optional[float] = typer.Option(None, "--xi", help="Hardt's xi = P0(X*) in [0, 1]."),
+    target: Optional[float] = typer.Option(None, "--target", help="Target success S_t in (0, 1]."),
+    epsilon: float = typer.Option(0.0, "--epsilon", help="Learner suboptimality in [0, 1)."),
+    definition: str = typer.Option("contamination", "--definition", help=DEFINITION_HELP),
+    as_json: bool = JSON_OPTION,
+    latex: bool = LATEX_OPTION,
+):
+    """Smallest alpha whose bound reaches the target (inf: unreachable with alpha < 1)."""
+    from collective_action.theory.hardt import critical_mass, critical_mass_formula, DEFINITIONS
+    from collective_action.errors import check_choice, check_epsilon
+
+    check_choice("definition", definition, DEFINITIONS)
+    check_epsilon(epsilon)
+    if latex:
+        _print_latex(r"\alpha^*", critical_mass_formula(definition, epsilon > 0), as_json)
+        return
+    _need(delta=delta, xi=xi, target=target)
+    value = critical_mass(delta, xi, target, epsilon, definition)
+    emit({"alpha_star": value, "delta": delta, "xi": xi, "target": target, "epsilon": epsilon,
+          "definition": definition}, as_json, "Critical mass alpha*")
+
+
+@alpha_eff_app.command("jtt")
+def jtt_cmd(
+    alpha: Optional[float] = typer.Option(None, "--alpha", help="Collective size in (0, 1)."),
+    upweight: Optional[float] = typer.Option(None, "--upweight", help="JTT's lambda >= 1."),
+    collective_error: Optional[float] = typer.Option(None, "--collective-error",
+                                                     help="e*: share of collective points in stage-1 errors."),
+    base_error: Optional[float] = typer.Option(None, "--base-error",
+                                               help="e0: share of base points in stage-1 errors."),
+    as_json: bool = JSON_OPTION,
+    latex: bool = LATEX_OPTION,
+):
+    """JTT: alpha_eff = alpha (1+(lambda-1)e*) / (alpha(1+(lambda-1)e*) + (1-alpha)(1+(lambda-1)e0))."""
+    from collective_action.theory.effective_size import alpha_eff_jtt, jtt_formula
+
+    if latex:
+        _print_latex(r"\alpha_{\mathrm{eff}}", jtt_formula(), as_json)
+        return
+    _need(alpha=alpha, upweight=upweight, collective_error=collective_error, base_error=base_error)
+    value = alpha_eff_jtt(alpha, upweight, collective_error, base_error)
+    emit({"alpha_eff": value, "alpha": alpha, "upweight": upweight,
+          "collective_error": collective_error, "base_error": base_error}, as_json, "JTT alpha_eff")
+
+
+@alpha_eff_app.command("cvar")
+def cvar_cmd(
+    alpha: Optional[float] = typer.Option(None, "--alpha", help="Collective size in (0, 1)."),
+    beta: Optional[float] = typer.Option(None, "--beta", help="CVaR level in (0, 1]."),
+    tail_share: Optional[float] = typer.Option(None, "--tail-share",
+                                               help="q*: share of the collective's points in the beta-tail."),
+    as_json: bool = JSON_OPTION,
+    latex: bool = LATEX_OPTION,
+):
+    """CVaR-DRO: alpha_eff = alpha q* / beta (weights fixed at a given model)."""
+    from collective_action.theory.effective_size import alpha_eff_cvar, cvar_formula
+
+    if latex:
+        _print_latex(r"\alpha_{\mathrm{eff}}", cvar_formula(), as_json)
+        return
+    _need(alpha=alpha, beta=beta, tail_share=tail_share)
+    value = alpha_eff_cvar(alpha, beta, tail_share)
+    emit({"alpha_eff": value, "alpha": alpha, "beta": beta, "tail_share": tail_share},
+         as_json, "CVaR alpha_eff")
+
+
+@alpha_eff_app.command("chi2")
+def chi2_cmd(
+    alpha: Optional[float] = typer.Option(None, "--alpha", help="Collective size in (0, 1)."),
+    collective_excess: Optional[float] = typer.Option(None, "--collective-excess",
+                                                      help="Mean (loss - eta)_+ over collective points."),
+    base_excess: Optional[float] = typer.Option(None, "--base-excess",
+                                                help="Mean (loss - eta)_+ over base points."),
+    as_json: bool = JSON_OPTION,
+    latex: bool = LATEX_OPTION,
+):
+    """chi-square DRO: the weighted-risk lemma with weights proportional to (loss - eta)_+."""
+    from collective_action.theory.effective_size import alpha_eff_chi2, chi2_formula
+
+    if latex:
+        _print_latex(r"\alpha_{\mathrm{eff}}", chi2_formula(), as_json)
+        return
+    _need(alpha=alpha, collective_excess=collective_excess, base_excess=base_excess)
+    value = alpha_eff_chi2(alpha, collective_excess, base_excess)
+    emit({"alpha_eff": value, "alpha": alpha, "collective_excess": collective_excess,
+          "base_excess": base_excess}, as_json, "chi-square DRO alpha_eff")
+
+
+@alpha_eff_app.command("lff")
+def lff_cmd(
+    alpha: Optional[float] = typer.Option(None, "--alpha", help="Collective size in (0, 1)."),
+    collective_weight: Optional[float] = typer.Option(None, "--collective-weight",
+                                                      help="Mean LfF weight W over collective points."),
+    base_weight: Optional[float] = typer.Option(None, "--base-weight",
+                                                help="Mean LfF weight W over base points."),
+    as_json: bool = JSON_OPTION,
+    latex: bool = LATEX_OPTION,
+):
+    """LfF: the weighted-risk lemma with the mean LfF weights of both groups."""
+    from collective_action.theory.effective_size import alpha_eff_lff, lff_formula
+
+    if latex:
+        _print_latex(r"\alpha_{\mathrm{eff}}", lff_formula(), as_json)
+        return
+    _need(alpha=alpha, collective_weight=collective_weight, base_weight=base_weight)
+    value = alpha_eff_lff(alpha, collective_weight, base_weight)
+    emit({"alpha_eff": value, "alpha": alpha, "collective_weight": collective_weight,
+          "base_weight": base_weight}, as_json, "LfF alpha_eff")
+
+
+@alpha_eff_app.command("general")
+def general_cmd(
+    alpha: Optional[float] = typer.Option(None, "--alpha", help="Collective size in (0, 1)."),
+    collective_weight: Optional[float] = typer.Option(None, "--collective-weight",
+                                                      help="E_{P*}[w], mean weight of collective points."),
+    base_weight: Optional[float] = typer.Option(None, "--base-weight",
+                                                help="E_{P0}[w], mean weight of base points."),
+    as_json: bool = JSON_OPTION,
+    latex: bool = LATEX_OPTION,
+):
+    """Weighted-risk lemma: alpha E*[w] / (alpha E*[w] + (1-alpha) E0[w])."""
+    from collective_action.theory.effective_size import alpha_eff, weighted_risk_lemma
+
+    if latex:
+        _print_latex(r"\alpha_{\mathrm{eff}}", weighted_risk_lemma(), as_json)
+        return
+    _need(alpha=alpha, collective_weight=collective_weight, base_weight=base_weight)
+    value = alpha_eff(alpha, collective_weight, base_weight)
+    emit({"alpha_eff": value, "alpha": alpha, "collective_weight": collective_weight,
+          "base_weight": base_weight}, as_json, "alpha_eff (weighted-risk lemma)")
+
+
+def _read_problem(path: Path) -> dict:
+    if not path.is_file():
+        raise InputError(f"problem file not found: {path}")
+    try:
+        data = yaml.safe_load(path.read_text())
+    except yaml.YAMLError:
+        raise InputError(f"{path}: not valid YAML or JSON") from None
+    if not isinstance(data, dict):
+        raise InputError(f"{path}: a problem file must be a mapping with p0, g, target")
+    unknown = set(data) - {"p0", "g", "target"}
+    if unknown:
+        raise InputError(f"{path}: unknown key {sorted(unknown)[0]!r} (expected p0, g, target)")
+    for key in ("p0", "g"):
+        if key not in data:
+            raise InputError(f"{path}: missing key {key!r}")
+    return data
+
+
+@theory_app.command("exact")
+def exact_cmd(
+    problem: Path = typer.Option(..., "--problem", help="YAML/JSON file with p0 (table), g (map), target."),
+    alpha: float = typer.Option(..., "--alpha", help="Collective size in (0, 1)."),
+    strategy: str = typer.Option("feature-label", "--strategy", help="feature-label | feature-only."),
+    epsilon: float = typer.Option(0.0, "--epsilon", help="Learner suboptimality in [0, 1)."),
+    definition: str = typer.Option("contamination", "--definition", help=DEFINITION_HELP),
+    as_json: bool = JSON_OPTION,
+    latex: bool = LATEX_OPTION,
+):
+    """Exact success on a discrete problem: Bayes (eps = 0) or worst-case eps-suboptimal."""
+    import numpy as np
+
+    from collective_action.discrete import DiscreteProblem
+    from collective_action.errors import check_choice
+    from collective_action.theory import bayes, hardt, worst_case
+
+    check_choice("definition", definition, hardt.DEFINITIONS)
+    if latex:
+        _print_latex(r"m(x')", bayes.per_point_margin(), as_json)
+        return
+    data = _read_problem(problem)
+    try:
+        p0 = np.array(data["p0"], dtype=float)
+        g = np.array(data["g"], dtype=np.int64)
+    except (TypeError, ValueError):
+        raise InputError(f"{problem}: p0 must be a table of numbers and g a list of integers") from None
+    prob = DiscreteProblem(p0, g, int(data.get("target", 0)))
+    delta, xi = bayes.hardt_constants(prob)
+    bayes_value = float(bayes.bayes_success(prob, alpha, strategy))
+    if epsilon > 0:
+        success = float(worst_case.worst_case_success(prob, alpha, epsilon, definition, strategy))
+    else:
+        success = bayes_value
+    bound = (float(hardt.hardt_bound(alpha, delta, xi, epsilon, definition))
+             if strategy == "feature-label" else None)
+    emit({"success": success, "bayes_success": bayes_value, "success_lower_bound": bound,
+          "delta": delta, "xi": xi, "alpha": alpha, "epsilon": epsilon, "definition": definition,
+          "strategy": strategy}, as_json, "Exact success")
+
+
+def register(app: typer.Typer) -> None:
+    app.add_typer(theory_app, name="theory")
