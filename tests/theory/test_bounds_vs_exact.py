@@ -104,6 +104,8 @@ def test_tv_bound_holds_for_adversarial_p_prime_and_random_moves():
                 bound = hardt_bound(alpha, delta, xi, eps, "tv")
                 worst = attack(problem, alpha, eps, "tv")
                 assert bound <= worst.success + 1e-9
+                wrong = hardt_bound(alpha, delta, xi, eps, "contamination")
+                broken_by_contamination_form += wrong > worst.success + 1e-9
                 table = mixture_tables(problem, alpha)
                 # Random P' inside the TV ball: move mass eps toward random tables.
                 others = rng.dirichlet(np.full(table.size, 0.3), size=16).reshape(16, *table.shape)
