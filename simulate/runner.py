@@ -146,7 +146,7 @@ def _run_discrete(group, cfg, backend: Backend, bar):
     bar.update(len(group))
     rows = []
     for i, (cell, v) in enumerate(zip(group, validated)):
-        extra = {"series": f"plug-in (n={cfg.n_train})", "success_theory": float(exact[i]),
+        extra = {"series": _discrete_series(cfg), "success_theory": float(exact[i]),
                  "success_bound": float(bound[i]), "success_se": float(res.success_se[i]),
                  "success_population": float(res.success_population[i]),
                  "alpha_realised": float(res.alpha_realised[i]), "delta": float(delta), "xi": float(xi),
@@ -155,6 +155,12 @@ def _run_discrete(group, cfg, backend: Backend, bar):
         rows.append([_row(cell, v, learner="plug-in", success=res.success[i],
                           clean=res.clean_accuracy[i], extra=extra)])
     return rows
+
+
+def _discrete_series(cfg) -> str:
+    spec = cfg.discrete
+    problem = "explicit problem" if spec.p0 is not None else f"problem {spec.problem_seed}"
+    return f"plug-in ({problem}, n={cfg.n_train})"
 
 
 # ------------------------------------------------------------------------------------------

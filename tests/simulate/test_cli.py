@@ -1,0 +1,83 @@
+"""`collective-action simulate`: results on disk, summary, --json, and one-line errors."""
+
+from __future__ import annotations
+
+import pandas as pd
+import pytest
+import yaml
+
+from collective_action.simulate.backend import cupy_usable
+
+GOOD = {
+    "name": "cli-test", "pillar": "simulate", "seeds": 2,
+    "config": {"family": "gaussian", "collective": {"alpha": 0.05, "target": 1},
+               "learner": {"name": "logistic", "params": {"steps": 50}}, "n_train": 200, "n_test": 200},
+    "grid": {"collective.alpha": [0.01, 0.1]},
+}
+
+
+def _write(tmp_path, spec, name="exp.yaml"):
+    path = tmp_path / name
+    path.write_text(yaml.safe_dump(spec))
+    return path
+
+
+def test_writes_parquet_and_csv_and_prints_summary(cli, tmp_path):
+    out = tmp_path / "res"
+    r = cli("simulate", _write(tmp_path, GOOD), "--out", out, "--backend", "numpy", "--no-progress")
+    assert r.exit_code == 0, r.stderr
+    frame = pd.read_parquet(out / "results.parquet")
+    assert len(frame) == 4 and len(pd.read_csv(out / "results.csv")) == 4
+    assert "ERM (logistic, GD)" in r.stdout and "[" in r.stdout  # mean [95% interval]
+
+
+def test_json_summary(cli, tmp_path):
+    r = cli("simulate", _write(tmp_path, GOOD), "--out", tmp_path / "o", "--json", "--no-progress")
+    assert r.exit_code == 0, r.stderr
+    payload = r.json()
+    assert payload["rows"] == 4 and payload["backend"] in ("numpy", "cupy")
+    assert {row["alpha"] for row in payload["summary"]} == {0.01, 0.1}
+    assert all(row["seeds"] == 2 for row in payload["summary"])
+
+
+def _bad(**changes):
+    spec = yaml.safe_load(yaml.safe_dump(GOOD))
+    for path, value in changes.items():
+        node = spec
+        keys = path.split(".")
+        for k in keys[:-1]:
+            node = node[k]
+        node[keys[-1]] = value
+    return spec
+
+
+@pytest.mark.parametrize("spec, needle", [
+    (_bad(**{"config.learner": {"name": "svm"}}), "svm"),
+    (_bad(**{"config.family": "poisson"}), "family"),
+    (_bad(**{"config.learner": {"name": "jtt", "params": {"lambda": 3}}}), "lambda"),
+    (_bad(**{"config.learner": {"name": "cvar", "params": {"beta": 1.5}}}), "beta"),
+    (_bad(**{"config.learner": {"name": "plug-in"}}), "plug-in"),
+    (_bad(**{"config.collective.target": 5}), "target"),
+])
+def test_bad_input_exits_2_with_one_line(cli, tmp_path, spec, needle):
+    out = tmp_path / "never"
+    r = cli("simulate", _write(tmp_path, spec), "--out", out)
+    assert r.exit_code == 2
+    lines = r.stderr.strip().splitlines()
+    assert len(lines) == 1 and needle in lines[0], r.stderr
+    assert not out.exists()
+
+
+@pytest.mark.skipif(cupy_usable(), reason="a GPU is usable here")
+def test_cupy_without_gpu_is_bad_input(cli, tmp_path):
+    out = tmp_path / "never"
+    r = cli("simulate", _write(tmp_path, GOOD), "--backend", "cupy", "--out", out)
+    assert r.exit_code == 2 and "cupy" in r.stderr and len(r.stderr.strip().splitlines()) == 1
+    assert not out.exists()
+
+
+def test_unknown_backend_and_missing_file(cli, tmp_path):
+    r = cli("simulate", _write(tmp_path, GOOD), "--backend", "tpu")
+    assert r.exit_code == 2 and "backend" in r.stderr
+    r = cli("simulate", tmp_path / "nope.yaml")
+    assert r.exit_code == 2 and "not found" in r.stderr
