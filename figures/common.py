@@ -26,9 +26,12 @@ from scipy import stats
 from .style import PANEL_HEIGHT, PANEL_WIDTH, colour, marker, paper_style
 
 import matplotlib.pyplot as plt  # noqa: E402  (style sets the Agg backend first)
+from matplotlib.ticker import FuncFormatter, NullFormatter  # noqa: E402
 
 ALPHA_LABEL = r"collective size $\alpha$ (share of training set)"
 THEORY_PILLAR = "theory"
+#: Label of the axes that only hold a row's legend (not a data panel).
+LEGEND_LABEL = "legend"
 
 #: Claim -> module that draws its figure.
 CLAIM_MODULES = {f"C{i}": f"collective_action.figures.c{i}" for i in range(1, 6)}
@@ -113,6 +116,9 @@ def plot_alpha_panel(ax, frame: pd.DataFrame, value: str, ylabel: str, colours: 
         if theory_lines and len(theory_sub) and has_data(theory_sub, value):
             s = summarise(theory_sub, value)
             ax.plot(s["alpha"], s["mean"], "-", color=colour(idx), label=f"{label} (theory)")
+            if value == "success" and has_data(theory_sub, "success_bound"):
+                b = summarise(theory_sub, "success_bound")
+                ax.plot(b["alpha"], b["mean"], "--", color=colour(idx), linewidth=1.0, label=f"{label} (bound)")
         if len(exp_sub) and has_data(exp_sub, value):
             s = summarise(exp_sub, value)
             yerr = np.vstack([s["mean"] - s["lower"], s["upper"] - s["mean"]])
@@ -125,11 +131,15 @@ def plot_alpha_panel(ax, frame: pd.DataFrame, value: str, ylabel: str, colours: 
                         ax.plot(t["alpha"], t["mean"], style, color=colour(idx), linewidth=1.0,
                                 label=f"{label} ({what})")
     ax.set_xscale("log")
+    alphas = sorted(a for a in numeric(frame, "alpha").unique() if a == a)
+    if alphas and alphas[-1] / alphas[0] < 300:
+        # under ~2 decades the default log ticks are crowded minor labels: label the grid itself
+        ax.set_xticks(alphas[:: math.ceil(len(alphas) / 4)])
+        ax.xaxis.set_major_formatter(FuncFormatter(lambda v, _: f"{v:g}"))
+        ax.xaxis.set_minor_formatter(NullFormatter())
     ax.set_xlabel(ALPHA_LABEL)
     ax.set_ylabel(ylabel)
     ax.set_ylim(-0.03, 1.03)
-    if ax.get_legend_handles_labels()[0]:
-        ax.legend(loc="best")
 
 
 def plot_agreement(ax, frame: pd.DataFrame, x: str, y: str, xlabel: str, ylabel: str,
@@ -198,24 +208,38 @@ def build_claim_figure(frame: pd.DataFrame, title: str, extra_panels: Sequence[E
         raise ValueError(f"{title}: no rows with alpha and success to draw")
     colours = colour_map(curve_labels(frame, with_learner))
     with paper_style():
-        fig, axes = plt.subplots(n_rows, n_cols, figsize=(PANEL_WIDTH * n_cols, PANEL_HEIGHT * n_rows + 0.4),
-                                 squeeze=False)
+        # a last, narrower column holds each row's legend (the panels of a row share colours)
+        fig, grid = plt.subplots(n_rows, n_cols + 1, figsize=(PANEL_WIDTH * (n_cols + 0.75), PANEL_HEIGHT * n_rows + 0.4),
+                                 squeeze=False, gridspec_kw={"width_ratios": [1.0] * n_cols + [0.75]})
+        axes = [row[:n_cols] for row in grid]
         for r, (name, sub, panels) in enumerate(layout):
             for c, (column, ylabel) in enumerate(panels):
                 ax = axes[r][c]
                 plot_alpha_panel(ax, sub, column, ylabel, colours, with_learner=with_learner)
                 ax.set_title(name if c == 0 else column.replace("_", " "), loc="left")
-            for c in range(len(panels), n_cols):
-                fig.delaxes(axes[r][c])
+            # the legend goes right after the row's last panel; unused slots are removed
+            legend_ax = grid[r][len(panels)]
+            for c in range(len(panels) + 1, n_cols + 1):
+                fig.delaxes(grid[r][c])
+            legend_ax.set_label(LEGEND_LABEL)
+            legend_ax.axis("off")
+            handles, labels = axes[r][0].get_legend_handles_labels()
+            if handles:
+                legend_ax.legend(handles, labels, loc="upper left", borderaxespad=0.0)
         if extra_panels:
             r = n_rows - 1
             for c, draw_panel in enumerate(extra_panels):
                 draw_panel(axes[r][c], frame, colours)
-            for c in range(len(extra_panels), n_cols):
-                fig.delaxes(axes[r][c])
+            for c in range(len(extra_panels), n_cols + 1):
+                fig.delaxes(grid[r][c])
         fig.suptitle(title, x=0.01, ha="left", fontsize=10)
         fig.tight_layout()
     return fig
+
+
+def data_panels(fig) -> list:
+    """The axes of ``fig`` that show data (not the legend-only axes)."""
+    return [ax for ax in fig.axes if ax.get_label() != LEGEND_LABEL]
 
 
 def save_figure(fig, out_dir: str | Path, stem: str) -> list[Path]:

@@ -14,8 +14,8 @@ matplotlib.use("Agg")  # figures are files; never needs a display
 
 import matplotlib.pyplot as plt  # noqa: E402
 
-#: Okabe-Ito palette (black last: it is kept for theory-only curves when colours run out).
-OKABE_ITO = ("#E69F00", "#56B4E9", "#009E73", "#0072B2", "#D55E00", "#CC79A7", "#F0E442", "#000000")
+#: Okabe-Ito palette; yellow last because thin yellow lines are hard to see on white.
+OKABE_ITO = ("#E69F00", "#56B4E9", "#009E73", "#0072B2", "#D55E00", "#CC79A7", "#000000", "#F0E442")
 MARKERS = ("o", "s", "^", "D", "v", "P", "X", "*")
 
 #: Width of one panel in inches (a two-column paper's column is about 3.3 in).

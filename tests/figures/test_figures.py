@@ -75,8 +75,9 @@ def test_figure_draws_expected_panels_series_and_pixels(tmp_path, claim):
 
     fig = module.build(frame)
     n_alpha_panels = 2 + (1 if groups else 0)  # success + clean (+ worst group)
-    assert len(fig.axes) == n_alpha_panels + n_extra
-    alpha_axes = fig.axes[:n_alpha_panels]
+    panels = common.data_panels(fig)
+    assert len(panels) == n_alpha_panels + n_extra
+    alpha_axes = panels[:n_alpha_panels]
     for ax in alpha_axes:
         assert ax.get_xscale() == "log"
         assert "alpha" in ax.get_xlabel() and ax.get_ylabel()
@@ -100,7 +101,7 @@ def test_figure_draws_expected_panels_series_and_pixels(tmp_path, claim):
     segs = container.lines[2][0].get_segments()
     assert segs[2][1][1] - segs[2][0][1] == pytest.approx(2 * half)
     if n_extra:
-        for ax in fig.axes[n_alpha_panels:]:
+        for ax in panels[n_alpha_panels:]:
             assert any("y = x" in t.get_text() for t in ax.get_legend().get_texts())
 
     paths = module.draw(frame, tmp_path / "figs")
@@ -139,5 +140,8 @@ def test_one_row_of_panels_per_experiment(tmp_path):
 
     fig = c2.build(frame)
     # exp-a: success + clean; exp-b: success + clean + worst group; no alpha_eff data -> no extra
-    assert len(fig.axes) == 5
-    assert [ax.get_title(loc="left") for ax in fig.axes][0] == "exp-a"
+    assert len(common.data_panels(fig)) == 5
+    assert common.data_panels(fig)[0].get_title(loc="left") == "exp-a"
+    # each row's legend sits in its own axes and lists that row's curves
+    legends = [ax.get_legend() for ax in fig.axes if ax.get_label() == common.LEGEND_LABEL]
+    assert len(legends) == 2 and all(lg is not None for lg in legends)

@@ -1,0 +1,51 @@
+"""`collective-action reproduce CLAIM`: run a claim's shipped experiment files and draw its figure."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import typer
+
+from ..output import JSON_OPTION
+
+
+def register(app: typer.Typer) -> None:
+    @app.command("reproduce")
+    def reproduce_cmd(
+        claim: str = typer.Argument(..., help="C1 ... C5, or all."),
+        quick: bool = typer.Option(False, "--quick", help="Use each file's quick: sizes (minutes on 2 cores)."),
+        out: Path = typer.Option(None, "--out", help="Results folder (default: results/quick or results/full)."),
+        backend: str = typer.Option("pool", "--backend", help="serial | pool (default) | ray"),
+        address: str = typer.Option(None, "--address", help="Ray cluster address (with --backend ray)."),
+        workers: int = typer.Option(None, "--workers", help="Parallel workers (default: CPU cores)."),
+        batch_size: int = typer.Option(None, "--batch-size", help="Cells per pillar call (default: automatic)."),
+        progress: bool = typer.Option(True, "--progress/--no-progress", help="Progress bars on stderr."),
+        as_json: bool = JSON_OPTION,
+    ) -> int:
+        """Run CLAIM's experiment files through the sweep runner (resuming) and draw its figure."""
+        import json
+
+        from ...reproduce import reproduce
+
+        target = out or Path("results") / ("quick" if quick else "full")
+        reports = reproduce(claim, target, quick=quick, backend=backend, workers=workers, address=address,
+                            batch_size=batch_size, progress=progress)
+        failed = sum(r.failed for r in reports)
+        if as_json:
+            typer.echo(json.dumps({"out": str(target), "claims": [r.as_dict() for r in reports]}))
+        else:
+            for r in reports:
+                if r.note and not r.files:
+                    typer.echo(f"{r.claim}: {r.note}")
+                    continue
+                typer.echo(f"{r.claim}: {r.cells} cells ({r.ran} run, {r.failed} failed) from {', '.join(r.files)} "
+                           f"in {r.wall_s:.1f} s")
+                for path in r.figures:
+                    typer.echo(f"  figure  {path}")
+                if r.note:
+                    typer.echo(f"  note    {r.note}")
+        if failed:
+            typer.echo(f"error: {failed} cell(s) failed; list them with `collective-action results "
+                       f"{target}/<claim> --failed`", err=True)
+            raise typer.Exit(1)
+        return 0

@@ -1,0 +1,148 @@
+"""Reproduce a claim end to end: its shipped experiment files -> sweeps -> its figure.
+
+Layout of a reproduction folder ``OUT``::
+
+    OUT/c1/results.sqlite      every cell of every C1 experiment file (one store per claim)
+    OUT/c2/results.sqlite
+    OUT/figures/c1.png, c1.pdf one figure per claim, drawn from the stores only
+
+``redraw(OUT)`` draws the figures again from the stores without recomputing anything.
+"""
+
+from __future__ import annotations
+
+import re
+import sys
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import pandas as pd
+
+from .errors import InputError
+from .experiment import load_experiment
+from .experiments import experiment_files
+from .store import ResultStore, has_store, store_path
+from .sweep import check_options, run_sweep
+
+CLAIMS = ("C1", "C2", "C3", "C4", "C5")
+
+
+def parse_claims(claim: str) -> list[str]:
+    """'all' -> every claim; 'c2' or 'C2' -> ['C2']; anything else is an InputError."""
+    key = claim.strip().upper()
+    if key == "ALL":
+        return list(CLAIMS)
+    if key not in CLAIMS:
+        raise InputError(f"unknown claim {claim!r}; choose one of: {', '.join(CLAIMS)}, all")
+    return [key]
+
+
+@dataclass
+class ClaimReport:
+    claim: str
+    files: list[str] = field(default_factory=list)
+    cells: int = 0
+    ran: int = 0
+    failed: int = 0
+    wall_s: float = 0.0
+    figures: list[str] = field(default_factory=list)
+    note: str = ""
+
+    def as_dict(self) -> dict:
+        return {
+            "claim": self.claim, "files": self.files, "cells": self.cells, "ran": self.ran,
+            "failed": self.failed, "wall_s": round(self.wall_s, 2), "figures": self.figures, "note": self.note,
+        }
+
+
+def draw_claim(claim: str, frame: pd.DataFrame, figures_dir: Path) -> list[Path]:
+    from .figures.common import figure_module
+
+    return figure_module(claim).draw(frame, figures_dir)
+
+
+def reproduce(
+    claim: str,
+    out: str | Path,
+    *,
+    quick: bool = False,
+    backend: str = "pool",
+    workers: int | None = None,
+    address: str | None = None,
+    batch_size: int | None = None,
+    progress: bool = True,
+) -> list[ClaimReport]:
+    """Run the shipped experiment files of ``claim`` ('C1'..'C5' or 'all') and draw the figures.
+
+    Every file is validated before anything runs or is written. A claim without files is
+    skipped with a note; a failing cell is counted (its claim's figure is drawn from the rest).
+    """
+    claims = parse_claims(claim)
+    check_options(backend, workers, address, batch_size)
+    plan = {c: [load_experiment(f) for f in experiment_files(c)] for c in claims}  # validate all first
+    out = Path(out)
+    figures_dir = out / "figures"
+    reports = []
+    for c in claims:
+        report = ClaimReport(c)
+        reports.append(report)
+        if not plan[c]:
+            report.note = "no experiment files shipped for this claim; skipped"
+            continue
+        t0 = time.perf_counter()
+        folder = out / c.lower()
+        cell_ids: list[str] = []
+        for exp in plan[c]:
+            sweep = run_sweep(exp, folder, backend=backend, workers=workers, address=address,
+                              batch_size=batch_size, quick=quick, progress=progress, share_store=True)
+            report.files.append(Path(exp.source).name)
+            report.cells += sweep.n_cells
+            report.ran += sweep.n_run
+            report.failed += sweep.n_failed
+            cell_ids += sweep.cell_ids
+        with ResultStore.open(folder) as store:
+            frame = store.frame(cell_ids=cell_ids)
+        try:
+            report.figures = [str(p) for p in draw_claim(c, frame, figures_dir)]
+        except ValueError as err:  # nothing drawable (e.g. every cell failed)
+            report.note = f"no figure: {err}"
+        report.wall_s = time.perf_counter() - t0
+    return reports
+
+
+def infer_claim(frame: pd.DataFrame) -> str | None:
+    """The claim of a plain sweep's results from its experiment names ('c2-...' -> 'C2')."""
+    names = set(frame["experiment"].astype(str)) if "experiment" in frame.columns else set()
+    found = {m.group(1) for n in names if (m := re.match(r"^[cC]([1-5])(?:[-_.]|$)", n))}
+    return f"C{found.pop()}" if len(found) == 1 else None
+
+
+def redraw(folder: str | Path, figures_dir: str | Path | None = None, claim: str | None = None) -> dict[str, list[str]]:
+    """Draw every figure again from the stores under ``folder`` (no computation).
+
+    ``folder`` is a reproduction folder (``folder/c1`` ...) or a single sweep's folder, whose
+    claim is ``claim`` or inferred from its experiment names.
+    """
+    folder = Path(folder)
+    figures_dir = Path(figures_dir) if figures_dir else folder / "figures"
+    drawn: dict[str, list[str]] = {}
+    if has_store(folder):
+        with ResultStore.open(folder) as store:
+            frame = store.frame()
+        key = parse_claims(claim)[0] if claim else infer_claim(frame)
+        if key is None:
+            raise InputError(f"cannot tell which claim {folder} belongs to; pass --claim C1..C5")
+        drawn[key] = [str(p) for p in draw_claim(key, frame, figures_dir)]
+        return drawn
+    claim_folders = [(c, folder / c.lower()) for c in CLAIMS if has_store(folder / c.lower())]
+    if not claim_folders:
+        raise InputError(f"no results store in {folder} (expected {store_path(folder)} or {folder}/c1 ... c5)")
+    for c, sub in claim_folders:
+        with ResultStore.open(sub) as store:
+            frame = store.frame()
+        if len(frame):
+            drawn[c] = [str(p) for p in draw_claim(c, frame, figures_dir)]
+        else:
+            print(f"note: {sub} holds no finished cells; no figure for {c}", file=sys.stderr)
+    return drawn
