@@ -113,39 +113,76 @@ def _pool_initialiser(threads: int) -> None:
         os.environ.setdefault(var, str(threads))
 
 
-def run_pool(batches: list[Batch], workers: int) -> Iterator[list[CellOutcome]]:
-    """A ProcessPoolExecutor with the *spawn* start method (safe with threads and torch)."""
-    context = multiprocessing.get_context("spawn")
-    threads = max(1, (os.cpu_count() or 1) // workers)
+class WorkerPool:
+    """A process pool (*spawn* start method: safe with threads and torch) that can outlive one
+    sweep, so that ``reproduce`` pays the workers' start-up (imports) once for many files."""
+
+    def __init__(self, workers: int):
+        self.workers = workers
+        self._executor: cf.ProcessPoolExecutor | None = None
+
+    def executor(self) -> cf.ProcessPoolExecutor:
+        if self._executor is None:
+            threads = max(1, (os.cpu_count() or 1) // self.workers)
+            self._executor = cf.ProcessPoolExecutor(
+                max_workers=self.workers, mp_context=multiprocessing.get_context("spawn"),
+                initializer=_pool_initialiser, initargs=(threads,),
+            )
+        return self._executor
+
+    def reset(self) -> None:
+        """Drop the executor without waiting (after a worker died, or on interruption)."""
+        if self._executor is not None:
+            self._executor.shutdown(wait=False, cancel_futures=True)
+            self._executor = None
+
+    def close(self) -> None:
+        if self._executor is not None:
+            self._executor.shutdown(wait=True)
+            self._executor = None
+
+    def __enter__(self) -> "WorkerPool":
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
+
+
+def run_pool(batches: list[Batch], workers: int, pool: WorkerPool | None = None) -> Iterator[list[CellOutcome]]:
+    """Run batches on a local process pool; a dead worker's batches are resubmitted."""
+    own = pool is None
+    pool = pool or WorkerPool(workers)
     attempts = {i: 0 for i in range(len(batches))}
     todo = list(range(len(batches)))
-    while todo:
-        pool = cf.ProcessPoolExecutor(max_workers=workers, mp_context=context,
-                                      initializer=_pool_initialiser, initargs=(threads,))
-        broken: list[int] = []
-        try:
+    try:
+        while todo:
+            executor = pool.executor()
             futures = {
-                pool.submit(run_batch, batches[i][0].pillar, PILLAR_MODULES[batches[i][0].pillar], batches[i], "pool"): i
+                executor.submit(run_batch, batches[i][0].pillar, PILLAR_MODULES[batches[i][0].pillar], batches[i], "pool"): i
                 for i in todo
             }
+            broken: list[int] = []
             for future in cf.as_completed(futures):
-                i = futures[future]
                 try:
                     yield future.result()
                 except cf.process.BrokenProcessPool:
-                    broken.append(i)
-        except BaseException:
-            # Interrupted (Ctrl-C, or the consumer stopped): do not wait for running batches.
-            pool.shutdown(wait=False, cancel_futures=True)
-            raise
-        pool.shutdown(wait=True)
-        todo = []
-        for i in sorted(broken):
-            attempts[i] += 1
-            if attempts[i] > WORKER_RETRIES:
-                yield _died(batches[i], "pool", f"worker process died {attempts[i]} times running this batch")
-            else:
-                todo.append(i)
+                    broken.append(futures[future])
+            if broken:
+                pool.reset()
+            todo = []
+            for i in sorted(broken):
+                attempts[i] += 1
+                if attempts[i] > WORKER_RETRIES:
+                    yield _died(batches[i], "pool", f"worker process died {attempts[i]} times running this batch")
+                else:
+                    todo.append(i)
+    except BaseException:
+        # Interrupted (Ctrl-C, or the consumer stopped early): do not wait for running batches.
+        pool.reset()
+        raise
+    finally:
+        if own:
+            pool.close()
 
 
 # ------------------------------------------------------------------------------------ ray
@@ -157,20 +194,32 @@ def ray_module():
     return ray
 
 
-def run_ray(batches: list[Batch], workers: int | None, address: str | None) -> Iterator[list[CellOutcome]]:
-    """Run on Ray: an existing connection, ``address``, or a local head bound to 127.0.0.1."""
+def connect_ray(workers: int | None, address: str | None) -> bool:
+    """Connect to Ray unless already connected; True if this call started the connection.
+
+    Without an address the toolkit starts a local head bound to 127.0.0.1 (never reachable
+    from other machines) without the dashboard.
+    """
     ray = ray_module()
-    started_here = False
-    if not ray.is_initialized():
-        try:
-            if address:
-                ray.init(address=address, log_to_driver=False)
-            else:
-                ray.init(num_cpus=workers, include_dashboard=False, _node_ip_address="127.0.0.1",
-                         log_to_driver=False)
-        except Exception as err:  # noqa: BLE001 - a wrong address is the user's input
-            raise InputError(f"cannot start or reach Ray{f' at {address}' if address else ''}: {one_line(err)}") from None
-        started_here = True
+    if ray.is_initialized():
+        return False
+    try:
+        if address:
+            ray.init(address=address, log_to_driver=False)
+        else:
+            ray.init(num_cpus=workers, include_dashboard=False, _node_ip_address="127.0.0.1", log_to_driver=False)
+    except Exception as err:  # noqa: BLE001 - a wrong address is the user's input
+        raise InputError(f"cannot start or reach Ray{f' at {address}' if address else ''}: {one_line(err)}") from None
+    return True
+
+
+def run_ray(batches: list[Batch], workers: int | None, address: str | None) -> Iterator[list[CellOutcome]]:
+    """Run on Ray: an existing connection, ``address``, or a local head bound to 127.0.0.1.
+
+    Each batch is a task with ``max_retries``: if its worker process dies, Ray runs it again.
+    """
+    ray = ray_module()
+    started_here = connect_ray(workers, address)
     remote = ray.remote(num_cpus=1, max_retries=WORKER_RETRIES + 1, retry_exceptions=False)(run_batch)
     try:
         refs = {

@@ -14,16 +14,18 @@ from __future__ import annotations
 import re
 import sys
 import time
+from contextlib import ExitStack
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import pandas as pd
 
+from .backends import WorkerPool, connect_ray, ray_module
 from .errors import InputError
 from .experiment import load_experiment
 from .experiments import experiment_files
 from .store import ResultStore, has_store, store_path
-from .sweep import check_options, run_sweep
+from .sweep import check_compatible, check_options, experiment_fingerprint, run_sweep
 
 CLAIMS = ("C1", "C2", "C3", "C4", "C5")
 
@@ -79,9 +81,24 @@ def reproduce(
     skipped with a note; a failing cell is counted (its claim's figure is drawn from the rest).
     """
     claims = parse_claims(claim)
-    check_options(backend, workers, address, batch_size)
+    n_workers = check_options(backend, workers, address, batch_size)
     plan = {c: [load_experiment(f) for f in experiment_files(c)] for c in claims}  # validate all first
     out = Path(out)
+    for c, experiments in plan.items():  # refuse a folder of an edited or other-size run before any work
+        if has_store(out / c.lower()):
+            with ResultStore.open(out / c.lower()) as store:
+                for exp in experiments:
+                    check_compatible(store, exp, experiment_fingerprint(exp, quick), resume=False, share_store=True,
+                                     hint="choose another --out (quick and full runs need separate folders)")
+    # Start workers once for every file: spawning and importing costs seconds per sweep.
+    with ExitStack() as stack:
+        pool = stack.enter_context(WorkerPool(n_workers)) if backend == "pool" else None
+        if backend == "ray" and connect_ray(workers, address):
+            stack.callback(ray_module().shutdown)
+        return _run_claims(claims, plan, out, quick, backend, workers, address, batch_size, progress, pool)
+
+
+def _run_claims(claims, plan, out, quick, backend, workers, address, batch_size, progress, pool) -> list[ClaimReport]:
     figures_dir = out / "figures"
     reports = []
     for c in claims:
@@ -95,7 +112,7 @@ def reproduce(
         cell_ids: list[str] = []
         for exp in plan[c]:
             sweep = run_sweep(exp, folder, backend=backend, workers=workers, address=address,
-                              batch_size=batch_size, quick=quick, progress=progress, share_store=True)
+                              batch_size=batch_size, quick=quick, progress=progress, share_store=True, pool=pool)
             report.files.append(Path(exp.source).name)
             report.cells += sweep.n_cells
             report.ran += sweep.n_run

@@ -27,7 +27,7 @@ import pandas as pd
 from tqdm import tqdm
 
 from ._version import __version__
-from .backends import BACKENDS, Batch, run_pool, run_ray, run_serial, utc_now
+from .backends import BACKENDS, Batch, WorkerPool, run_pool, run_ray, run_serial, utc_now
 from .errors import InputError, check_choice
 from .experiment import Cell, Experiment, canonical_json, load_experiment
 from .store import ResultStore, store_path
@@ -106,6 +106,23 @@ def check_options(backend: str, workers: int | None, address: str | None, batch_
     return workers or os.cpu_count() or 1
 
 
+def check_compatible(store: ResultStore, exp: Experiment, fingerprint: str, *, resume: bool, share_store: bool,
+                     hint: str = "pass --resume to keep its stored cells and run the new ones, or choose another --out") -> None:
+    """Refuse to mix results of different sweeps in one folder unless asked to (``resume``)."""
+    out = store.path.parent
+    known = store.experiments()
+    others = sorted(set(known) - {exp.name})
+    if store.count() and others and not (resume or share_store) and exp.name not in known:
+        raise InputError(
+            f"{out} holds results of experiment {', '.join(others)}, not {exp.name}; "
+            "pass --resume to add to it or choose another --out"
+        )
+    if exp.name in known and known[exp.name]["fingerprint"] != fingerprint and not resume:
+        raise InputError(
+            f"{out} holds an earlier version of experiment {exp.name} (the file or --quick changed); {hint}"
+        )
+
+
 def run_sweep(
     experiment: Experiment | str | Path | dict,
     out: str | Path,
@@ -118,13 +135,15 @@ def run_sweep(
     resume: bool = False,
     progress: bool = True,
     share_store: bool = False,
+    pool: WorkerPool | None = None,
 ) -> SweepReport:
     """Run (or resume) one experiment's sweep into the results folder ``out``.
 
     ``resume``: also allowed to add to a store holding other experiments, or an earlier version
     of this one (without it that is an error, so results of different sweeps are not mixed by
     accident). ``share_store``: a store meant to hold several experiments (``reproduce`` puts
-    all files of one claim in one folder). Raises InputError for bad input before writing.
+    all files of one claim in one folder). ``pool``: a WorkerPool to reuse across sweeps.
+    Raises InputError for bad input before writing.
     """
     exp = experiment if isinstance(experiment, Experiment) else load_experiment(experiment)
     n_workers = check_options(backend, workers, address, batch_size)
@@ -141,18 +160,7 @@ def run_sweep(
     store = ResultStore.open(out, create=True)
     try:
         store.lock()
-        known = store.experiments()
-        others = sorted(set(known) - {exp.name})
-        if store.count() and others and not (resume or share_store) and exp.name not in known:
-            raise InputError(
-                f"{out} holds results of experiment {', '.join(others)}, not {exp.name}; "
-                "pass --resume to add to it or choose another --out"
-            )
-        if exp.name in known and known[exp.name]["fingerprint"] != fingerprint and not resume:
-            raise InputError(
-                f"{out} holds an earlier version of experiment {exp.name} (the file or --quick changed); "
-                "pass --resume to keep its stored cells and run the new ones, or choose another --out"
-            )
+        check_compatible(store, exp, fingerprint, resume=resume, share_store=share_store)
         store.register_experiment(exp.name, fingerprint, exp.source, quick, utc_now())
 
         done = store.done_ids()
@@ -162,7 +170,7 @@ def run_sweep(
         if backend == "serial":
             stream = run_serial(batches)
         elif backend == "pool":
-            stream = run_pool(batches, n_workers)
+            stream = run_pool(batches, n_workers, pool)
         else:
             stream = run_ray(batches, workers, address)
 
