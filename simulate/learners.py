@@ -50,6 +50,7 @@ class Trained:
     measured: dict = field(default_factory=dict)
     trajectory: Optional[np.ndarray] = None
     train_steps: int = 0
+    model: Any = None  # the final fitted model (a LogisticFit for the logistic family)
 
 
 class Learner:
@@ -212,7 +213,7 @@ class Logistic(Learner):
     def fit(self, batch, params, backend):
         s = _logistic_settings(params)
         fit = _fit(batch, backend, s)
-        return Trained(*_predict(fit, batch), train_steps=s["steps"])
+        return Trained(*_predict(fit, batch), train_steps=s["steps"], model=fit)
 
 
 class MaxMarginParams(StrictModel):
@@ -230,7 +231,7 @@ class MaxMargin(Learner):
     def fit(self, batch, params, backend):
         s = {"steps": _shared(params, "steps"), "lr": _shared(params, "lr"), "l2": 0.0, "tol": 0.0}
         fit = _fit(batch, backend, s)
-        return Trained(*_predict(fit, batch), train_steps=s["steps"])
+        return Trained(*_predict(fit, batch), train_steps=s["steps"], model=fit)
 
 
 # ------------------------------------------------------------------------------------------
