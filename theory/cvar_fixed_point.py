@@ -102,9 +102,13 @@ def _check_inputs(alpha_v, beta_v, r_v, a_c_v):
     return a, b, rr, c
 
 
+@lru_cache(maxsize=None)
+def _compiled_sizes() -> dict:
+    return {k: sp.lambdify((alpha, beta_sym, r), v, "numpy") for k, v in cvar_state_sizes().items()}
+
+
 def _sizes_numeric(a, b, rr):
-    sizes = cvar_state_sizes()
-    fn = {k: sp.lambdify((alpha, beta_sym, r), v, "numpy") for k, v in sizes.items()}
+    fn = _compiled_sizes()
     a_u = np.where(rr + a <= b, fn["unlearned_small"](a, b, rr), fn["unlearned_large"](a, b, rr))
     return np.asarray(a_u, float), np.asarray(fn["learned"](a, b, rr) + 0 * a, float)
 
@@ -134,15 +138,21 @@ def cvar_fixed_points(alpha_value, beta_value, r_value, a_c_value) -> CvarFixedP
 
 def cvar_alpha_range(beta_value, r_value, a_c_value) -> tuple[float, float]:
     """(alpha_U, alpha_L): U is consistent for alpha <= alpha_U, L for alpha > alpha_L, neither
-    in between. Values >= 1 mean the regime is never left inside (0, 1)."""
+    in between. Valid alphas satisfy alpha + r <= 1; a threshold beyond 1 - r means the regime
+    below it covers every valid alpha (the formulas are then extrapolations)."""
     # alpha is not an input here; any valid placeholder lets the shared checks run.
     _, b, rr, c = _check_inputs(1e-9, beta_value, r_value, a_c_value)
-    th = cvar_alpha_thresholds()
-    subs = {beta_sym: float(b), r: float(rr), a_c: float(c)}
-    u_small = float(th["unlearned_small"].subs(subs))
+    th = _compiled_thresholds()
+    b, rr, c = float(b), float(rr), float(c)
+    u_small = float(th["unlearned_small"](b, rr, c))
     # The small-error branch applies when its root keeps r + alpha <= beta.
-    alpha_u = u_small if u_small + float(rr) <= float(b) else float(th["unlearned_large"].subs(subs))
-    return alpha_u, float(th["learned"].subs(subs))
+    alpha_u = u_small if u_small + rr <= b else float(th["unlearned_large"](b, rr, c))
+    return alpha_u, float(th["learned"](b, rr, c))
+
+
+@lru_cache(maxsize=None)
+def _compiled_thresholds() -> dict:
+    return {k: sp.lambdify((beta_sym, r, a_c), v, "numpy") for k, v in cvar_alpha_thresholds().items()}
 
 
 def best_response_states(alpha_value, beta_value, r_value, a_c_value, start: str = "unlearned",
@@ -200,3 +210,38 @@ def iterate_cvar_bayes(table, target: int, beta_value: float, steps: int = 12,
         labels = bayes_classifier(weighted, against=target)
         path.append(labels)
     return path
+
+
+# ---------------------------------------------------------------------------------------------
+# Exact two-state analysis for one signal point (no abstraction of the base at x').
+
+
+def _tail_weights(error_mass: np.ndarray, beta_value: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """(weight of an error, weight of a correct point) under CVaR with 0-1 loss, E_P[w] = 1."""
+    w_err = 1.0 / np.maximum(beta_value, error_mass)
+    w_cor = np.maximum(beta_value - error_mass, 0.0) / (beta_value * (1.0 - error_mass))
+    return w_err, w_cor
+
+
+def cvar_signal_point_states(alpha_value, beta_value, base_target, base_rival, rest_error):
+    """Which pure state is self-consistent at one signal point, exactly (vectorised).
+
+    Masses under P_alpha at the signal point x' (feature-label, P* a point mass at x'):
+    collective alpha and base (1-alpha) P0(x', y*) on y*, base (1-alpha) P0(x', y') on the rival;
+    ``rest_error`` is the error mass elsewhere (assumed not to change with the state at x').
+    Unlearned (f(x') = y'): the y* cells are errors; learned: the rival cell is. Each state is
+    consistent iff the Bayes learner of its own CVaR-reweighted table keeps it (ties against y*).
+    Returns (unlearned_consistent, learned_consistent) boolean arrays.
+    """
+    a = _checks.open_unit("alpha", alpha_value)
+    b = _checks.open_unit("beta", beta_value)
+    p_t = _checks.closed_unit("base_target", base_target)
+    p_r = _checks.closed_unit("base_rival", base_rival)
+    rest = _checks.closed_unit("rest_error", rest_error)
+    on_target = a + (1 - a) * p_t
+    on_rival = (1 - a) * p_r
+    err_u, cor_u = _tail_weights(rest + on_target, b)
+    err_l, cor_l = _tail_weights(rest + on_rival, b)
+    unlearned_ok = err_u * on_target <= cor_u * on_rival + 1e-12
+    learned_ok = cor_l * on_target > err_l * on_rival + 1e-12
+    return unlearned_ok, learned_ok
