@@ -149,24 +149,47 @@ def _softmax(xp, logits):
     return e / xp.sum(e, axis=-1, keepdims=True)
 
 
-def _loss_and_grad(xp, X, Y, w_norm, W, b, l2, fit_intercept):
+# Reductions over the class axis: numpy reduces a short axis slowly, so for the usual handful of
+# classes a loop of elementwise maxima/sums over contiguous slices is many times faster.
+_LOOP_CLASSES = 32
+
+
+def _class_max(xp, a):
+    if a.shape[1] > _LOOP_CLASSES:
+        return xp.max(a, axis=1, keepdims=True)
+    out = a[:, 0:1, :]
+    for k in range(1, a.shape[1]):
+        out = xp.maximum(out, a[:, k:k + 1, :])
+    return out
+
+
+def _class_sum(xp, a):
+    if a.shape[1] > _LOOP_CLASSES:
+        return xp.sum(a, axis=1, keepdims=True)
+    out = a[:, 0:1, :]
+    for k in range(1, a.shape[1]):
+        out = out + a[:, k:k + 1, :]
+    return out
+
+
+def _loss_and_grad(xp, Xt, Yt, w_norm, W, b, l2, fit_intercept):
     """Objective (C,) and its gradients (C, d, K), (C, K) at (W, b).
 
-    ``w_norm`` are sample weights normalised to sum to one per configuration, so the loss is the
-    weighted mean cross-entropy. Log-sum-exp keeps the loss finite for huge logits.
+    Works in a class-major layout: ``Xt`` (C, d, n), one-hot ``Yt`` (C, K, n), so logits are
+    (C, K, n) and every per-class row is contiguous. ``w_norm`` (C, n) are sample weights
+    normalised to sum to one per configuration (weighted mean cross-entropy). Log-sum-exp keeps
+    the loss finite for huge logits.
     """
-    logits = xp.matmul(X, W) + b[:, None, :]
-    top = xp.max(logits, axis=-1, keepdims=True)
-    shifted = logits - top
+    logits = xp.matmul(xp.permute_dims(W, (0, 2, 1)), Xt) + b[:, :, None]
+    shifted = logits - _class_max(xp, logits)
     e = xp.exp(shifted)
-    sum_e = xp.sum(e, axis=-1, keepdims=True)
-    log_norm = xp.log(sum_e)
+    sum_e = _class_sum(xp, e)
     # cross-entropy of the true class = log-sum-exp - logit of the true class
-    ce = xp.sum(Y * (log_norm - shifted), axis=-1)
+    ce = (xp.log(sum_e) - _class_sum(xp, Yt * shifted))[:, 0, :]
     loss = xp.sum(w_norm * ce, axis=-1) + 0.5 * l2 * xp.sum(W * W, axis=(1, 2))
-    resid = (e / sum_e - Y) * w_norm[:, :, None]
-    gW = xp.matmul(xp.permute_dims(X, (0, 2, 1)), resid) + l2 * W
-    gb = xp.sum(resid, axis=1) if fit_intercept else xp.zeros_like(b)
+    resid = (e / sum_e - Yt) * w_norm[:, None, :]
+    gW = xp.matmul(Xt, xp.permute_dims(resid, (0, 2, 1))) + l2 * W
+    gb = xp.sum(resid, axis=-1) if fit_intercept else xp.zeros_like(b)
     return loss, gW, gb
 
 
@@ -236,7 +259,11 @@ def _fit_chunk(xp, X, y, sw, *, n_classes, steps, lr, l2, batches, fit_intercept
     """Train one chunk of configurations; everything here is on the backend."""
     C, n, d = X.shape
     K = n_classes
-    Y = xp.astype(y[:, :, None] == xp.arange(K)[None, None, :], dtype)
+    Xt = xp.permute_dims(X, (0, 2, 1))
+    if hasattr(xp, "ascontiguousarray"):  # NumPy and CuPy: contiguous rows for the batched products
+        Xt = xp.ascontiguousarray(Xt)
+    Y = xp.astype(y[:, None, :] == xp.arange(K)[None, :, None], dtype)
+    del X
     w = xp.ones((C, n), dtype=dtype) if sw is None else xp.asarray(sw, dtype=dtype)
     w_norm = w / xp.sum(w, axis=1, keepdims=True)
     W = xp.zeros((C, d, K), dtype=dtype)
@@ -246,7 +273,7 @@ def _fit_chunk(xp, X, y, sw, *, n_classes, steps, lr, l2, batches, fit_intercept
     trace = []
     for t in range(steps):
         if batches is None:
-            loss, gW, gb = _loss_and_grad(xp, X, Y, w_norm, W, b, l2, fit_intercept)
+            loss, gW, gb = _loss_and_grad(xp, Xt, Y, w_norm, W, b, l2, fit_intercept)
             # freeze configurations whose gradient is already below tol (see module docstring)
             active = active & (_grad_norm(xp, gW, gb) >= tol)
             if not bool(xp.any(active)):
@@ -256,13 +283,13 @@ def _fit_chunk(xp, X, y, sw, *, n_classes, steps, lr, l2, batches, fit_intercept
                 break
         else:
             if record_every is not None and t % record_every == 0:
-                loss, _, _ = _loss_and_grad(xp, X, Y, w_norm, W, b, l2, fit_intercept)
+                loss, _, _ = _loss_and_grad(xp, Xt, Y, w_norm, W, b, l2, fit_intercept)
             idx = xp.asarray(batches[t])
             wb = xp.take(w, idx, axis=1)
             total = xp.sum(wb, axis=1, keepdims=True)
             # a batch holding only zero-weight points of a configuration moves it by the penalty only
             wb = wb / xp.where(total > 0, total, xp.ones_like(total))
-            _, gW, gb = _loss_and_grad(xp, xp.take(X, idx, axis=1), xp.take(Y, idx, axis=1), wb,
+            _, gW, gb = _loss_and_grad(xp, xp.take(Xt, idx, axis=2), xp.take(Y, idx, axis=2), wb,
                                        W, b, l2, fit_intercept)
         if record_every is not None and t % record_every == 0:
             trace.append(loss)
@@ -270,7 +297,7 @@ def _fit_chunk(xp, X, y, sw, *, n_classes, steps, lr, l2, batches, fit_intercept
         W = W - scale[:, None, None] * gW
         b = b - scale[:, None] * gb
         steps_run = steps_run + xp.astype(active, xp.int64)
-    loss, gW, gb = _loss_and_grad(xp, X, Y, w_norm, W, b, l2, fit_intercept)
+    loss, gW, gb = _loss_and_grad(xp, Xt, Y, w_norm, W, b, l2, fit_intercept)
     gnorm = _grad_norm(xp, gW, gb)
     return W, b, loss, gnorm, steps_run, trace
 

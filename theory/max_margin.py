@@ -44,7 +44,7 @@ from dataclasses import dataclass
 
 import numpy as np
 import sympy as sp
-from scipy.optimize import brentq, minimize, nnls
+from scipy.optimize import brentq, linprog, minimize, nnls
 
 from collective_action.errors import InputError
 
@@ -65,11 +65,12 @@ class MaxMarginSolution:
     margin: float
     support: np.ndarray
     dual: np.ndarray
+    fit_intercept: bool = False
 
     @property
     def direction(self) -> np.ndarray:
         """Unit vector of (w, b) when the intercept was fitted, of w otherwise."""
-        v = np.append(self.w, self.b) if self.b != 0.0 else self.w
+        v = np.append(self.w, self.b) if self.fit_intercept else self.w
         return v / np.linalg.norm(v)
 
 
@@ -100,23 +101,38 @@ def hard_margin_svm(X, y, fit_intercept: bool = False, support_tol: float = 1e-6
         raise InputError(f"y must have {X.shape[0]} labels, got shape {np.shape(y)}")
     A = np.hstack([X, np.ones((X.shape[0], 1))]) if fit_intercept else X
     Z = A * s[:, None]  # constraint i: z_i . v >= 1
-    # Start from a feasible-ish point: the class-mean direction scaled to clear the margin.
-    v0 = Z.mean(axis=0)
-    if np.min(Z @ v0) > 0:
-        v0 = v0 / np.min(Z @ v0)
-    res = minimize(lambda v: 0.5 * v @ v, v0, jac=lambda v: v, method="SLSQP",
-                   constraints=[{"type": "ineq", "fun": lambda v: Z @ v - 1.0, "jac": lambda v: Z}],
-                   options={"maxiter": 1000, "ftol": 1e-14})
-    v = res.x
-    if not res.success or np.min(Z @ v) < 1.0 - 1e-5:
+    # 1. separability, decided by a linear program (HiGHS is exact about infeasibility)
+    lp = linprog(np.zeros(Z.shape[1]), A_ub=-Z, b_ub=-np.ones(len(Z)),
+                 bounds=[(None, None)] * Z.shape[1], method="highs")
+    if lp.status == 2:
         raise InputError("data are not linearly separable: the hard-margin SVM has no solution")
+    if lp.status != 0:
+        raise RuntimeError(f"separability check failed: {lp.message}")
+    # 2. the quadratic program, started from the LP's feasible point
+    res = minimize(lambda v: 0.5 * v @ v, lp.x, jac=lambda v: v, method="SLSQP",
+                   constraints=[{"type": "ineq", "fun": lambda v: Z @ v - 1.0, "jac": lambda v: Z}],
+                   options={"maxiter": 2000, "ftol": 1e-15})
+    v = res.x
+    if not res.success or np.min(Z @ v) < 1.0 - 1e-7:
+        v = _dual_solution(Z)
     margins = Z @ v
     support = np.flatnonzero(margins < 1.0 + support_tol * max(1.0, np.abs(margins).max()))
     dual = np.zeros(X.shape[0])
     # KKT: v = sum over the support of dual_i z_i with dual_i >= 0 (non-negative least squares)
     dual[support] = nnls(Z[support].T, v)[0]
     w, b = (v[:-1], float(v[-1])) if fit_intercept else (v, 0.0)
-    return MaxMarginSolution(w=w, b=b, margin=1.0 / float(np.linalg.norm(v)), support=support, dual=dual)
+    return MaxMarginSolution(w=w, b=b, margin=1.0 / float(np.linalg.norm(v)), support=support, dual=dual,
+                             fit_intercept=bool(fit_intercept))
+
+
+def _dual_solution(Z: np.ndarray) -> np.ndarray:
+    """Fallback: the dual max sum a - |Z^T a|^2 / 2 over a >= 0 (L-BFGS-B), scaled to be feasible."""
+    G = Z @ Z.T
+    res = minimize(lambda a: 0.5 * a @ G @ a - a.sum(), np.zeros(len(Z)), jac=lambda a: G @ a - 1.0,
+                   method="L-BFGS-B", bounds=[(0.0, None)] * len(Z),
+                   options={"maxiter": 50_000, "ftol": 1e-16, "gtol": 1e-12})
+    v = Z.T @ res.x
+    return v / np.min(Z @ v)
 
 
 def direction_angle(u, v) -> np.ndarray:
