@@ -105,10 +105,18 @@ def colour_map(labels: Sequence[str]) -> dict[str, int]:
 # ------------------------------------------------------------------------------ panels
 def plot_alpha_panel(ax, frame: pd.DataFrame, value: str, ylabel: str, colours: dict[str, int],
                      with_learner: bool = False, theory_lines: bool = True) -> None:
-    """One quantity against alpha (log axis): theory as lines, experiments as points +- 95%."""
+    """One quantity against alpha (log axis): theory as lines, experiments as points +- 95%.
+
+    Points of different curves at the same alpha are dodged by a few hundredths of a decade so
+    that their intervals stay readable; an experiment-side theory curve shared by several
+    curves (e.g. one closed form for every learner) is drawn once, in grey.
+    """
     frame = frame[numeric(frame, "alpha") > 0]
     labels = curve_labels(frame, with_learner)
     is_theory = theory_rows(frame)
+    measured_labels = sorted(set(labels[~is_theory]) & {lb for lb in labels.unique()
+                                                        if has_data(frame[(labels == lb) & ~is_theory], value)})
+    pending: list[tuple] = []  # experiment-side theory curves, drawn after de-duplication
     for label in sorted(labels.unique()):
         sub = frame[labels == label]
         idx = colours.setdefault(label, len(colours))
@@ -119,17 +127,19 @@ def plot_alpha_panel(ax, frame: pd.DataFrame, value: str, ylabel: str, colours: 
             if value == "success" and has_data(theory_sub, "success_bound"):
                 b = summarise(theory_sub, "success_bound")
                 ax.plot(b["alpha"], b["mean"], "--", color=colour(idx), linewidth=1.0, label=f"{label} (bound)")
-        if len(exp_sub) and has_data(exp_sub, value):
+        if label in measured_labels:
             s = summarise(exp_sub, value)
+            k, i = len(measured_labels), measured_labels.index(label)
+            dodge = 10 ** ((i - (k - 1) / 2) * 0.025) if k > 1 else 1.0
             yerr = np.vstack([s["mean"] - s["lower"], s["upper"] - s["mean"]])
-            ax.errorbar(s["alpha"], s["mean"], yerr=yerr, fmt=marker(idx), color=colour(idx),
+            ax.errorbar(s["alpha"] * dodge, s["mean"], yerr=yerr, fmt=marker(idx), color=colour(idx),
                         label=label, linestyle="none", markeredgecolor="white", markeredgewidth=0.4)
             if theory_lines and value == "success":
                 for column, style, what in (("success_theory", "-", "predicted"), ("success_bound", "--", "bound")):
                     if has_data(exp_sub, column):
                         t = summarise(exp_sub, column)
-                        ax.plot(t["alpha"], t["mean"], style, color=colour(idx), linewidth=1.0,
-                                label=f"{label} ({what})")
+                        pending.append((column, style, what, label, idx, t["alpha"].to_numpy(), t["mean"].to_numpy()))
+    _draw_theory_curves(ax, pending)
     ax.set_xscale("log")
     alphas = sorted(a for a in numeric(frame, "alpha").unique() if a == a)
     if alphas and alphas[-1] / alphas[0] < 300:
@@ -140,6 +150,22 @@ def plot_alpha_panel(ax, frame: pd.DataFrame, value: str, ylabel: str, colours: 
     ax.set_xlabel(ALPHA_LABEL)
     ax.set_ylabel(ylabel)
     ax.set_ylim(-0.03, 1.03)
+
+
+def _draw_theory_curves(ax, curves: list[tuple]) -> None:
+    """Draw experiment-side theory curves; identical curves of several series are drawn once."""
+    done = [False] * len(curves)
+    for i, (column, style, what, label, idx, xs, ys) in enumerate(curves):
+        if done[i]:
+            continue
+        same = [j for j in range(i, len(curves)) if not done[j] and curves[j][0] == column
+                and np.array_equal(curves[j][5], xs) and np.allclose(curves[j][6], ys, atol=1e-9, equal_nan=True)]
+        for j in same:
+            done[j] = True
+        if len(same) > 1:
+            ax.plot(xs, ys, style, color="0.4", linewidth=1.0, label=f"all curves ({what})")
+        else:
+            ax.plot(xs, ys, style, color=colour(idx), linewidth=1.0, label=f"{label} ({what})")
 
 
 def plot_agreement(ax, frame: pd.DataFrame, x: str, y: str, xlabel: str, ylabel: str,

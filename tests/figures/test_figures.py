@@ -145,3 +145,23 @@ def test_one_row_of_panels_per_experiment(tmp_path):
     # each row's legend sits in its own axes and lists that row's curves
     legends = [ax.get_legend() for ax in fig.axes if ax.get_label() == common.LEGEND_LABEL]
     assert len(legends) == 2 and all(lg is not None for lg in legends)
+
+
+def test_shared_theory_curve_is_drawn_once_and_points_are_dodged(tmp_path):
+    rng = np.random.default_rng(2)
+    rows = []
+    for name in ("ERM", "JTT"):
+        for alpha in ALPHAS:
+            for seed in SEEDS:
+                rows.append((f"{name}-{alpha}-{seed}", "simulate", seed, {
+                    "alpha": alpha, "learner": name, "series": name, "success": float(rng.uniform(0.2, 0.8)),
+                    "success_theory": _logistic(alpha, 0.01)}))  # one closed form for both learners
+    frame = _stored_frame(tmp_path, rows, "c2-shared")
+    from collective_action.figures import c2
+
+    ax = common.data_panels(c2.build(frame))[0]
+    predicted = [ln for ln in ax.get_lines() if "predicted" in ln.get_label()]
+    assert [ln.get_label() for ln in predicted] == ["all curves (predicted)"]
+    x_erm = ax.containers[0].lines[0].get_xdata()
+    x_jtt = ax.containers[1].lines[0].get_xdata()
+    assert np.all(np.asarray(x_erm) < np.asarray(ALPHAS)) and np.all(np.asarray(x_jtt) > np.asarray(ALPHAS))
