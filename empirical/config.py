@@ -74,7 +74,9 @@ class TrainSpec(StrictModel):
 class SelectionSpec(StrictModel):
     """Model selection: which validation set, which score (``last``: no selection)."""
 
-    validation: Literal["clean", "with-collective"] = "clean"
+    validation: Literal["clean", "with-collective", "both"] = Field(
+        "clean", description="validation split: clean, drawn from P_alpha (with-collective), or both "
+                             "(the same trained models selected twice: one row per policy)")
     metric: Literal["average", "worst-class", "worst-group", "last"] = "last"
 
 

@@ -18,22 +18,23 @@ from collective_action.experiment import Cell, Pillar, load_experiment, register
 from collective_action.results import rows_to_frame
 
 from .config import EmpiricalConfig
-from .runner import train_once
+from .runner import train_and_select
 
 #: Device used by run_cells (set by :func:`run` and the CLI; the pillar interface has no device).
 _DEVICE = {"name": "cpu"}
 
 
 def run_cells(cells: list[Cell], device: str | None = None, progress=None) -> list[list]:
-    """Train every cell (one row each), in order; ``progress(i, n, row)`` is called after each."""
+    """Train every cell (one row per validation policy), in order; ``progress(i, n, row)`` is called after each."""
     device = device or _DEVICE["name"]
     out = []
     for i, cell in enumerate(cells):
         cfg = EmpiricalConfig.model_validate(cell.config)
-        row = train_once(cfg, cell.seed, device, experiment=cell.experiment, cell_id=cell.cell_id)
-        out.append([row])
+        rows = train_and_select(cfg, cell.seed, device, experiment=cell.experiment, cell_id=cell.cell_id)
+        out.append(rows)
         if progress is not None:
-            progress(i + 1, len(cells), row)
+            for row in rows:
+                progress(i + 1, len(cells), row)
     return out
 
 

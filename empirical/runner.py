@@ -54,20 +54,42 @@ def build_signal(cfg: EmpiricalConfig, ds: Dataset):
                        clip=ds.name != "mnist1d")
 
 
-def series_label(cfg: EmpiricalConfig) -> str:
+def series_label(cfg: EmpiricalConfig, validation: str | None = None) -> str:
     if cfg.series:
         return cfg.series
     label = LEARNER_LABELS[cfg.learner.name]
     if cfg.learner.hparams:
         label += " (" + ", ".join(f"{k}={v:g}" for k, v in sorted(cfg.learner.hparams.items())) + ")"
-    if cfg.selection.validation == "with-collective":
+    if (validation or cfg.selection.validation) == "with-collective":
         label += " [val with collective]"
     return label
 
 
+def policies_of(cfg: EmpiricalConfig) -> tuple[str, ...]:
+    """The validation policies one run selects under (``both``: clean, then with-collective)."""
+    v = cfg.selection.validation
+    return ("clean", "with-collective") if v == "both" else (v,)
+
+
 def train_once(cfg: EmpiricalConfig, seed: int, device: str = "cpu", *, experiment: str = "empirical",
                cell_id: str = "", no_collective: bool = False) -> ResultRow:
-    """Train and evaluate one configuration with one seed; ``no_collective`` gives the alpha=0 baseline."""
+    """Train and evaluate one configuration with one seed; ``no_collective`` gives the alpha=0 baseline.
+
+    With ``selection.validation: both`` this returns the clean-validation row; use
+    :func:`train_and_select` for all of them.
+    """
+    return train_and_select(cfg, seed, device, experiment=experiment, cell_id=cell_id,
+                            no_collective=no_collective)[0]
+
+
+def train_and_select(cfg: EmpiricalConfig, seed: int, device: str = "cpu", *, experiment: str = "empirical",
+                     cell_id: str = "", no_collective: bool = False) -> list[ResultRow]:
+    """Train once, select under each validation policy of ``cfg``; one row per policy.
+
+    Training never sees the validation split, so under ``both`` the very same trained models are
+    selected twice -- once on a clean validation set, once on the same points with the
+    collective planted -- and the two rows differ only through selection (a paired comparison).
+    """
     started = time.perf_counter()
     dev = resolve_device(device)
     ds = build_dataset(cfg)
@@ -75,9 +97,11 @@ def train_once(cfg: EmpiricalConfig, seed: int, device: str = "cpu", *, experime
     collective = Collective(cfg.collective.alpha, cfg.collective.target, signal, cfg.collective.strategy)
     if collective.target >= ds.n_classes:
         raise InputError(f"collective.target {collective.target} is not a class of {ds.name} (0..{ds.n_classes - 1})")
-    rng = np.random.default_rng([int(seed), 7])
-    data = prepare(ds, None if no_collective else collective, rng, train_size=cfg.data.train_size,
-                   val_size=cfg.data.val_size, validation=cfg.selection.validation)
+    policies = policies_of(cfg)
+    splits = [prepare(ds, None if no_collective else collective, np.random.default_rng([int(seed), 7]),
+                      train_size=cfg.data.train_size, val_size=cfg.data.val_size, validation=policy)
+              for policy in policies]
+    data = splits[0]
     x_success = ds.x_test[ds.y_test != collective.target]
     x_success = signal(x_success) if no_collective else data.x_success
 
@@ -85,9 +109,11 @@ def train_once(cfg: EmpiricalConfig, seed: int, device: str = "cpu", *, experime
     y = to_tensor(data.y_train, dev, torch.long)
     members = torch.as_tensor(data.members, device=dev)
     groups = None if data.groups_train is None else to_tensor(data.groups_train, dev, torch.long)
-    x_val, y_val = to_tensor(data.x_val, dev), to_tensor(data.y_val, dev, torch.long)
-    g_val = None if data.groups_val is None else to_tensor(data.groups_val, dev, torch.long)
-    selector = Selector(cfg.selection.metric, x_val, y_val, g_val)
+    selectors = []
+    for split in splits:
+        g_val = None if split.groups_val is None else to_tensor(split.groups_val, dev, torch.long)
+        selectors.append(Selector(cfg.selection.metric, to_tensor(split.x_val, dev),
+                                  to_tensor(split.y_val, dev, torch.long), g_val))
 
     t = cfg.train
     optim = OptimConfig(lr=t.lr, momentum=t.momentum, weight_decay=t.weight_decay, batch_size=t.batch_size,
@@ -97,61 +123,74 @@ def train_once(cfg: EmpiricalConfig, seed: int, device: str = "cpu", *, experime
     generator = torch.Generator().manual_seed(int(seed))
 
     candidates = cfg.learner.candidates or [{}]
+    x_signal = to_tensor(x_success, dev)
+    success_by_epoch: list[list[float]] = []  # diagnostic only: never used for selection
+
+    def end_of_epoch(model, epoch):
+        for selector in selectors:
+            selector(model, epoch)
+        success_by_epoch[-1].append(round(success_rate(predict(model, x_signal), collective.target), 4))
+
     reports, learners = [], []
     for i, override in enumerate(candidates):
         learner = make_learner(cfg.learner.name, {**cfg.learner.hparams, **override})
-        selector.candidate = i
+        for selector in selectors:
+            selector.candidate = i
+        success_by_epoch.append([])
         ctx = FitContext(make_model, x, y, members, optim, generator, ds.n_classes, groups, data.n_groups,
-                         on_epoch_end=selector)
+                         on_epoch_end=end_of_epoch)
         reports.append(learner.fit(ctx))
         learners.append(learner)
-    choice = selector.best
-    report, learner = reports[choice.candidate], learners[choice.candidate]
-    upto = choice.epoch + 1
+    train_seconds = time.perf_counter() - started
 
-    model = choice.model
-    pred_test = predict(model, to_tensor(data.x_test, dev))
-    y_test = to_tensor(data.y_test, dev, torch.long)
-    pred_signal = predict(model, to_tensor(x_success, dev))
-    success = success_rate(pred_signal, collective.target)
-    worst_group = math.nan
-    if data.groups_test is not None:
-        worst_group = worst_subset_accuracy(pred_test, y_test, to_tensor(data.groups_test, dev, torch.long))
+    rows = []
+    x_test, y_test = to_tensor(data.x_test, dev), to_tensor(data.y_test, dev, torch.long)
+    g_test = None if data.groups_test is None else to_tensor(data.groups_test, dev, torch.long)
+    for policy, selector in zip(policies, selectors):
+        choice = selector.best
+        report, learner = reports[choice.candidate], learners[choice.candidate]
+        upto = choice.epoch + 1
+        pred_test = predict(choice.model, x_test)
+        success = success_rate(predict(choice.model, x_signal), collective.target)
+        worst_group = math.nan if g_test is None else worst_subset_accuracy(pred_test, y_test, g_test)
 
-    alpha_real = data.alpha_realised
-    measured = report.measured(upto) if not no_collective else math.nan
-    stats = {}
-    if "in_tail" in report.stats:
-        stats["tail_share"] = report.stat_means("in_tail", upto)[0]
-    if "excess" in report.stats:
-        stats["collective_mean"], stats["base_mean"] = report.stat_means("excess", upto)
-    if "weight" in report.stats:
-        stats["collective_mean"], stats["base_mean"] = report.stat_means("weight", upto)
-    e_star, e0 = report.fixed.get("e_star", math.nan), report.fixed.get("e0", math.nan)
-    predicted = math.nan if no_collective else predicted_alpha_eff(
-        learner.name, alpha_real, hparams=learner.hparams, e_star=e_star, e0=e0, **stats)
+        alpha_real = data.alpha_realised
+        measured = report.measured(upto) if not no_collective else math.nan
+        stats = {}
+        if "in_tail" in report.stats:
+            stats["tail_share"] = report.stat_means("in_tail", upto)[0]
+        if "excess" in report.stats:
+            stats["collective_mean"], stats["base_mean"] = report.stat_means("excess", upto)
+        if "weight" in report.stats:
+            stats["collective_mean"], stats["base_mean"] = report.stat_means("weight", upto)
+        e_star, e0 = report.fixed.get("e_star", math.nan), report.fixed.get("e0", math.nan)
+        predicted = math.nan if no_collective else predicted_alpha_eff(
+            learner.name, alpha_real, hparams=learner.hparams, e_star=e_star, e0=e0, **stats)
 
-    n_success = len(x_success)
-    config = cfg.model_dump(mode="json")
-    return ResultRow(
-        experiment=experiment, pillar="empirical", config=config, seed=int(seed),
-        alpha=0.0 if no_collective else float(cfg.collective.alpha), learner=cfg.learner.name,
-        success=success, clean_accuracy=accuracy(pred_test, y_test), worst_group_accuracy=worst_group,
-        alpha_eff_predicted=predicted, alpha_eff_measured=measured, cell_id=cell_id,
-        extra={
-            "series": series_label(cfg),
-            "success_se": math.sqrt(success * (1 - success) / n_success) if n_success else math.nan,
-            "success_theory": math.nan, "success_bound": math.nan,
-            "worst_class_accuracy": worst_class_accuracy(pred_test, y_test),
-            "alpha_realised": 0.0 if no_collective else alpha_real,
-            "e_star": e_star, "e0": e0, "tail_share": stats.get("tail_share", math.nan),
-            "collective_mean_stat": stats.get("collective_mean", math.nan),
-            "base_mean_stat": stats.get("base_mean", math.nan),
-            "alpha_eff_trajectory": json.dumps([round(v, 6) for v in report.ledger.trajectory()]),
-            "selected_epoch": choice.epoch, "selected_hparams": json.dumps(learner.hparams, sort_keys=True),
-            "val_score": choice.score, "dataset": ds.name, "model": t.model,
-            "validation": cfg.selection.validation, "selection_metric": cfg.selection.metric,
-            "backend": "torch", "device": str(dev), "n_train": int(len(data.y_train)),
-            "n_test": int(len(data.y_test)), "epochs": t.epochs, "train_seconds": time.perf_counter() - started,
-        },
-    )
+        n_success = len(x_success)
+        rows.append(ResultRow(
+            experiment=experiment, pillar="empirical", config=cfg.model_dump(mode="json"), seed=int(seed),
+            alpha=0.0 if no_collective else float(cfg.collective.alpha), learner=cfg.learner.name,
+            success=success, clean_accuracy=accuracy(pred_test, y_test), worst_group_accuracy=worst_group,
+            alpha_eff_predicted=predicted, alpha_eff_measured=measured, cell_id=cell_id,
+            extra={
+                "series": series_label(cfg, policy),
+                "success_se": math.sqrt(success * (1 - success) / n_success) if n_success else math.nan,
+                "success_theory": math.nan, "success_bound": math.nan,
+                "worst_class_accuracy": worst_class_accuracy(pred_test, y_test),
+                "alpha_realised": 0.0 if no_collective else alpha_real,
+                "e_star": e_star, "e0": e0, "tail_share": stats.get("tail_share", math.nan),
+                "collective_mean_stat": stats.get("collective_mean", math.nan),
+                "base_mean_stat": stats.get("base_mean", math.nan),
+                "alpha_eff_trajectory": json.dumps([round(v, 6) for v in report.ledger.trajectory()]),
+                "success_trajectory": json.dumps(success_by_epoch),
+                "val_scores": json.dumps([[c, e, round(v, 4)] for c, e, v in selector.history]),
+                "selected_epoch": choice.epoch, "selected_candidate": choice.candidate,
+                "selected_hparams": json.dumps(learner.hparams, sort_keys=True),
+                "val_score": choice.score, "dataset": ds.name, "model": t.model,
+                "validation": policy, "selection_metric": cfg.selection.metric,
+                "backend": "torch", "device": str(dev), "n_train": int(len(data.y_train)),
+                "n_test": int(len(data.y_test)), "epochs": t.epochs, "train_seconds": train_seconds,
+            },
+        ))
+    return rows

@@ -1,0 +1,47 @@
+"""Batched training of stacked MLPs equals training them one by one."""
+
+import torch
+
+from collective_action.empirical.batched import BatchedMLP, predict_batched, train_batched
+from collective_action.empirical.data import load_mnist1d
+from collective_action.empirical.models import build_model
+from collective_action.empirical.train import OptimConfig, predict, to_tensor, train_epochs
+
+
+def test_batched_training_reproduces_one_by_one_training():
+    ds = load_mnist1d()
+    n, k = 1000, 3
+    xs = torch.stack([to_tensor(ds.x_train[i * 500: i * 500 + n], "cpu") for i in range(k)])
+    ys = torch.stack([to_tensor(ds.y_train[i * 500: i * 500 + n], "cpu", torch.long) for i in range(k)])
+    cfg = OptimConfig(lr=0.05, momentum=0.9, weight_decay=1e-4, batch_size=64, epochs=3)
+    models = []
+    for seed in range(k):
+        torch.manual_seed(seed)
+        models.append(build_model("mlp", (40,), 10, width=32, depth=2))
+    batched = BatchedMLP.from_models(models)
+    template = build_model("mlp", (40,), 10, width=32, depth=2)
+
+    for seed, model in enumerate(models):
+        train_epochs(model, xs[seed], ys[seed], lambda losses, idx, epoch: torch.ones_like(losses), cfg,
+                     torch.Generator().manual_seed(100 + seed))
+    train_batched(batched, xs, ys, cfg, [torch.Generator().manual_seed(100 + s) for s in range(k)])
+
+    for single, from_batch in zip(models, batched.unstack(template)):
+        for p, q in zip(single.parameters(), from_batch.parameters()):
+            assert torch.allclose(p, q, atol=1e-4), float((p - q).abs().max())
+    x_test = to_tensor(ds.x_test, "cpu")
+    preds = predict_batched(batched, x_test, shared=True)
+    agree = [(preds[i] == predict(m, x_test)).float().mean() for i, m in enumerate(models)]
+    assert min(agree) > 0.99
+    assert (preds[0] == to_tensor(ds.y_test, "cpu", torch.long)).float().mean() > 0.2  # it learned (chance: 0.1)
+
+
+def test_batched_models_differ_when_their_data_differ():
+    ds = load_mnist1d()
+    xs = to_tensor(ds.x_train[:600], "cpu").expand(2, -1, -1).clone()
+    ys = torch.stack([to_tensor(ds.y_train[:600], "cpu", torch.long), torch.zeros(600, dtype=torch.long)])
+    torch.manual_seed(0)
+    model = BatchedMLP.from_models([build_model("mlp", (40,), 10, width=16)] * 2)
+    train_batched(model, xs, ys, OptimConfig(epochs=2, batch_size=50), [torch.Generator().manual_seed(0)] * 2)
+    preds = predict_batched(model, xs[0], shared=True)
+    assert (preds[1] == 0).all() and not (preds[0] == 0).all()
