@@ -1,8 +1,8 @@
 """C4: simplicity bias decides which signals work.
 
 Success against alpha with one curve per signal placement (``series``: simple block, complex
-block, free coordinates; neutral or aligned patterns), and per learner when several are stored
-(linear vs network). Theory's prediction for the linear case is drawn as lines.
+block, free coordinates; neutral or aligned patterns), one row of panels per learner (linear
+vs network, GD vs max-margin). Theory's prediction for the linear case is drawn as lines.
 """
 
 from __future__ import annotations
@@ -17,7 +17,7 @@ TITLE = "C4  Signal placement vs. simplicity bias (points: mean, 95% CI over see
 
 
 def build(frame: pd.DataFrame):
-    return build_claim_figure(frame, TITLE, with_learner=True)
+    return build_claim_figure(frame, TITLE, facet="learner")
 
 
 def draw(frame: pd.DataFrame, out_dir: str | Path) -> list[Path]:

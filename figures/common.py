@@ -163,7 +163,8 @@ def _draw_theory_curves(ax, curves: list[tuple]) -> None:
         for j in same:
             done[j] = True
         if len(same) > 1:
-            ax.plot(xs, ys, style, color="0.4", linewidth=1.0, label=f"all curves ({what})")
+            shared = "all curves" if len(same) == len({c[3] for c in curves}) else f"{len(same)} curves"
+            ax.plot(xs, ys, style, color="0.4", linewidth=1.0, label=f"{shared} ({what})")
         else:
             ax.plot(xs, ys, style, color=colour(idx), linewidth=1.0, label=f"{label} ({what})")
 
@@ -216,18 +217,35 @@ def standard_panels(frame: pd.DataFrame) -> list[tuple[str, str]]:
 ExtraPanel = Callable[[object, pd.DataFrame, dict], None]
 
 
+def _facets(name: str, sub: pd.DataFrame, facet: str | None) -> list[tuple[str, pd.DataFrame]]:
+    """Split one experiment's rows by ``facet`` (rows without a value go into every facet)."""
+    if not facet or facet not in sub.columns:
+        return [(name, sub)]
+    values = sub[facet]
+    measured = sorted(str(v) for v in values[~theory_rows(sub)].dropna().unique())
+    if len(measured) < 2:
+        return [(name, sub)]
+    return [(f"{name}: {value}", sub[values.isna() | (values.astype(str) == value)]) for value in measured]
+
+
+#: Height (inches) one legend entry needs; rows grow when their legend is long.
+LEGEND_ENTRY_HEIGHT = 0.145
+
+
 def build_claim_figure(frame: pd.DataFrame, title: str, extra_panels: Sequence[ExtraPanel] = (),
-                       with_learner: bool = False):
-    """One row of panels per experiment (success, clean, worst-group), then the claim's extra
-    panels (drawn from the whole frame) in a last row. Returns the matplotlib Figure."""
+                       with_learner: bool = False, facet: str | None = None):
+    """One row of panels per experiment (success, clean, worst-group) -- or per experiment and
+    value of ``facet`` (e.g. ``learner``) -- then the claim's extra panels (drawn from the whole
+    frame) in a last row. Returns the matplotlib Figure."""
     if frame is None or len(frame) == 0:
         raise ValueError(f"{title}: no stored rows to draw")
     experiments = sorted(frame["experiment"].astype(str).unique()) if "experiment" in frame.columns else [""]
     layout = []
     for name in experiments:
         sub = frame[frame["experiment"].astype(str) == name] if name else frame
-        if has_data(sub[numeric(sub, "alpha") > 0], "success"):
-            layout.append((name, sub, standard_panels(sub)))
+        for row_name, part in _facets(name, sub, facet):
+            if has_data(part[numeric(part, "alpha") > 0], "success"):
+                layout.append((row_name, part, standard_panels(part)))
     n_cols = max([len(p) for _, _, p in layout] + [len(extra_panels), 1])
     n_rows = len(layout) + (1 if extra_panels else 0)
     if n_rows == 0:
@@ -235,9 +253,10 @@ def build_claim_figure(frame: pd.DataFrame, title: str, extra_panels: Sequence[E
     colours = colour_map(curve_labels(frame, with_learner))
     with paper_style():
         # a last, narrower column holds each row's legend (the panels of a row share colours)
-        fig, grid = plt.subplots(n_rows, n_cols + 1, figsize=(PANEL_WIDTH * (n_cols + 0.75), PANEL_HEIGHT * n_rows + 0.4),
-                                 squeeze=False, gridspec_kw={"width_ratios": [1.0] * n_cols + [0.75]})
+        fig, grid = plt.subplots(n_rows, n_cols + 1, figsize=(PANEL_WIDTH * (n_cols + 0.9), PANEL_HEIGHT * n_rows + 0.4),
+                                 squeeze=False, gridspec_kw={"width_ratios": [1.0] * n_cols + [0.9]})
         axes = [row[:n_cols] for row in grid]
+        heights = [PANEL_HEIGHT] * n_rows
         for r, (name, sub, panels) in enumerate(layout):
             for c, (column, ylabel) in enumerate(panels):
                 ax = axes[r][c]
@@ -252,12 +271,15 @@ def build_claim_figure(frame: pd.DataFrame, title: str, extra_panels: Sequence[E
             handles, labels = axes[r][0].get_legend_handles_labels()
             if handles:
                 legend_ax.legend(handles, labels, loc="upper left", borderaxespad=0.0)
+                heights[r] = max(PANEL_HEIGHT, LEGEND_ENTRY_HEIGHT * len(handles) + 0.5)
         if extra_panels:
             r = n_rows - 1
             for c, draw_panel in enumerate(extra_panels):
                 draw_panel(axes[r][c], frame, colours)
             for c in range(len(extra_panels), n_cols + 1):
                 fig.delaxes(grid[r][c])
+        grid[0][0].get_gridspec().set_height_ratios(heights)
+        fig.set_size_inches(PANEL_WIDTH * (n_cols + 0.9), sum(heights) + 0.4)
         fig.suptitle(title, x=0.01, ha="left", fontsize=10)
         fig.tight_layout()
     return fig

@@ -58,4 +58,5 @@ def colour(i: int) -> str:
 
 
 def marker(i: int) -> str:
-    return MARKERS[i % len(MARKERS)]
+    # shifted once per pass through the colours, so (colour, marker) pairs stay distinct
+    return MARKERS[(i + i // len(OKABE_ITO)) % len(MARKERS)]

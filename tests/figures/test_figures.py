@@ -29,11 +29,11 @@ def _rows(experiment: str, series: list[str], with_groups: bool, with_alpha_eff:
         centre = 0.004 * (s_idx + 1)
         for alpha in ALPHAS:
             rows.append((f"{experiment}-t-{name}-{alpha}", "theory", 0, {
-                "alpha": alpha, "learner": name, "series": name, "success": _logistic(alpha, centre) * 0.9}))
+                "alpha": alpha, "learner": "bayes", "series": name, "success": _logistic(alpha, centre) * 0.9}))
             for seed in SEEDS:
                 success = float(np.clip(_logistic(alpha, centre) + rng.normal(0, 0.03), 0, 1))
                 rec = {
-                    "alpha": alpha, "learner": name, "series": name, "success": success,
+                    "alpha": alpha, "learner": "logistic", "series": name, "success": success,
                     "success_theory": _logistic(alpha, centre), "success_bound": _logistic(alpha, centre) * 0.9,
                     "success_se": 0.01, "clean_accuracy": 0.9 - 0.02 * s_idx + rng.normal(0, 0.005),
                 }
@@ -165,3 +165,19 @@ def test_shared_theory_curve_is_drawn_once_and_points_are_dodged(tmp_path):
     x_erm = ax.containers[0].lines[0].get_xdata()
     x_jtt = ax.containers[1].lines[0].get_xdata()
     assert np.all(np.asarray(x_erm) < np.asarray(ALPHAS)) and np.all(np.asarray(x_jtt) > np.asarray(ALPHAS))
+
+
+def test_c4_has_one_row_of_panels_per_learner(tmp_path):
+    rng = np.random.default_rng(3)
+    rows = []
+    for learner in ("logistic-gd", "max-margin"):
+        for cell_id, pillar, seed, rec in _rows("c4", ["signal: free", "signal: simple"], False, False, rng):
+            if pillar == "simulate":
+                rows.append((f"{cell_id}-{learner}", pillar, seed, dict(rec, learner=learner)))
+    frame = _stored_frame(tmp_path, rows, "c4-demo")
+    from collective_action.figures import c4
+
+    panels = common.data_panels(c4.build(frame))
+    assert len(panels) == 4  # (success, clean) x 2 learners
+    assert [ax.get_title(loc="left") for ax in panels[::2]] == ["c4-demo: logistic-gd", "c4-demo: max-margin"]
+    assert all(len(ax.containers) == 2 for ax in panels[::2])
