@@ -129,19 +129,19 @@ class CvarFixedPoints:
                         np.where(self.unlearned_consistent, "fails", "oscillates"))
 
 
-def cvar_fixed_points(alpha_value, beta_value, r_value, a_c_value) -> CvarFixedPoints:
+def cvar_fixed_points(alpha, beta, r, a_c) -> CvarFixedPoints:
     """Which pure states are consistent, and their effective sizes (vectorised)."""
-    a, b, rr, c = _check_inputs(alpha_value, beta_value, r_value, a_c_value)
+    a, b, rr, c = _check_inputs(alpha, beta, r, a_c)
     a_u, a_l = _sizes_numeric(a, b, rr)
     return CvarFixedPoints(a_u, a_l, a_u <= c, a_l > c)
 
 
-def cvar_alpha_range(beta_value, r_value, a_c_value) -> tuple[float, float]:
+def cvar_alpha_range(beta, r, a_c) -> tuple[float, float]:
     """(alpha_U, alpha_L): U is consistent for alpha <= alpha_U, L for alpha > alpha_L, neither
     in between. Valid alphas satisfy alpha + r <= 1; a threshold beyond 1 - r means the regime
     below it covers every valid alpha (the formulas are then extrapolations)."""
     # alpha is not an input here; any valid placeholder lets the shared checks run.
-    _, b, rr, c = _check_inputs(1e-9, beta_value, r_value, a_c_value)
+    _, b, rr, c = _check_inputs(1e-9, beta, r, a_c)
     th = _compiled_thresholds()
     b, rr, c = float(b), float(rr), float(c)
     u_small = float(th["unlearned_small"](b, rr, c))
@@ -155,21 +155,21 @@ def _compiled_thresholds() -> dict:
     return {k: sp.lambdify((beta_sym, r, a_c), v, "numpy") for k, v in cvar_alpha_thresholds().items()}
 
 
-def best_response_states(alpha_value, beta_value, r_value, a_c_value, start: str = "unlearned",
+def best_response_states(alpha, beta, r, a_c, start: str = "unlearned",
                          steps: int = 10) -> list[str]:
     """Iterate 'train the Bayes learner on the CVaR weights of the previous model'.
 
     The learner learns the signal iff the current state's a_eff exceeds a_c. Returns the
     sequence of states ("U"/"L"), starting with ``start``.
     """
-    fp = cvar_fixed_points(alpha_value, beta_value, r_value, a_c_value)
+    fp = cvar_fixed_points(alpha, beta, r, a_c)
     state = {"unlearned": "U", "learned": "L"}.get(start)
     if state is None:
         raise InputError(f"start must be 'unlearned' or 'learned', got {start!r}")
     out = [state]
     for _ in range(int(steps)):
         size = float(fp.a_unlearned) if state == "U" else float(fp.a_learned)
-        state = "L" if size > float(np.asarray(a_c_value)) else "U"
+        state = "L" if size > float(np.asarray(a_c)) else "U"
         out.append(state)
     return out
 
@@ -178,7 +178,7 @@ def best_response_states(alpha_value, beta_value, r_value, a_c_value, start: str
 # The same dynamics on an explicit discrete table (no abstraction): exact CVaR weights per cell.
 
 
-def cvar_cell_weights(table: np.ndarray, labels: np.ndarray, beta_value: float) -> np.ndarray:
+def cvar_cell_weights(table: np.ndarray, labels: np.ndarray, beta: float) -> np.ndarray:
     """CVaR weights per (x, y) cell for 0-1 loss of classifier ``labels`` (E_P[w] = 1).
 
     Errors weigh 1/beta when they fit in the tail, else 1/(error mass); correct cells share the
@@ -187,13 +187,13 @@ def cvar_cell_weights(table: np.ndarray, labels: np.ndarray, beta_value: float) 
     table = np.asarray(table, float)
     wrong = labels[:, None] != np.arange(table.shape[1])
     err = float(table[wrong].sum())
-    if err >= beta_value:
+    if err >= beta:
         return np.where(wrong, 1.0 / err, 0.0)
-    correct_w = (beta_value - err) / (beta_value * (1.0 - err))
-    return np.where(wrong, 1.0 / beta_value, correct_w)
+    correct_w = (beta - err) / (beta * (1.0 - err))
+    return np.where(wrong, 1.0 / beta, correct_w)
 
 
-def iterate_cvar_bayes(table, target: int, beta_value: float, steps: int = 12,
+def iterate_cvar_bayes(table, target: int, beta: float, steps: int = 12,
                        start_labels=None) -> list[np.ndarray]:
     """Best-response iteration of CVaR-DRO with a Bayes learner on a mixture table.
 
@@ -202,7 +202,7 @@ def iterate_cvar_bayes(table, target: int, beta_value: float, steps: int = 12,
     Returns the list of classifiers visited.
     """
     table = np.asarray(table, float)
-    b = float(_checks.open_unit("beta", beta_value))
+    b = float(_checks.open_unit("beta", beta))
     labels = bayes_classifier(table, against=target) if start_labels is None else np.asarray(start_labels)
     path = [labels]
     for _ in range(int(steps)):
@@ -216,14 +216,14 @@ def iterate_cvar_bayes(table, target: int, beta_value: float, steps: int = 12,
 # Exact two-state analysis for one signal point (no abstraction of the base at x').
 
 
-def _tail_weights(error_mass: np.ndarray, beta_value: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+def _tail_weights(error_mass: np.ndarray, beta: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """(weight of an error, weight of a correct point) under CVaR with 0-1 loss, E_P[w] = 1."""
-    w_err = 1.0 / np.maximum(beta_value, error_mass)
-    w_cor = np.maximum(beta_value - error_mass, 0.0) / (beta_value * (1.0 - error_mass))
+    w_err = 1.0 / np.maximum(beta, error_mass)
+    w_cor = np.maximum(beta - error_mass, 0.0) / (beta * (1.0 - error_mass))
     return w_err, w_cor
 
 
-def cvar_signal_point_states(alpha_value, beta_value, base_target, base_rival, rest_error):
+def cvar_signal_point_states(alpha, beta, base_target, base_rival, rest_error):
     """Which pure state is self-consistent at one signal point, exactly (vectorised).
 
     Masses under P_alpha at the signal point x' (feature-label, P* a point mass at x'):
@@ -233,8 +233,8 @@ def cvar_signal_point_states(alpha_value, beta_value, base_target, base_rival, r
     consistent iff the Bayes learner of its own CVaR-reweighted table keeps it (ties against y*).
     Returns (unlearned_consistent, learned_consistent) boolean arrays.
     """
-    a = _checks.open_unit("alpha", alpha_value)
-    b = _checks.open_unit("beta", beta_value)
+    a = _checks.open_unit("alpha", alpha)
+    b = _checks.open_unit("beta", beta)
     p_t = _checks.closed_unit("base_target", base_target)
     p_r = _checks.closed_unit("base_rival", base_rival)
     rest = _checks.closed_unit("rest_error", rest_error)

@@ -169,9 +169,9 @@ def lff_formula() -> Formula:
 # Numeric front ends (validated, vectorised)
 
 
-def alpha_eff(alpha_value, collective_mean_weight, base_mean_weight):
+def alpha_eff(alpha, collective_mean_weight, base_mean_weight):
     """General lemma: alpha E*[w] / (alpha E*[w] + (1-alpha) E0[w]) (vectorised)."""
-    a = _checks.open_unit("alpha", alpha_value)
+    a = _checks.open_unit("alpha", alpha)
     ws = _checks.positive("collective_mean_weight", collective_mean_weight, inclusive=True)
     wb = _checks.positive("base_mean_weight", base_mean_weight, inclusive=True)
     if np.any((ws == 0) & (wb == 0)):
@@ -179,20 +179,20 @@ def alpha_eff(alpha_value, collective_mean_weight, base_mean_weight):
     return _checks.scalar_or_array(weighted_risk_lemma().numeric(a, ws, wb))
 
 
-def alpha_eff_jtt(alpha_value, upweight_value, collective_error, base_error):
+def alpha_eff_jtt(alpha, upweight, collective_error, base_error):
     """JTT: alpha_eff from the upweight lambda >= 1 and the stage-1 error shares e*, e0."""
-    a = _checks.open_unit("alpha", alpha_value)
-    lam = _checks.positive("upweight", upweight_value, minimum=1.0, inclusive=True)
+    a = _checks.open_unit("alpha", alpha)
+    lam = _checks.positive("upweight", upweight, minimum=1.0, inclusive=True)
     es = _checks.closed_unit("collective_error", collective_error)
     e0 = _checks.closed_unit("base_error", base_error)
     return _checks.scalar_or_array(jtt_formula().numeric(a, lam, es, e0))
 
 
-def alpha_eff_cvar(alpha_value, beta_value, tail_share_value):
+def alpha_eff_cvar(alpha, beta, tail_share):
     """CVaR-DRO: alpha q*/beta. Raises InputError when the shares cannot fit a beta-tail."""
-    a = _checks.open_unit("alpha", alpha_value)
-    b = _checks.half_open_unit("beta", beta_value)
-    q = _checks.closed_unit("tail_share", tail_share_value)
+    a = _checks.open_unit("alpha", alpha)
+    b = _checks.half_open_unit("beta", beta)
+    q = _checks.closed_unit("tail_share", tail_share)
     collective_tail = a * q
     if np.any(collective_tail > b * (1 + 1e-12)):
         raise InputError("alpha * tail_share exceeds beta: the collective alone would overfill the "
@@ -203,9 +203,9 @@ def alpha_eff_cvar(alpha_value, beta_value, tail_share_value):
     return _checks.scalar_or_array(cvar_formula().numeric(a, b, q))
 
 
-def alpha_eff_chi2(alpha_value, collective_excess, base_excess):
+def alpha_eff_chi2(alpha, collective_excess, base_excess):
     """chi-square DRO: alpha_eff from the mean excess losses (loss - eta)_+ of both groups."""
-    a = _checks.open_unit("alpha", alpha_value)
+    a = _checks.open_unit("alpha", alpha)
     xs = _checks.positive("collective_excess", collective_excess, inclusive=True)
     xb = _checks.positive("base_excess", base_excess, inclusive=True)
     if np.any((xs == 0) & (xb == 0)):
@@ -213,9 +213,9 @@ def alpha_eff_chi2(alpha_value, collective_excess, base_excess):
     return _checks.scalar_or_array(chi2_formula().numeric(a, xs, xb))
 
 
-def alpha_eff_lff(alpha_value, collective_mean_weight, base_mean_weight):
+def alpha_eff_lff(alpha, collective_mean_weight, base_mean_weight):
     """LfF: alpha_eff from the mean LfF weights W of collective and base points (each in [0, 1])."""
-    a = _checks.open_unit("alpha", alpha_value)
+    a = _checks.open_unit("alpha", alpha)
     ws = _checks.closed_unit("collective_mean_weight", collective_mean_weight)
     wb = _checks.closed_unit("base_mean_weight", base_mean_weight)
     if np.any((ws == 0) & (wb == 0)):

@@ -85,7 +85,7 @@ def finite_sample_margin() -> Formula:
 
 
 def finite_sample_bound_from_estimates(pstar_hat, gap_hat, n, n_train, n_test, delta=0.05, epsilon=0.0,
-                                       signal_set_size=None, n_labels_value=2):
+                                       signal_set_size=None, n_labels=2):
     """The bound from estimated P*_hat(x) and D_hat(x) arrays (last axis = signal points).
 
     ``n`` and ``n_train`` (= N) broadcast against each other (for staircase plots);
@@ -105,7 +105,7 @@ def finite_sample_bound_from_estimates(pstar_hat, gap_hat, n, n_train, n_test, d
     k_star = float(signal_set_size if signal_set_size is not None else ps.shape[-1])
     if k_star < 1:
         raise InputError("signal_set_size must be at least 1")
-    k_y = float(_checks.positive("n_labels", n_labels_value, minimum=2.0, inclusive=True))
+    k_y = float(_checks.positive("n_labels", n_labels, minimum=2.0, inclusive=True))
     margin = finite_sample_margin().numeric(ps, gap, n_arr[..., None], big_n[..., None], d, e, k_star, k_y)
     mass = (ps * (margin > 0)).sum(axis=-1)
     radius = hoeffding_radius()
@@ -113,7 +113,7 @@ def finite_sample_bound_from_estimates(pstar_hat, gap_hat, n, n_train, n_test, d
     return _checks.scalar_or_array(out)
 
 
-def estimate_from_samples(original_x, original_y, planted_x, n_points: int, n_labels_value: int,
+def estimate_from_samples(original_x, original_y, planted_x, n_points: int, n_labels: int,
                           target: int, signal_points=None):
     """(signal points, P*_hat, D_hat) from the collective's own samples.
 
@@ -126,14 +126,14 @@ def estimate_from_samples(original_x, original_y, planted_x, n_points: int, n_la
     px = np.asarray(planted_x)
     if ox.shape != oy.shape or ox.ndim != 1 or px.shape != ox.shape or len(ox) == 0:
         raise InputError("original_x, original_y and planted_x must be 1-d of the same non-zero length")
-    if not (0 <= target < n_labels_value):
-        raise InputError(f"target must be a label in [0, {n_labels_value - 1}], got {target!r}")
+    if not (0 <= target < n_labels):
+        raise InputError(f"target must be a label in [0, {n_labels - 1}], got {target!r}")
     if ox.min() < 0 or ox.max() >= n_points or px.min() < 0 or px.max() >= n_points:
         raise InputError(f"sample points must lie in [0, {n_points - 1}]")
-    if oy.min() < 0 or oy.max() >= n_labels_value:
-        raise InputError(f"sample labels must lie in [0, {n_labels_value - 1}]")
+    if oy.min() < 0 or oy.max() >= n_labels:
+        raise InputError(f"sample labels must lie in [0, {n_labels - 1}]")
     n = len(ox)
-    joint = np.zeros((n_points, n_labels_value))
+    joint = np.zeros((n_points, n_labels))
     np.add.at(joint, (ox, oy), 1.0 / n)
     gap = np.delete(joint, target, axis=1).max(axis=1) - joint[:, target]
     law = np.bincount(px, minlength=n_points) / n

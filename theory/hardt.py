@@ -118,31 +118,31 @@ def critical_mass_formula(definition: str = "contamination", with_epsilon: bool 
     )
 
 
-def hardt_bound(alpha_value, delta_value, xi_value, epsilon=0.0, definition: str = "contamination"):
+def hardt_bound(alpha, delta, xi, epsilon=0.0, definition: str = "contamination"):
     """Hardt's lower bound on success, vectorised over all numeric arguments (broadcasting).
 
     eps = 0 gives 1 - ((1-a)/a) Delta xi; contamination subtracts eps/((1-eps) a); TV subtracts
     2 eps / a. The value may be negative (vacuous) and is returned as is.
     """
     check_choice("definition", definition, DEFINITIONS)
-    a = _checks.open_unit("alpha", alpha_value)
-    d = _checks.closed_unit("delta", delta_value)
-    x = _checks.closed_unit("xi", xi_value)
+    a = _checks.open_unit("alpha", alpha)
+    d = _checks.closed_unit("delta", delta)
+    x = _checks.closed_unit("xi", xi)
     e = _checks.epsilon(epsilon)
     out = hardt_bound_formula(definition, True).numeric(a, d, x, e)
     return _checks.scalar_or_array(out)
 
 
-def critical_mass(delta_value, xi_value, target_value, epsilon=0.0, definition: str = "contamination"):
+def critical_mass(delta, xi, target, epsilon=0.0, definition: str = "contamination"):
     """alpha* reaching target success S_t under Hardt's bound (vectorised).
 
     Returns inf where no alpha in (0, 1) reaches the target (alpha* >= 1, or S_t = 1 with a
     positive eps term), and 0 where every alpha does (Delta xi = 0, eps = 0, any S_t).
     """
     check_choice("definition", definition, DEFINITIONS)
-    d = _checks.closed_unit("delta", delta_value)
-    x = _checks.closed_unit("xi", xi_value)
-    s = _checks.half_open_unit("target", target_value)
+    d = _checks.closed_unit("delta", delta)
+    x = _checks.closed_unit("xi", xi)
+    s = _checks.half_open_unit("target", target)
     e = _checks.epsilon(epsilon)
     d, x, s, e = np.broadcast_arrays(d, x, s, e)
     formula = critical_mass_formula(definition, True)
