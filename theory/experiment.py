@@ -39,6 +39,18 @@ class RandomProblemSpec(StrictModel):
     n_labels: int = Field(3, ge=2, le=64, description="|Y|")
     concentration: float = Field(1.0, gt=0.0, description="Dirichlet concentration of P0")
     seed: int = Field(0, ge=0, description="combined with the cell seed to draw the problem")
+    n_signal_points: int | None = Field(None, ge=1, description="g maps X onto this many points "
+                                        "(default: g is uniformly random on X)")
+    signal_mass: float | None = Field(None, gt=0.0, lt=1.0, description="rescale P0 so that "
+                                      "xi = P0(X*) equals this (how rare the signal is naturally)")
+
+    @model_validator(mode="after")
+    def _signal_fits(self):
+        if self.n_signal_points is not None and self.n_signal_points > self.n_points:
+            raise ValueError("n_signal_points cannot exceed n_points")
+        if self.signal_mass is not None and (self.n_signal_points or self.n_points) >= self.n_points:
+            raise ValueError("signal_mass needs n_signal_points < n_points (some x outside X*)")
+        return self
 
 
 class TheoryConfig(StrictModel):
@@ -78,7 +90,24 @@ def build_problem(config: TheoryConfig, seed: int) -> tuple[DiscreteProblem, int
     spec = config.random
     rng = np.random.default_rng([spec.seed, int(seed)])
     problem = DiscreteProblem.random(rng, spec.n_points, spec.n_labels, spec.concentration, target)
-    return problem, spec.seed
+    if spec.n_signal_points is None and spec.signal_mass is None:
+        return problem, spec.seed
+    p0 = problem.p0.copy()
+    k = spec.n_signal_points or spec.n_points
+    signal = rng.choice(spec.n_points, size=k, replace=False)
+    g = signal[rng.integers(0, k, size=spec.n_points)]
+    g[signal] = signal  # every chosen point is hit, so X* has exactly k points
+    if spec.signal_mass is not None:
+        inside = np.isin(np.arange(spec.n_points), signal)
+        p0[inside] *= spec.signal_mass / p0[inside].sum()
+        p0[~inside] *= (1 - spec.signal_mass) / p0[~inside].sum()
+        p0 /= p0.sum()  # guard against rounding
+    return DiscreteProblem(p0, g, target), spec.seed
+
+
+def _signal_label(config: TheoryConfig) -> str:
+    mass = config.random.signal_mass if config.random else None
+    return "" if mass is None else f", P0(X*)={mass:g}"
 
 
 def run_cell(cell: Cell) -> ResultRow:
@@ -91,13 +120,13 @@ def run_cell(cell: Cell) -> ResultRow:
     if eps == 0.0:
         success = float(bayes_success(problem, alpha, strategy))
         clean = float(bayes_clean_accuracy(problem, alpha, strategy))
-        learner, series = "bayes", "Bayes (exact)"
+        learner, series = "bayes", "Bayes (exact)" + _signal_label(config)
     else:
         worst = attack(problem, alpha, eps, definition, strategy)
         success = worst.success
         clean = float(accuracy_of_classifier(problem, bayes_classifier(worst.table, against=problem.target)))
         learner = f"eps-suboptimal ({definition})"
-        series = f"worst case, eps={eps:g} ({definition})"
+        series = f"worst case, eps={eps:g} ({definition})" + _signal_label(config)
     feature_label = strategy == "feature-label"
     bound = float(hardt_bound(alpha, delta, xi, eps, definition)) if feature_label else math.nan
     alpha_star = (float(critical_mass(delta, xi, config.target_success, eps, definition))

@@ -78,3 +78,16 @@ def test_explicit_table_must_be_a_distribution():
                            "config": {"p0": [[0.5, 0.6]], "g": [0], "collective": {"alpha": 0.1}}})
     with pytest.raises(InputError, match="sum to 1"):
         _run(exp, quick=False)
+
+
+def test_signal_mass_and_signal_points_shape_the_random_problem():
+    config = TheoryConfig.model_validate({
+        "random": {"n_points": 8, "n_labels": 3, "n_signal_points": 2, "signal_mass": 0.03},
+        "collective": {"alpha": 0.1}})
+    for seed in range(20):
+        problem, _ = build_problem(config, seed)
+        assert len(problem.signal_set) == 2
+        assert hardt_constants(problem)[1] == pytest.approx(0.03)
+    with pytest.raises(Exception, match="n_signal_points < n_points"):
+        TheoryConfig.model_validate({"random": {"n_points": 3, "signal_mass": 0.1},
+                                     "collective": {"alpha": 0.1}})
