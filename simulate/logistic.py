@@ -31,8 +31,11 @@ from array_api_compat import array_namespace
 from collective_action.errors import InputError
 from collective_action.simulate.backend import Backend, get_backend
 
-#: Default working-set budget of one chunk of configurations (bytes).
+#: Default working-set budget of one chunk of configurations (bytes): on a GPU, a large share of
+#: device memory; on the CPU a cache-sized chunk, because gradient descent streams its chunk's data
+#: twice per step and a chunk that stays in cache trains about twice as fast (measured).
 DEFAULT_MEMORY_BUDGET = 1 << 30
+CPU_MEMORY_BUDGET = 4 << 20
 
 _DTYPES = ("float64", "float32")
 
@@ -172,24 +175,54 @@ def _class_sum(xp, a):
     return out
 
 
-def _loss_and_grad(xp, Xt, Yt, w_norm, W, b, l2, fit_intercept):
-    """Objective (C,) and its gradients (C, d, K), (C, K) at (W, b).
+def _loss_and_grad(xp, Xt, Yt, w_norm, W, b, l2, fit_intercept, need_loss=True):
+    """Objective (C,) (None unless ``need_loss``) and its gradients (C, d, K), (C, K) at (W, b).
 
     Works in a class-major layout: ``Xt`` (C, d, n), one-hot ``Yt`` (C, K, n), so logits are
     (C, K, n) and every per-class row is contiguous. ``w_norm`` (C, n) are sample weights
     normalised to sum to one per configuration (weighted mean cross-entropy). Log-sum-exp keeps
     the loss finite for huge logits.
     """
+    if W.shape[2] == 2:
+        return _binary_loss_and_grad(xp, Xt, Yt, w_norm, W, b, l2, fit_intercept, need_loss)
     logits = xp.matmul(xp.permute_dims(W, (0, 2, 1)), Xt) + b[:, :, None]
     shifted = logits - _class_max(xp, logits)
     e = xp.exp(shifted)
     sum_e = _class_sum(xp, e)
-    # cross-entropy of the true class = log-sum-exp - logit of the true class
-    ce = (xp.log(sum_e) - _class_sum(xp, Yt * shifted))[:, 0, :]
-    loss = xp.sum(w_norm * ce, axis=-1) + 0.5 * l2 * xp.sum(W * W, axis=(1, 2))
+    loss = None
+    if need_loss:
+        # cross-entropy of the true class = log-sum-exp - logit of the true class
+        ce = (xp.log(sum_e) - _class_sum(xp, Yt * shifted))[:, 0, :]
+        loss = xp.sum(w_norm * ce, axis=-1) + 0.5 * l2 * xp.sum(W * W, axis=(1, 2))
     resid = (e / sum_e - Yt) * w_norm[:, None, :]
     gW = xp.matmul(Xt, xp.permute_dims(resid, (0, 2, 1))) + l2 * W
     gb = xp.sum(resid, axis=-1) if fit_intercept else xp.zeros_like(b)
+    return loss, gW, gb
+
+
+def _binary_loss_and_grad(xp, Xt, Yt, w_norm, W, b, l2, fit_intercept, need_loss):
+    """The same objective and gradients for K = 2, through the logit difference z only.
+
+    softmax(l0, l1)[1] = sigmoid(z) = (1 + tanh(z / 2)) / 2 with z = l1 - l0, which is stable for
+    any z; one matrix-vector product per direction suffices (half the work of the general path)
+    and the two class columns get opposite gradients.
+    """
+    u = W[:, :, 1] - W[:, :, 0]
+    z = xp.matmul(u[:, None, :], Xt)[:, 0, :] + (b[:, 1] - b[:, 0])[:, None]   # (C, n)
+    y1 = Yt[:, 1, :]
+    r = w_norm * (0.5 * xp.tanh(0.5 * z) + (0.5 - y1))                          # w (p1 - y1)
+    loss = None
+    if need_loss:
+        # cross-entropy = softplus(-z) for class 1 and softplus(z) for class 0
+        ce = xp.logaddexp(xp.zeros_like(z), z * (1.0 - 2.0 * y1))
+        loss = xp.sum(w_norm * ce, axis=-1) + 0.5 * l2 * xp.sum(W * W, axis=(1, 2))
+    g = xp.matmul(Xt, r[:, :, None])[:, :, 0]                                   # (C, d)
+    gW = xp.stack([-g, g], axis=2) + l2 * W
+    if fit_intercept:
+        gsum = xp.sum(r, axis=-1)
+        gb = xp.stack([-gsum, gsum], axis=1)
+    else:
+        gb = xp.zeros_like(b)
     return loss, gW, gb
 
 
@@ -272,17 +305,20 @@ def _fit_chunk(xp, X, y, sw, *, n_classes, steps, lr, l2, batches, fit_intercept
     steps_run = xp.zeros((C,), dtype=xp.int64)
     trace = []
     for t in range(steps):
+        record = record_every is not None and t % record_every == 0
         if batches is None:
-            loss, gW, gb = _loss_and_grad(xp, Xt, Y, w_norm, W, b, l2, fit_intercept)
+            loss, gW, gb = _loss_and_grad(xp, Xt, Y, w_norm, W, b, l2, fit_intercept, need_loss=record)
             # freeze configurations whose gradient is already below tol (see module docstring)
-            active = active & (_grad_norm(xp, gW, gb) >= tol)
-            if not bool(xp.any(active)):
-                if record_every is not None:  # frozen from here on: the loss stays put
-                    first = -(-t // record_every) * record_every
-                    trace.extend([loss] * len(range(first, steps, record_every)))
-                break
+            if tol > 0:
+                active = active & (_grad_norm(xp, gW, gb) >= tol)
+                if not bool(xp.any(active)):
+                    if record_every is not None:  # frozen from here on: the loss stays put
+                        loss = _loss_and_grad(xp, Xt, Y, w_norm, W, b, l2, fit_intercept)[0]
+                        first = -(-t // record_every) * record_every
+                        trace.extend([loss] * len(range(first, steps, record_every)))
+                    break
         else:
-            if record_every is not None and t % record_every == 0:
+            if record:
                 loss, _, _ = _loss_and_grad(xp, Xt, Y, w_norm, W, b, l2, fit_intercept)
             idx = xp.asarray(batches[t])
             wb = xp.take(w, idx, axis=1)
@@ -290,13 +326,18 @@ def _fit_chunk(xp, X, y, sw, *, n_classes, steps, lr, l2, batches, fit_intercept
             # a batch holding only zero-weight points of a configuration moves it by the penalty only
             wb = wb / xp.where(total > 0, total, xp.ones_like(total))
             _, gW, gb = _loss_and_grad(xp, xp.take(Xt, idx, axis=2), xp.take(Y, idx, axis=2), wb,
-                                       W, b, l2, fit_intercept)
-        if record_every is not None and t % record_every == 0:
+                                       W, b, l2, fit_intercept, need_loss=False)
+        if record:
             trace.append(loss)
-        scale = xp.astype(active, dtype) * lr
-        W = W - scale[:, None, None] * gW
-        b = b - scale[:, None] * gb
-        steps_run = steps_run + xp.astype(active, xp.int64)
+        if tol > 0:
+            scale = xp.astype(active, dtype) * lr
+            W = W - scale[:, None, None] * gW
+            b = b - scale[:, None] * gb
+            steps_run = steps_run + xp.astype(active, xp.int64)
+        else:  # nothing is ever frozen: plain updates
+            W = W - lr * gW
+            b = b - lr * gb
+            steps_run = steps_run + 1
     loss, gW, gb = _loss_and_grad(xp, Xt, Y, w_norm, W, b, l2, fit_intercept)
     gnorm = _grad_norm(xp, gW, gb)
     return W, b, loss, gnorm, steps_run, trace
@@ -306,7 +347,7 @@ def fit_logistic(X, y, *, n_classes: int, sample_weight=None, steps: int = 500, 
                  l2: float = 0.0, batch_size: int | None = None, fit_intercept: bool = True,
                  seed: int = 0, backend: Backend | str | None = None, record_every: int | None = None,
                  dtype: str = "float64", tol: float = 1e-6,
-                 memory_budget: int = DEFAULT_MEMORY_BUDGET) -> LogisticFit:
+                 memory_budget: int | None = None) -> LogisticFit:
     """Fit C multinomial logistic regressions at once by gradient descent.
 
     Parameters
@@ -322,7 +363,8 @@ def fit_logistic(X, y, *, n_classes: int, sample_weight=None, steps: int = 500, 
     tol : a configuration whose full gradient norm drops below ``tol`` is converged; in full-batch
         mode it stops updating (its batch mates go on).
     memory_budget : bytes one chunk of configurations may use; larger grids run chunk by chunk
-        (X may stay in host memory; each chunk is moved to the backend when it trains).
+        (X may stay in host memory; each chunk is moved to the backend when it trains). None:
+        ``CPU_MEMORY_BUDGET`` (cache-sized) on NumPy, ``DEFAULT_MEMORY_BUDGET`` on CuPy.
     """
     bk = backend if isinstance(backend, Backend) else get_backend(backend or "auto")
     xp = bk.xp
@@ -334,6 +376,8 @@ def fit_logistic(X, y, *, n_classes: int, sample_weight=None, steps: int = 500, 
     itemsize = 8 if dtype == "float64" else 4
     per_config = logistic_working_set_bytes(n, d, n_classes, itemsize, batch_size)
     parts = []
+    if memory_budget is None:
+        memory_budget = CPU_MEMORY_BUDGET if bk.name == "numpy" else DEFAULT_MEMORY_BUDGET
     for sl in chunked(C, per_config, memory_budget):
         Xc = xp.asarray(X[sl], dtype=dt)
         yc = xp.asarray(y[sl])
