@@ -71,6 +71,16 @@ def test_dro_dilutes_large_collectives(learner, hparams):
         assert all(r.extra["e_star"] < r.extra["e0"] for r in dro)
 
 
+def test_jtt_with_a_fully_trained_stage_one_dilutes_in_success():
+    # Stage 1 = the full 3-epoch ERM run: it has already fitted the collective (e* < e0), so the
+    # error set excludes it and its weight drops below alpha -- and success drops below ERM's.
+    jtt = runs("jtt", {"T": 3, "upweight": 5}, 0.02, [0, 1])
+    erm = runs("erm", {}, 0.02, [0, 1])
+    assert all(r.extra["e_star"] < r.extra["e0"] and r.alpha_eff_measured < 0.02 for r in jtt)
+    assert mean(erm, "success") > 0.85
+    assert mean(jtt, "success") < mean(erm, "success") - 0.2
+
+
 @pytest.mark.parametrize("learner, hparams", [("jtt", JTT), ("cvar", CVAR)])
 def test_measured_alpha_eff_matches_theory_from_measured_statistics(learner, hparams):
     for alpha, seeds in ((SMALL, [0, 1, 2]), (LARGE, [0, 1])):
