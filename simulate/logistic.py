@@ -129,7 +129,13 @@ class LogisticFit:
 
     def predict(self, X):
         """Predicted labels (C, m) (ties go to the lowest class index)."""
-        return self.backend.xp.argmax(self.decision_function(X), axis=-1)
+        xp = self.backend.xp
+        if self.n_classes == 2:  # the sign of the logit difference: half the work of argmax
+            X = self._features(X)
+            u = self.W[:, :, 1] - self.W[:, :, 0]
+            z = xp.matmul(X, u[:, :, None])[..., 0] + (self.b[:, 1] - self.b[:, 0])[:, None]
+            return xp.astype(z > 0, xp.int64)
+        return xp.argmax(self.decision_function(X), axis=-1)
 
     def accuracy(self, X, y) -> np.ndarray:
         """Fraction of correct predictions per configuration, as a NumPy array (C,)."""

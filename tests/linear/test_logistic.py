@@ -141,6 +141,13 @@ def test_stable_with_huge_features_and_float32():
     np.testing.assert_allclose(f32.W, f64.W, atol=1e-4)
 
 
+def test_two_class_predict_equals_argmax_of_logits():
+    X, y = _blobs(C=3, K=2, seed=13)
+    fit = fit_logistic(X, y, n_classes=2, steps=30, backend="numpy")
+    np.testing.assert_array_equal(fit.predict(X), np.argmax(fit.decision_function(X), axis=-1))
+    np.testing.assert_allclose(fit.predict_proba(X).sum(axis=-1), 1.0)
+
+
 def test_predictions_for_shared_test_points():
     X, y = _blobs(C=3, K=3, seed=11)
     fit = fit_logistic(X, y, n_classes=3, steps=100, backend="numpy")
