@@ -51,8 +51,19 @@ def main(argv=None) -> dict:
     ap.add_argument("--l2", type=float, default=1e-3)
     ap.add_argument("--backend", default="numpy")
     ap.add_argument("--dtype", default="float64")
+    ap.add_argument("--blas-threads", type=int, default=None,
+                    help="limit BLAS/OpenMP threads for both sides (default: the library default)")
     ap.add_argument("--write", action="store_true", help="append a section to benchmarks/RESULTS.md")
     args = ap.parse_args(argv)
+    if args.blas_threads is not None:
+        from threadpoolctl import threadpool_limits
+
+        with threadpool_limits(limits=args.blas_threads):
+            return _main(args)
+    return _main(args)
+
+
+def _main(args) -> dict:
 
     from sklearn.linear_model import LogisticRegression
 
@@ -67,7 +78,6 @@ def main(argv=None) -> dict:
     C = args.configs
     alphas = np.tile(np.geomspace(0.005, 0.3, 10), -(-C // 10))[:C]
     seeds = np.repeat(np.arange(-(-C // 10)), 10)[:C]
-    t_sample = _timed(lambda: None)
     t0 = time.perf_counter()
     batch = sample_batch(problem, alphas, seeds, args.n_train, args.n_test)
     t_sample = time.perf_counter() - t0
@@ -105,7 +115,7 @@ def main(argv=None) -> dict:
         "success_batched": round(float(succ_b.mean()), 4), "success_loop": round(float(succ_l.mean()), 4),
         "max_abs_accuracy_gap": round(float(np.abs(acc_b - acc_l).max()), 4),
         "achieved_gflops": round(flops / t_batched / 1e9, 3), "matmul_peak_gflops": round(peak, 2),
-        "cpu_count": os.cpu_count(), "omp_num_threads": os.environ.get("OMP_NUM_THREADS", "unset"),
+        "cpu_count": os.cpu_count(), "blas_threads": args.blas_threads or "default",
         "load_average": [round(x, 2) for x in os.getloadavg()],
     }
     print(json.dumps(result))
@@ -120,8 +130,8 @@ def _write(r: dict) -> None:
     text = f"""
 ## simulate: batched simulator vs a scikit-learn loop ({when})
 
-`python benchmarks/simulate_bench.py --write` on {platform.machine()}, {r['cpu_count']} cores,
-backend {r['backend']} ({r['device']}), {r['dtype']}; load average at the end {r['load_average']}
+`python benchmarks/simulate_bench.py --write` on {platform.machine()}, {r['cpu_count']} cores
+(BLAS threads: {r['blas_threads']}), backend {r['backend']} ({r['device']}), {r['dtype']}; load average at the end {r['load_average']}
 (other engineers were using the same 2 cores, so absolute times are pessimistic for both sides).
 
 | quantity | batched (fit_logistic, {r['steps']} GD steps) | loop (sklearn LogisticRegression, lbfgs) |
