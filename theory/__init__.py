@@ -22,6 +22,7 @@ from .effective_size import (
     alpha_eff,
     alpha_eff_chi2,
     alpha_eff_cvar,
+    alpha_eff_groups,
     alpha_eff_jtt,
     alpha_eff_lff,
     chi2_formula,

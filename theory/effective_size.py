@@ -223,6 +223,24 @@ def alpha_eff_lff(alpha, collective_mean_weight, base_mean_weight):
     return _checks.scalar_or_array(lff_formula().numeric(a, ws, wb))
 
 
+def alpha_eff_groups(alpha, group_weights, collective_group_shares, base_group_shares):
+    """Group reweighting (Group DRO, group-balanced ERM): the lemma with group-constant weights.
+
+    With weight w_g on group g, E*[w] = sum_g q*_g w_g and E0[w] = sum_g q0_g w_g, where q*_g,
+    q0_g are the shares of collective and base points in group g (each summing to 1; last axis =
+    groups). A collective planting y* lands in y*'s groups, so its weight follows from theirs.
+    """
+    w = _checks.positive("group_weights", group_weights, inclusive=True)
+    qs = _checks.closed_unit("collective_group_shares", collective_group_shares)
+    q0 = _checks.closed_unit("base_group_shares", base_group_shares)
+    if w.ndim == 0 or w.shape[-1:] != qs.shape[-1:] or w.shape[-1:] != q0.shape[-1:]:
+        raise InputError("group_weights and both share vectors must have one entry per group")
+    for name, q in (("collective_group_shares", qs), ("base_group_shares", q0)):
+        if np.any(np.abs(q.sum(axis=-1) - 1.0) > 1e-9):
+            raise InputError(f"{name} must sum to 1 over groups")
+    return alpha_eff(alpha, (qs * w).sum(axis=-1), (q0 * w).sum(axis=-1))
+
+
 def jtt_crossover(alphas, collective_error, base_error) -> float:
     """The alpha where JTT's gain changes sign, e*(alpha) = e0(alpha), from measured curves.
 

@@ -179,3 +179,27 @@ def test_critical_mass_edge_cases():
 
 def test_bound_may_be_negative_and_is_not_clipped():
     assert hardt_bound(0.001, 1.0, 1.0) < -100
+
+
+from hypothesis import given, settings  # noqa: E402
+from hypothesis import strategies as st  # noqa: E402
+from hypothesis.extra.numpy import arrays  # noqa: E402
+
+
+@settings(max_examples=200, deadline=None)
+@given(
+    weights=arrays(np.float64, (4, 3), elements=st.floats(0.0, 1.0)),
+    g=arrays(np.int64, (4,), elements=st.integers(0, 3)),
+    alpha=st.floats(1e-3, 0.999),
+    eps=st.floats(0.0, 0.3),
+)
+def test_property_every_bound_below_its_learners_exact_success(weights, g, alpha, eps):
+    if weights.sum() < 1e-6:
+        return
+    problem = DiscreteProblem(weights / weights.sum(), g, 0)
+    delta, xi = hardt_constants(problem)
+    assert hardt_bound(alpha, delta, xi) <= bayes_success(problem, alpha) + 1e-9
+    for definition in ("contamination", "tv"):
+        worst = worst_case_success(problem, alpha, eps, definition)
+        assert hardt_bound(alpha, delta, xi, eps, definition) <= worst + 1e-9
+        assert worst <= bayes_success(problem, alpha) + 1e-12

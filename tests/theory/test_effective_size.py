@@ -145,3 +145,27 @@ def test_jtt_crossover_locates_the_sign_change():
     assert 0.1 < cross < 0.2
     assert cross == pytest.approx(0.1 + 0.1 * 0.3 / 0.4)
     assert np.isnan(jtt_crossover(alphas, np.full(5, 0.9), e_base))
+
+
+def test_group_weights_reduce_to_the_lemma_and_to_jtt():
+    from collective_action.theory import alpha_eff_groups
+
+    # Two "groups" = stage-1 error set (weight lambda) and the rest (weight 1): JTT.
+    lam, e_star, e_base = 20.0, 0.8, 0.1
+    got = alpha_eff_groups(0.05, [lam, 1.0], [e_star, 1 - e_star], [e_base, 1 - e_base])
+    assert got == pytest.approx(alpha_eff_jtt(0.05, lam, e_star, e_base))
+    # Direct check on a table: groups = labels, Bayes classifier of the reweighted mixture.
+    rng = np.random.default_rng(3)
+    for _ in range(300):
+        problem = DiscreteProblem.random(rng, 4, 3)
+        alpha = float(rng.uniform(0.01, 0.9))
+        weights = rng.uniform(0.1, 5.0, size=3)
+        pstar = problem.pstar("feature-label")
+        w = np.broadcast_to(weights, problem.p0.shape)
+        shares = [np.clip(t.sum(axis=0), 0, 1) for t in (pstar, problem.p0)]
+        a = alpha_eff_groups(alpha, weights, *shares)
+        direct, predicted, a_lemma = _weighted_success_two_routes(problem, alpha, w)
+        assert a == pytest.approx(a_lemma)
+        assert direct == pytest.approx(predicted, abs=1e-9)
+    with pytest.raises(InputError, match="sum to 1"):
+        alpha_eff_groups(0.1, [1, 2], [0.5, 0.6], [0.5, 0.5])
