@@ -102,7 +102,14 @@ class SimulateConfig(StrictModel):
     @model_validator(mode="after")
     def _consistent(self):
         fam = self.family
+        for section in FAMILIES:
+            if section != fam and getattr(self, section) is not None:
+                raise ValueError(f"section {section!r} does not apply to family {fam!r}")
         if fam == "simplicity":
+            stray = {"collective", "learner"} & self.model_fields_set
+            if stray:
+                raise ValueError(f"family 'simplicity' sets its collective and learners in its own "
+                                 f"section; remove {', '.join(sorted(stray))}")
             if self.simplicity is None:
                 raise ValueError("family 'simplicity' needs a 'simplicity' section")
             from collective_action.simulate import simplicity as fam3  # C's module

@@ -58,6 +58,9 @@ def _bad(**changes):
     (_bad(**{"config.learner": {"name": "cvar", "params": {"beta": 1.5}}}), "beta"),
     (_bad(**{"config.learner": {"name": "plug-in"}}), "plug-in"),
     (_bad(**{"config.collective.target": 5}), "target"),
+    (_bad(**{"config.discrete": {"n_points": 4}}), "discrete"),
+    (_bad(**{"config.gaussian": {"n_classes": 3, "d_class": 2}}), "d_class"),
+    (_bad(**{"config.gaussian": {"signal": {"n_coords": 5}}}), "n_coords"),
 ])
 def test_bad_input_exits_2_with_one_line(cli, tmp_path, spec, needle):
     out = tmp_path / "never"
