@@ -83,7 +83,10 @@ def attack(problem: DiscreteProblem, alpha: float, epsilon: float,
     if eps == 0.0:
         chosen = np.zeros(0, dtype=int)
     elif definition == "contamination":
-        chosen = winning[_best_subset((1 - eps) * margin[winning] / eps, law[winning], 1.0)]
+        with np.errstate(over="ignore"):
+            costs = (1 - eps) * margin[winning] / eps
+        # Any cost above the budget 1 is unaffordable; capping keeps tiny eps from overflowing.
+        chosen = winning[_best_subset(np.minimum(costs, 2.0), law[winning], 1.0)]
     else:
         chosen = winning[_best_subset(margin[winning] / 2.0, law[winning], eps)]
     success = float(law[winning].sum() - law[chosen].sum())

@@ -74,7 +74,7 @@ def test_hardt_bound_never_exceeds_exact_bayes_success():
 def test_contamination_bound_holds_for_random_and_adversarial_q():
     count = 0
     broken_if_halved = 0  # power check: a bound with half the eps term must fail somewhere
-    for rng, problem in _random_problems(3, 1000, max_points=5):
+    for rng, problem in _random_problems(3, 700, max_points=5):
         delta, xi = hardt_constants(problem)
         for alpha in (0.05, 0.3, 0.8):
             for eps in (0.001, 0.02, 0.2):
@@ -91,13 +91,13 @@ def test_contamination_bound_holds_for_random_and_adversarial_q():
                 halved = hardt_bound(alpha, delta, xi, 0.0) - eps / (2 * (1 - eps) * alpha)
                 broken_if_halved += halved > worst.success + 1e-9
                 count += 1
-    assert count == 1000 * 9
+    assert count == 700 * 9
     assert broken_if_halved > 0
 
 
 def test_tv_bound_holds_for_adversarial_p_prime_and_random_moves():
     broken_by_contamination_form = 0
-    for rng, problem in _random_problems(4, 800, max_points=5):
+    for rng, problem in _random_problems(4, 600, max_points=5):
         delta, xi = hardt_constants(problem)
         for alpha in (0.05, 0.3, 0.8):
             for eps in (0.001, 0.02, 0.2):
