@@ -400,3 +400,48 @@ def hardt_constants_gaussian(problem: GaussianProblem, n_mc: int = 200_000, seed
     post = np.exp(logp - special.logsumexp(logp, axis=1, keepdims=True))
     others = np.delete(post, problem.target, axis=1).max(axis=1)
     return float(np.mean(np.maximum(others - post[:, problem.target], 0.0))), 1.0
+
+
+# ------------------------------------------------------------------------------------------
+# When JTT collapses (our derivation; a documented finding of the simulator)
+
+
+@lru_cache(maxsize=None)
+def jtt_collapse_formula():
+    """sympy: the upweight lambda_c above which JTT's second stage flips a binary classifier.
+
+    Model (stated assumptions): two classes with equal priors, x | y ~ N(+-mu e, I) along the
+    class direction e (mu = separation / (2 sigma)), any other coordinates independent of y and
+    symmetric; stage 1 is the Bayes boundary (the bisector), so its error set is {z < 0} with
+    z = y <e, x> ~ N(mu, 1); the population limit, and the collective ignored (small alpha). By
+    symmetry the weighted logistic risk is minimised on the line theta e with no intercept, and
+    R(theta) = E[w log(1 + exp(-theta z))] is convex with R'(0) = -E[w z] / 2. Hence the
+    minimiser has theta < 0 (the classifier is flipped, accuracy = e0) exactly when
+    E[w z] < 0, i.e. when lambda E[-z; z < 0] > E[z; z > 0]:
+
+        lambda_c = E[z; z > 0] / E[-z; z < 0].
+
+    Returns (mu, lambda_c) as sympy objects (lambda_c in closed form through erfc).
+    """
+    mu = sp.symbols("mu", positive=True)
+    z = sp.symbols("z", real=True)
+    density = sp.exp(-(z - mu) ** 2 / 2) / sp.sqrt(2 * sp.pi)
+    correct = sp.integrate(z * density, (z, 0, sp.oo))
+    errors = sp.integrate(-z * density, (z, -sp.oo, 0))
+    return mu, sp.simplify(correct / errors)
+
+
+def jtt_collapse_upweight(separation, sigma: float = 1.0):
+    """lambda_c of :func:`jtt_collapse_formula` for classes ``separation`` apart (vectorised).
+
+    For lambda > lambda_c, JTT's reweighted logistic regression predicts the opposite class and
+    its clean accuracy falls to the stage-1 error e0 = Phi(-separation / (2 sigma)). Examples:
+    separation 2 (e0 = 16%): lambda_c = 13.0; separation 3 (e0 = 6.7%): 52; separation 4: 237.
+    """
+    sep = np.asarray(separation, dtype=float)
+    if np.any(sep <= 0) or not sigma > 0:
+        raise InputError("separation and sigma must be > 0")
+    mu, lam = jtt_collapse_formula()
+    f = sp.lambdify(mu, lam, modules=["scipy", "numpy"])
+    out = f(sep / (2 * sigma))
+    return float(out) if np.ndim(separation) == 0 else np.asarray(out)
