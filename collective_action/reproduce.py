@@ -74,11 +74,13 @@ def reproduce(
     address: str | None = None,
     batch_size: int | None = None,
     progress: bool = True,
+    on_claim=None,
 ) -> list[ClaimReport]:
     """Run the shipped experiment files of ``claim`` ('C1'..'C5' or 'all') and draw the figures.
 
     Every file is validated before anything runs or is written. A claim without files is
     skipped with a note; a failing cell is counted (its claim's figure is drawn from the rest).
+    ``on_claim(report)`` is called as each claim finishes (the CLI prints it at once).
     """
     claims = parse_claims(claim)
     n_workers = check_options(backend, workers, address, batch_size)
@@ -95,10 +97,11 @@ def reproduce(
         pool = stack.enter_context(WorkerPool(n_workers)) if backend == "pool" else None
         if backend == "ray" and connect_ray(workers, address):
             stack.callback(ray_module().shutdown)
-        return _run_claims(claims, plan, out, quick, backend, workers, address, batch_size, progress, pool)
+        return _run_claims(claims, plan, out, quick, backend, workers, address, batch_size, progress, pool, on_claim)
 
 
-def _run_claims(claims, plan, out, quick, backend, workers, address, batch_size, progress, pool) -> list[ClaimReport]:
+def _run_claims(claims, plan, out, quick, backend, workers, address, batch_size, progress, pool,
+                on_claim) -> list[ClaimReport]:
     figures_dir = out / "figures"
     reports = []
     for c in claims:
@@ -106,6 +109,8 @@ def _run_claims(claims, plan, out, quick, backend, workers, address, batch_size,
         reports.append(report)
         if not plan[c]:
             report.note = "no experiment files shipped for this claim; skipped"
+            if on_claim:
+                on_claim(report)
             continue
         t0 = time.perf_counter()
         folder = out / c.lower()
@@ -125,6 +130,8 @@ def _run_claims(claims, plan, out, quick, backend, workers, address, batch_size,
         except ValueError as err:  # nothing drawable (e.g. every cell failed)
             report.note = f"no figure: {err}"
         report.wall_s = time.perf_counter() - t0
+        if on_claim:
+            on_claim(report)
     return reports
 
 

@@ -28,22 +28,27 @@ def register(app: typer.Typer) -> None:
         from ...reproduce import reproduce
 
         target = out or Path("results") / ("quick" if quick else "full")
+
+        def show(r) -> None:  # printed as each claim finishes: a long run reports as it goes
+            if as_json:
+                return
+            if r.note and not r.files:
+                typer.echo(f"{r.claim}: {r.note}")
+                return
+            typer.echo(f"{r.claim}: {r.cells} cells ({r.ran} run, {r.failed} failed) from {', '.join(r.files)} "
+                       f"in {r.wall_s:.1f} s")
+            for path in r.figures:
+                typer.echo(f"  figure  {path}")
+            if r.note:
+                typer.echo(f"  note    {r.note}")
+
         reports = reproduce(claim, target, quick=quick, backend=backend, workers=workers, address=address,
-                            batch_size=batch_size, progress=progress)
+                            batch_size=batch_size, progress=progress, on_claim=show)
         failed = sum(r.failed for r in reports)
         if as_json:
             typer.echo(json.dumps({"out": str(target), "claims": [r.as_dict() for r in reports]}))
         else:
-            for r in reports:
-                if r.note and not r.files:
-                    typer.echo(f"{r.claim}: {r.note}")
-                    continue
-                typer.echo(f"{r.claim}: {r.cells} cells ({r.ran} run, {r.failed} failed) from {', '.join(r.files)} "
-                           f"in {r.wall_s:.1f} s")
-                for path in r.figures:
-                    typer.echo(f"  figure  {path}")
-                if r.note:
-                    typer.echo(f"  note    {r.note}")
+            typer.echo(f"total {sum(r.wall_s for r in reports):.1f} s; figures in {target / 'figures'}")
         if failed:
             typer.echo(f"error: {failed} cell(s) failed; list them with `collective-action results "
                        f"{target}/<claim> --failed`", err=True)
