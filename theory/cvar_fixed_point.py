@@ -96,7 +96,7 @@ def _check_inputs(alpha_v, beta_v, r_v, a_c_v):
     c = _checks.open_unit("a_c", a_c_v)
     a, b, rr, c = np.broadcast_arrays(a, b, rr, c)
     if np.any(rr >= b):
-        raise InputError("r must be below beta (the rest's errors must fit in the CVaR tail)")
+        raise InputError("r (rest_error) must be below beta: the rest's errors must fit in the CVaR tail")
     if np.any(a + rr > 1 + 1e-12):
         raise InputError("alpha + r must not exceed 1")
     return a, b, rr, c

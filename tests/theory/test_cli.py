@@ -120,3 +120,19 @@ def test_bad_input_exits_2_with_one_line(cli, args, fragment):
     lines = res.stderr.strip().splitlines()
     assert len(lines) == 1 and fragment in lines[0], res.stderr
     assert res.stdout == ""
+
+
+def test_cvar_fixed_point_command(cli):
+    res = cli("theory", "cvar-fixed-point", "--alpha", 0.1, "--beta", 0.2, "--rest-error", 0.05,
+              "--critical", 0.3, "--json")
+    assert res.exit_code == 0, res.stderr
+    out = res.json()
+    assert out["regime"] == "oscillates"
+    assert out["alpha_unlearned_max"] < 0.1 <= out["alpha_learned_min"]
+    assert out["a_unlearned"] == pytest.approx(0.5) and out["a_learned"] < 0.3
+    assert cli("theory", "cvar-fixed-point", "--alpha", 0.5, "--beta", 0.2, "--rest-error", 0.05,
+               "--critical", 0.3, "--json").json()["regime"] == "succeeds"
+    assert r"\frac{\alpha}{\beta}" in cli("theory", "cvar-fixed-point", "--latex").stdout
+    bad = cli("theory", "cvar-fixed-point", "--alpha", 0.1, "--beta", 0.2, "--rest-error", 0.3,
+              "--critical", 0.3)
+    assert bad.exit_code == 2 and "rest_error" in bad.stderr and len(bad.stderr.splitlines()) == 1

@@ -100,7 +100,7 @@ def test_table_iteration_shows_fail_oscillate_succeed_as_alpha_grows():
 
 
 def test_inconsistent_inputs_are_rejected():
-    with pytest.raises(InputError, match="r must be below beta"):
+    with pytest.raises(InputError, match="must be below beta"):
         cvar_fixed_points(0.1, 0.2, 0.3, 0.5)
     with pytest.raises(InputError, match="start"):
         best_response_states(0.1, 0.2, 0.05, 0.3, start="maybe")

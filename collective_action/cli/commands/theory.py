@@ -199,6 +199,45 @@ def general_cmd(
           "base_weight": base_weight}, as_json, "alpha_eff (weighted-risk lemma)")
 
 
+@theory_app.command("cvar-fixed-point")
+def cvar_fixed_point_cmd(
+    alpha: Optional[float] = typer.Option(None, "--alpha", help="Collective size in (0, 1)."),
+    beta: Optional[float] = typer.Option(None, "--beta", help="CVaR level in (0, 1)."),
+    rest_error: Optional[float] = typer.Option(None, "--rest-error",
+                                               help="r: error mass of the rest of the population, below beta."),
+    critical: Optional[float] = typer.Option(None, "--critical",
+                                             help="a_c: effective size at which the Bayes learner learns the signal."),
+    as_json: bool = JSON_OPTION,
+    latex: bool = LATEX_OPTION,
+):
+    """CVaR-DRO + Bayes learner: which pure state is consistent (fails / oscillates / succeeds)."""
+    import sympy as sp
+
+    from collective_action.theory.cvar_fixed_point import (
+        cvar_alpha_range,
+        cvar_fixed_points,
+        cvar_state_sizes,
+    )
+
+    if latex:
+        sizes = cvar_state_sizes()
+        rows = {
+            r"a_U\,(r+\alpha\le\beta)": sizes["unlearned_small"],
+            r"a_U\,(r+\alpha>\beta)": sizes["unlearned_large"],
+            r"a_L": sizes["learned"],
+        }
+        text = "; ".join(f"{k} = {sp.latex(v)}" for k, v in rows.items())
+        typer.echo(json.dumps({"latex": text}) if as_json else text)
+        return
+    _need(alpha=alpha, beta=beta, rest_error=rest_error, critical=critical)
+    fp = cvar_fixed_points(alpha, beta, rest_error, critical)
+    alpha_u, alpha_l = cvar_alpha_range(beta, rest_error, critical)
+    emit({"regime": str(fp.regime), "a_unlearned": float(fp.a_unlearned),
+          "a_learned": float(fp.a_learned), "alpha_unlearned_max": alpha_u,
+          "alpha_learned_min": alpha_l, "alpha": alpha, "beta": beta, "rest_error": rest_error,
+          "critical": critical}, as_json, "CVaR-DRO pure fixed points (Bayes learner, 0-1 loss)")
+
+
 def _read_problem(path: Path) -> dict:
     if not path.is_file():
         raise InputError(f"problem file not found: {path}")
