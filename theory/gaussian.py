@@ -49,7 +49,7 @@ positive density everywhere X* = R^d and xi = 1; for the singular overwrite xi =
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from functools import lru_cache
 
 import numpy as np
@@ -104,7 +104,6 @@ class GaussianProblem:
     mode: str = "additive"
     jitter: float = 0.0
     strategy: str = "feature-label"
-    _checked: bool = field(default=False, repr=False, compare=False)
 
     def __post_init__(self):
         means = np.asarray(self.means, dtype=float)
