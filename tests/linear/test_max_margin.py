@@ -5,6 +5,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 import sympy as sp
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from collective_action.errors import InputError
 from collective_action.simulate.logistic import fit_logistic
@@ -126,3 +128,27 @@ def test_critical_alpha_inverts_steps_needed_and_success_is_a_step():
     np.testing.assert_array_equal(mm.max_margin_success_two_point([0, 1, 5]), [0.5, 1.0, 1.0])
     with pytest.raises(InputError):
         mm.steps_needed(0.0, 1.0, 0.5)
+
+
+@settings(max_examples=15, deadline=None)
+@given(seed=st.integers(0, 10_000), d=st.integers(2, 6), intercept=st.booleans())
+def test_svm_is_optimal_on_random_separable_data(seed, d, intercept):
+    """Property: on data separated by a random hyperplane, the solution is feasible, satisfies KKT,
+    and no feasible rescaling of a random other separator has a larger margin."""
+    rng = np.random.default_rng(seed)
+    w_true = rng.normal(size=d)
+    X = rng.normal(size=(40, d))
+    score = X @ w_true
+    keep = np.abs(score) > 0.3  # a positive margin
+    X, y = X[keep], (score[keep] > 0).astype(int)
+    if len(np.unique(y)) < 2:
+        return
+    sol = mm.hard_margin_svm(X, y, fit_intercept=intercept)
+    A = np.hstack([X, np.ones((len(y), 1))]) if intercept else X
+    Z = A * np.where(y == 1, 1.0, -1.0)[:, None]
+    v = np.append(sol.w, sol.b) if intercept else sol.w
+    assert (Z @ v).min() > 1 - 1e-6
+    np.testing.assert_allclose(Z.T @ sol.dual, v, atol=1e-5)
+    other = np.append(w_true, 0.0) if intercept else w_true
+    other = other / (Z @ other).min()  # feasible by construction
+    assert np.linalg.norm(v) <= np.linalg.norm(other) + 1e-7
