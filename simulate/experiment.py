@@ -106,7 +106,9 @@ class SimulateConfig(StrictModel):
             if section != fam and getattr(self, section) is not None:
                 raise ValueError(f"section {section!r} does not apply to family {fam!r}")
         if fam == "simplicity":
-            stray = {"collective", "learner"} & self.model_fields_set
+            # (checked by value, not by fields set: validated configs are dumped and re-validated)
+            stray = [name for name, off in (("collective", self.collective is not None),
+                                            ("learner", self.learner != LearnerSpec())) if off]
             if stray:
                 raise ValueError(f"family 'simplicity' sets its collective and learners in its own "
                                  f"section; remove {', '.join(sorted(stray))}")

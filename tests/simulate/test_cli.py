@@ -84,3 +84,11 @@ def test_unknown_backend_and_missing_file(cli, tmp_path):
     assert r.exit_code == 2 and "backend" in r.stderr
     r = cli("simulate", tmp_path / "nope.yaml")
     assert r.exit_code == 2 and "not found" in r.stderr
+
+
+def test_simplicity_family_rejects_a_collective_section(cli, tmp_path):
+    spec = {"name": "s3", "pillar": "simulate",
+            "config": {"family": "simplicity", "collective": {"alpha": 0.1},
+                       "simplicity": {"n_train": 100, "n_test": 100, "alphas": [0.1]}}}
+    r = cli("simulate", _write(tmp_path, spec), "--out", tmp_path / "never")
+    assert r.exit_code == 2 and "collective" in r.stderr and len(r.stderr.strip().splitlines()) == 1
