@@ -136,3 +136,19 @@ def test_cvar_fixed_point_command(cli):
     bad = cli("theory", "cvar-fixed-point", "--alpha", 0.1, "--beta", 0.2, "--rest-error", 0.3,
               "--critical", 0.3)
     assert bad.exit_code == 2 and "rest_error" in bad.stderr and len(bad.stderr.splitlines()) == 1
+
+
+@pytest.mark.parametrize("content, fragment", [
+    ("p0: [[0.5, 0.5]]\ng: [0]\nextra: 1\n", "unknown key"),
+    ("p0: [[0.5, 0.6]]\ng: [0]\n", "sum to 1"),
+    ("g: [0]\n", "missing key 'p0'"),
+    ("p0: [[0.5, 0.5]]\ng: [3]\n", "g must map X into X"),
+    ("p0: [[0.5, 0.5]\n", "not valid YAML"),
+    ("- 1\n- 2\n", "mapping"),
+])
+def test_exact_rejects_bad_problem_files(cli, tmp_path, content, fragment):
+    path = tmp_path / "p.yaml"
+    path.write_text(content)
+    res = cli("theory", "exact", "--problem", path, "--alpha", 0.1)
+    assert res.exit_code == 2, res.stdout
+    assert fragment in res.stderr and len(res.stderr.strip().splitlines()) == 1
