@@ -22,14 +22,15 @@ def mean_interval(values) -> tuple[float, float, float]:
 
 
 def summarise(frame: pd.DataFrame) -> pd.DataFrame:
-    """One row per (series, alpha): seeds, success and clean accuracy with 95% intervals, and the
+    """One row per (learner, series, alpha): seeds, success and clean accuracy with 95% intervals, and the
     mean alpha_eff (measured, predicted) and theory's success where the rows carry them."""
-    series = frame["series"] if "series" in frame else frame["learner"]
+    series = frame["series"].fillna("") if "series" in frame else frame["learner"]
     out = []
-    for (name, alpha), part in frame.assign(_series=series).groupby(["_series", "alpha"], sort=True):
+    keys = ["learner", "_series", "alpha"]
+    for (learner, name, alpha), part in frame.assign(_series=series).groupby(keys, sort=True):
         s, s_lo, s_hi = mean_interval(part["success"])
         c, c_lo, c_hi = mean_interval(part["clean_accuracy"])
-        row = {"series": name, "alpha": float(alpha), "seeds": int(len(part)),
+        row = {"learner": learner, "series": name, "alpha": float(alpha), "seeds": int(len(part)),
                "success": s, "success_lo": s_lo, "success_hi": s_hi,
                "clean_accuracy": c, "clean_lo": c_lo, "clean_hi": c_hi}
         for col in ("alpha_eff_measured", "alpha_eff_predicted", "success_theory", "success_bound"):

@@ -49,7 +49,7 @@ def register(app: typer.Typer) -> None:
         for col in ("success", "clean_accuracy"):
             lo, hi = ("success_lo", "success_hi") if col == "success" else ("clean_lo", "clean_hi")
             shown[col] = [f"{m:.3f} [{a:.3f}, {b:.3f}]" for m, a, b in zip(shown[col], shown[lo], shown[hi])]
-        keep = [c for c in ("series", "alpha", "seeds", "success", "clean_accuracy", "alpha_eff_measured",
+        keep = [c for c in ("learner", "series", "alpha", "seeds", "success", "clean_accuracy", "alpha_eff_measured",
                             "alpha_eff_predicted", "success_theory", "success_bound") if c in shown]
         typer.echo(shown[keep].to_string(index=False, float_format=lambda v: f"{v:.4g}"))
         return 0
