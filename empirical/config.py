@@ -31,6 +31,8 @@ class DataSpec(StrictModel):
     val_size: int = Field(1000, ge=0, description="validation points carved out of the training split")
     data_seed: int = Field(0, ge=0, description="seed of the derived set's construction (fixed across run seeds)")
     agreement: float = Field(0.95, ge=0.0, le=1.0, description="spurious: attribute/label agreement in training")
+    classes_a: list[int] = Field([0, 6], description="spurious: Fashion-MNIST classes of label 0")
+    classes_b: list[int] = Field([2, 4], description="spurious: Fashion-MNIST classes of label 1")
     simple: Literal["bar", "digits"] = Field("bar", description="dominoes: the simple half")
     simple_agreement: float = Field(1.0, ge=0.0, le=1.0, description="dominoes: simple half/label agreement")
     margin: int = Field(5, ge=3, le=12, description="dominoes: width of the free margin in columns")

@@ -38,7 +38,8 @@ LEARNER_LABELS = {"erm": "ERM", "jtt": "JTT", "cvar": "CVaR", "chi2": "chi2-DRO"
 def build_dataset(cfg: EmpiricalConfig) -> Dataset:
     d = cfg.data
     if d.name == "spurious":
-        return derived.make_spurious(seed=d.data_seed, agreement=d.agreement, n_val=max(d.val_size, 1))
+        return derived.make_spurious(seed=d.data_seed, agreement=d.agreement, classes_a=d.classes_a,
+                                     classes_b=d.classes_b, n_val=max(d.val_size, 1))
     if d.name == "dominoes":
         return derived.make_dominoes(seed=d.data_seed, simple=d.simple, agreement=d.simple_agreement,
                                      margin=d.margin)

@@ -110,3 +110,27 @@ def test_erm_cnn_full_fashion_mnist_threshold():
     assert mean(tiny, "success") < 0.1
     assert mean(big, "success") > 0.9
     assert abs(mean(big, "clean_accuracy") - mean(base, "clean_accuracy")) < 0.01
+
+
+def _spurious(learner, hparams, alpha, seed):
+    cfg = EmpiricalConfig.model_validate({
+        "data": {"name": "spurious", "val_size": 1000},
+        "collective": {"alpha": alpha, "target": 0},
+        "signal": {"kind": "patch", "place": [4, 4], "size": 3},
+        "learner": {"name": learner, "hparams": hparams},
+        "train": {"model": "mlp", "epochs": 3},
+    })
+    return train_once(cfg, seed)
+
+
+def test_spurious_set_is_a_real_spurious_benchmark_and_jtt_amplifies_there():
+    erm = [_spurious("erm", {}, 0.001, s) for s in (0, 1)]
+    gdro = [_spurious("group-dro", {}, 0.001, s) for s in (0, 1)]
+    jtt = [_spurious("jtt", JTT, 0.001, s) for s in (0, 1)]
+    # ERM leans on the frame: its worst group is far below its average; group DRO lifts it.
+    assert mean(erm, "worst_group_accuracy") < mean(erm, "clean_accuracy") - 0.2
+    assert mean(gdro, "worst_group_accuracy") > mean(erm, "worst_group_accuracy") + 0.1
+    # JTT's error set is the minority groups plus the collective: the collective is amplified.
+    assert all(r.extra["e_star"] > r.extra["e0"] and r.alpha_eff_measured > 2 * r.extra["alpha_realised"]
+               for r in jtt)
+    assert mean(jtt, "success") > mean(erm, "success")
