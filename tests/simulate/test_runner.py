@@ -103,3 +103,30 @@ def test_lda_matches_scikit_learn_predictions():
         ref = LinearDiscriminantAnalysis(solver="lsqr").fit(batch.X[c], batch.y[c])
         assert (ref.predict(batch.X_clean[c]) == out.pred_clean[c]).mean() > 0.995
         assert (ref.predict(batch.X_signal[c]) == out.pred_signal[c]).mean() > 0.995
+
+
+def test_run_cells_keeps_the_order_of_mixed_batches():
+    from collective_action.simulate.runner import run_cells
+
+    spec = dict(SPEC, grid={"collective.alpha": [0.01, 0.1],
+                            "learner": [{"name": "lda"}, {"name": "logistic", "params": {"steps": 20}}]})
+    cells = load_experiment(spec).cells()
+    shuffled = [cells[i] for i in np.random.default_rng(0).permutation(len(cells))]
+    rows = run_cells(shuffled)
+    assert [r[0].cell_id for r in rows] == [c.cell_id for c in shuffled]
+    assert [r[0].learner for r in rows] == [c.config["learner"]["name"] for c in shuffled]
+
+
+def test_summary_interval_is_the_student_t_interval():
+    from scipy import stats
+
+    from collective_action.simulate.summary import mean_interval, summarise
+
+    m, lo, hi = mean_interval([0.5, 0.7, 0.6])
+    half = stats.t.ppf(0.975, 2) * 0.1 / np.sqrt(3)
+    assert m == pytest.approx(0.6) and (lo, hi) == pytest.approx((0.6 - half, 0.6 + half))
+    assert np.isnan(mean_interval([0.4])[1])
+    frame = pd.DataFrame({"learner": ["a"] * 3 + ["b"], "series": ["s"] * 4, "alpha": [0.1] * 4,
+                          "success": [0.5, 0.7, 0.6, 0.9], "clean_accuracy": [0.9] * 4})
+    out = summarise(frame)
+    assert out.seeds.tolist() == [3, 1] and out.success.tolist() == pytest.approx([0.6, 0.9])
