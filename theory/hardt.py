@@ -93,7 +93,7 @@ def hardt_bound_formula(definition: str = "contamination", with_epsilon: bool = 
 def critical_mass_formula(definition: str = "contamination", with_epsilon: bool = True) -> Formula:
     """alpha* = the alpha at which the bound reaches the target success S_t, solved symbolically.
 
-    The bound is increasing in alpha (its derivative is checked to be positive), so the root is
+    The bound is increasing in alpha (its derivative, (Delta xi + c)/alpha^2, is checked), so the root is
     the smallest alpha whose bound reaches S_t.
     """
     bound = hardt_bound_formula(definition, with_epsilon)
