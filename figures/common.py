@@ -59,7 +59,9 @@ def curve_labels(frame: pd.DataFrame, with_learner: bool = False) -> pd.Series:
             labels = labels.where(~ok, values.astype(str))
     if with_learner and "learner" in frame.columns and "series" in frame.columns:
         learner = frame["learner"].astype(str)
-        differs = frame["series"].notna() & (learner != labels) & frame["learner"].notna()
+        # add the learner only where the series label does not already name it
+        named = [lr.lower() in lb.lower() for lr, lb in zip(learner, labels)]
+        differs = frame["series"].notna() & frame["learner"].notna() & ~pd.Series(named, index=frame.index)
         labels = labels.where(~differs, labels + " / " + learner)
     return labels
 
@@ -147,6 +149,8 @@ def plot_alpha_panel(ax, frame: pd.DataFrame, value: str, ylabel: str, colours: 
         ax.set_xticks(alphas[:: math.ceil(len(alphas) / 4)])
         ax.xaxis.set_major_formatter(FuncFormatter(lambda v, _: f"{v:g}"))
         ax.xaxis.set_minor_formatter(NullFormatter())
+    if len(alphas) == 1:  # one alpha: a decade-wide window keeps the dodged points close together
+        ax.set_xlim(alphas[0] / 3.16, alphas[0] * 3.16)
     ax.set_xlabel(ALPHA_LABEL)
     ax.set_ylabel(ylabel)
     ax.set_ylim(-0.03, 1.03)
