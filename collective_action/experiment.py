@@ -63,7 +63,7 @@ class ExperimentFile(StrictModel):
     name: str = Field(min_length=1, pattern=r"^[A-Za-z0-9_.\-]+$")
     pillar: str
     description: str = ""
-    seeds: list[int] | int = Field(default=1)
+    seeds: list[int] | int = Field(default=1, validate_default=True)
     config: dict[str, Any]
     grid: dict[str, list[Any]] = Field(default_factory=dict)
     quick: dict[str, Any] = Field(default_factory=dict)
