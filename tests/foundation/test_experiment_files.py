@@ -89,3 +89,10 @@ def test_missing_file_and_non_mapping(tmp_path):
     path.write_text("name: [unclosed\n")
     with pytest.raises(InputError, match="YAML"):
         load_experiment(path)
+
+
+def test_omitted_seeds_default_to_one_seed(tmp_path, toy_pillar):
+    text = textwrap.dedent(GOOD).replace("seeds: 2\n", "")
+    exp = load_experiment(_write(tmp_path, text))
+    assert exp.spec.seeds == [0]
+    assert len(exp.cells()) == 2 * 3
