@@ -20,7 +20,7 @@ def test_erm_gives_no_reweighting(c2_quick):
     assert erm.alpha_eff_measured.isna().all()
 
 
-@pytest.mark.parametrize("learner", ["jtt", "cvar"])
+@pytest.mark.parametrize("learner", ["jtt", "cvar", "chi2", "lff"])
 def test_amplify_small_dilute_large(c2_quick, learner):
     part = c2_quick[c2_quick.learner == learner]
     by_alpha = part.groupby("alpha").alpha_eff_measured.mean()
