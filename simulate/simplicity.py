@@ -363,8 +363,9 @@ def _run_seed(cfg: SimplicityConfig, cfg_dict: dict, seed: int, bk: Backend) -> 
         s_clean = math.nan if clean_svm is None else float((_svm_predict(clean_svm, test_signal[i]) == cfg.target).mean())
         t_star = math.nan
         if sig.placement == "free" and clean_svm is not None:
-            # members whose planted point the clean separator puts on the wrong side must be flipped
-            wrong = member_masks[c] & (_svm_predict(clean_svm, X[c]) != cfg.target)
+            # members whose reported point the clean separator labels against their reported label
+            # must be flipped (feature-only members of other classes report their own point: none)
+            wrong = member_masks[c] & (_svm_predict(clean_svm, X[c]) != y[c])
             if wrong.any() and sig.strength > 0:
                 p_share = wrong.sum() / cfg.n_train
                 t_star = float(mm.steps_needed(min(p_share, 0.999), sig.strength, cfg.lr, share_other_class=1.0))

@@ -158,3 +158,17 @@ def test_two_runs_give_identical_rows():
     pd.testing.assert_frame_equal(a, b)
     with pytest.raises(InputError, match="seed"):
         s3.run_simplicity(cfg, [], "numpy")
+
+
+def test_feature_only_free_signal_is_ignored_by_the_max_margin_learner():
+    """Theory: feature-only members are all of class y* and already on y*'s side, so the
+    max-margin separator puts no weight on the free pattern (nothing to flip: t* = 0) and success
+    stays at the share of class y*. GD follows within 0.02; feature-label does not stall."""
+    cfg = dict(n_train=300, n_test=1000, alphas=[0.02, 0.1, 0.3], signals=[SIGNALS[0]], steps=1000,
+               learners=["gd"])
+    only = rows_to_frame(s3.run_simplicity(dict(cfg, strategy="feature-only"), [0, 1], "numpy"))
+    assert (only.t_star == 0).all()
+    assert (only.success - only.success_theory).abs().max() <= 0.02
+    assert only.success.max() <= 0.55
+    label = rows_to_frame(s3.run_simplicity(dict(cfg, strategy="feature-label"), [0, 1], "numpy"))
+    assert label[label.alpha == 0.1].success.min() >= 0.95
