@@ -374,6 +374,10 @@ def fit_logistic(X, y, *, n_classes: int, sample_weight=None, steps: int = 500, 
     """
     bk = backend if isinstance(backend, Backend) else get_backend(backend or "auto")
     xp = bk.xp
+    # plain Python sequences become NumPy arrays (backend arrays pass through untouched)
+    X, y = (a if hasattr(a, "shape") else np.asarray(a) for a in (X, y))
+    if sample_weight is not None and not hasattr(sample_weight, "shape"):
+        sample_weight = np.asarray(sample_weight, dtype=float)
     _validate(X, y, n_classes, sample_weight, steps, lr, l2, batch_size, record_every, dtype, tol)
     n_classes, steps = int(n_classes), int(steps)
     C, n, d = X.shape

@@ -178,6 +178,9 @@ def test_bad_input_is_one_line_input_error(kwargs, match):
     assert "\n" not in str(err.value)
     with pytest.raises(InputError, match="shape"):
         fit_logistic(X[0], y, n_classes=3)
+    # nested lists are accepted like arrays
+    listed = fit_logistic(X.tolist(), y.tolist(), n_classes=3, steps=5, backend="numpy")
+    np.testing.assert_array_equal(listed.W, fit_logistic(X, y, n_classes=3, steps=5, backend="numpy").W)
 
 
 @pytest.mark.gpu
