@@ -170,3 +170,19 @@ def test_results_export_round_trips(toy, write_experiment, tmp_path, cli):
     assert res.exit_code == 2 and "--output" in res.stderr
     res = cli("results", tmp_path / "nowhere")
     assert res.exit_code == 2 and "no results store" in res.stderr
+
+
+def test_parquet_export_of_a_column_mixing_lists_and_numbers(tmp_path, cli):
+    from collective_action.store import CellOutcome
+
+    with ResultStore.open(tmp_path / "out", create=True) as store:
+        for i, extra in enumerate(([0.1, 0.2, 0.3], float("nan"))):
+            record = {"alpha": 0.1, "learner": "erm", "success": 0.5, "alpha_eff_trajectory": extra,
+                      "note": {"k": 1} if i == 0 else 2.5}  # a mapping next to a number: not one Arrow type
+            store.write(CellOutcome(f"c{i}", "exp", "simulate", i, {"i": i}, [record], None, "serial", "h", "a", "b",
+                                    0.0), "test")
+    target = tmp_path / "mixed.parquet"
+    res = cli("results", tmp_path / "out", "--format", "parquet", "--output", target)
+    assert res.exit_code == 0, res.stderr
+    value = pd.read_parquet(target)["alpha_eff_trajectory"][0]
+    assert list(json.loads(value) if isinstance(value, str) else value) == [0.1, 0.2, 0.3]

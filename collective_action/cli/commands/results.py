@@ -43,8 +43,24 @@ def register(app: typer.Typer) -> None:
             raise InputError(f"--output {output} is a folder; name a file")
         output.parent.mkdir(parents=True, exist_ok=True)
         if fmt == "parquet":
-            frame.to_parquet(output, index=False)
+            _write_parquet(frame, output)
         else:
             output.write_text(text)
         typer.echo(f"wrote {len(frame)} rows to {output}", err=True)
         return 0
+
+
+def _write_parquet(frame, output: Path) -> None:
+    """Parquet needs one type per column: a column mixing lists and numbers (a trajectory in
+    some rows, NaN in others) is written as JSON text instead."""
+    import json
+
+    try:
+        frame.to_parquet(output, index=False)
+        return
+    except Exception:  # noqa: BLE001 - pyarrow raises several types for mixed columns
+        pass
+    frame = frame.copy()
+    for column in frame.columns[frame.dtypes == object]:
+        frame[column] = [v if isinstance(v, str) or v is None else json.dumps(v, default=str) for v in frame[column]]
+    frame.to_parquet(output, index=False)
