@@ -189,6 +189,11 @@ def run_sweep(
                 bar.set_postfix(done=len(cells) - len(todo) + n_ok, failed=len(failures),
                                 remaining=len(todo) - n_ok - len(failures), refresh=False)
                 bar.update(len(outcomes))
+        except KeyboardInterrupt:
+            bar.close()
+            sys.stderr.write(f"interrupted: {len(cells) - len(todo) + n_ok} of {len(cells)} cells stored in {out}; "
+                             "run the same command again to resume\n")
+            raise
         finally:
             bar.close()
             stream.close()
