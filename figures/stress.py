@@ -1,0 +1,81 @@
+"""The stress battery's one-page figure: tightness = bound / measured success, per scenario.
+
+One horizontal strip per scenario on a log axis. A dot is one row of the stress table (one
+grid point and alpha). Tightness 1 means the bound equals the measurement; far left means the
+bound is loose. Vacuous bounds (<= 0) sit on the left edge as open triangles, rows checked by
+alpha_eff instead of a bound (reweighting learners) as diamonds, violations as red crosses
+whatever their value. Reads the stored table (a DataFrame or the Parquet/CSV file), never live objects.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from .style import PANEL_WIDTH, colour, paper_style
+
+#: Left edge of the axis: vacuous bounds and tightness below it are drawn here.
+FLOOR = 1e-3
+
+
+def _load(table) -> pd.DataFrame:
+    if isinstance(table, pd.DataFrame):
+        return table
+    path = Path(table)
+    return pd.read_parquet(path) if path.suffix == ".parquet" else pd.read_csv(path)
+
+
+def draw_tightness(table, out_stem, title: str = "Stress battery: tightness of theory's predictions"):
+    """Write ``out_stem``.png and .pdf; returns the two paths."""
+    import matplotlib.pyplot as plt
+
+    frame = _load(table).copy()
+    scenarios = list(dict.fromkeys(frame["scenario"]))
+    height = max(3.0, 0.32 * len(scenarios) + 1.4)
+    flags = frame["flags"].fillna("").astype(str)
+    with paper_style():
+        fig, ax = plt.subplots(figsize=(2.1 * PANEL_WIDTH, height))
+        rng = np.random.default_rng(0)  # vertical jitter only, so dots of one strip do not overlap
+        for i, name in enumerate(scenarios):
+            part = frame[frame["scenario"] == name]
+            y = len(scenarios) - 1 - i + rng.uniform(-0.22, 0.22, len(part))
+            t = pd.to_numeric(part["tightness"], errors="coerce").to_numpy(dtype=float)
+            bound_rows = (part["prediction"] == "bound").to_numpy()
+            viol = flags.loc[part.index].str.contains("VIOLATION").to_numpy()
+            shown = np.clip(np.where(np.isfinite(t), t, np.nan), FLOOR, None)
+            informative = bound_rows & np.isfinite(t) & (t > 0) & ~viol
+            vacuous = bound_rows & ~(np.isfinite(t) & (t > 0)) & ~viol
+            eff = ~bound_rows & ~viol
+            ax.scatter(shown[informative], y[informative], s=14, color=colour(i), zorder=3)
+            ax.scatter(np.full(vacuous.sum(), FLOOR), y[vacuous], s=16, marker=">", facecolors="none",
+                       edgecolors=colour(i), linewidths=0.8, zorder=3)
+            ax.scatter(np.where(np.isfinite(shown[eff]), shown[eff], FLOOR), y[eff], s=16, marker="D",
+                       facecolors="none", edgecolors=colour(i), linewidths=0.8, zorder=3)
+            vx = np.where(np.isfinite(shown[viol]), shown[viol], FLOOR)
+            ax.scatter(vx, y[viol], s=30, marker="X", color="#D00000", zorder=4)
+        ax.axvline(1.0, color="0.3", linewidth=0.8, linestyle="--")
+        ax.set_xscale("log")
+        ax.set_xlim(FLOOR / 1.5, 3.0)
+        ax.set_yticks(range(len(scenarios)))
+        ax.set_yticklabels(list(reversed(scenarios)))
+        ax.set_xlabel("tightness = bound / measured success  (alpha_eff rows: predicted / measured)")
+        ax.set_title(title)
+        from matplotlib.lines import Line2D
+
+        handles = [Line2D([], [], marker="o", linestyle="", color="0.3", label="bound / measured"),
+                   Line2D([], [], marker=">", linestyle="", markerfacecolor="none", color="0.3",
+                          label=f"vacuous bound (<= 0), drawn at {FLOOR:g}"),
+                   Line2D([], [], marker="D", linestyle="", markerfacecolor="none", color="0.3",
+                          label="alpha_eff predicted / measured"),
+                   Line2D([], [], marker="X", linestyle="", color="#D00000", label="VIOLATION")]
+        ax.legend(handles=handles, loc="upper left", bbox_to_anchor=(1.01, 1.0))
+        ax.grid(True, axis="x", which="both", alpha=0.2)
+        stem = Path(out_stem)
+        stem.parent.mkdir(parents=True, exist_ok=True)
+        paths = [stem.with_suffix(".png"), stem.with_suffix(".pdf")]
+        for p in paths:
+            fig.savefig(p)
+        plt.close(fig)
+    return paths
