@@ -81,3 +81,36 @@ def test_local_ray_cluster_matches_pool_and_retries_a_dead_worker(toy, write_exp
     # the marker now exists, so the pool run does not crash; same cells, same numbers
     on_pool = run_sweep(exp, tmp_path / "pool", backend="pool", workers=2, batch_size=4, progress=False)
     pd.testing.assert_frame_equal(comparable(ray_frame), comparable(on_pool.frame()))
+
+
+@pytest.mark.slow
+def test_sweep_on_an_existing_ray_cluster_by_address(toy, write_experiment, tmp_path, monkeypatch):
+    """`--backend ray --address`: a head started outside the toolkit (as on a cluster)."""
+    pytest.importorskip("ray")
+    import socket
+    import subprocess
+    import sys
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    # a throw-away test cluster: no token authentication on either side
+    monkeypatch.setenv("RAY_AUTH_MODE", "disabled")
+    env = dict(os.environ, PYTHONPATH=os.pathsep.join([str(HERE), os.environ.get("PYTHONPATH", "")]),
+               OMP_NUM_THREADS="1")
+    ray_cli = [sys.executable, "-c", "from ray.scripts.scripts import main; main()"]
+    # Ray rewrites a loopback --address to the machine's own IP, so this head listens there
+    # (as a cluster head would); the toolkit's own local heads are the ones bound to 127.0.0.1.
+    start = subprocess.run([*ray_cli, "start", "--head", "--port", str(port),
+                            "--num-cpus", "2", "--include-dashboard", "false", "--disable-usage-stats"],
+                           env=env, capture_output=True, text=True, timeout=120)
+    assert start.returncode == 0, start.stderr[-2000:]
+    try:
+        exp = write_experiment()
+        report = run_sweep(exp, tmp_path / "cluster", backend="ray", address=f"127.0.0.1:{port}", batch_size=6,
+                           progress=False)
+        local = run_sweep(exp, tmp_path / "serial", backend="serial", progress=False)
+        assert report.n_failed == 0
+        pd.testing.assert_frame_equal(comparable(report.frame()), comparable(local.frame()))
+    finally:
+        subprocess.run([*ray_cli, "stop", "--force"], env=env, capture_output=True, timeout=120)
