@@ -50,6 +50,10 @@ def _records_of(cell: Cell, rows) -> list[dict]:
         rec = row.to_record() if isinstance(row, ResultRow) else dict(row)
         # The runner, not the pillar, owns these: they must match the stored cell exactly.
         rec.update(cell_id=cell.cell_id, experiment=cell.experiment, pillar=cell.pillar, seed=cell.seed)
+        # Pillars that compute on an accelerator report their device; the runner itself only
+        # uses the CPU, so a row that names none was computed there.
+        if rec.get("device") is None or rec.get("device") != rec.get("device"):
+            rec["device"] = "cpu"
         for col in ("success", "clean_accuracy", "worst_group_accuracy"):
             value = rec.get(col)
             if isinstance(value, (int, float)) and value == value and not (-1e-12 <= value <= 1 + 1e-12):

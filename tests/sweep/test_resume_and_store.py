@@ -86,7 +86,7 @@ def test_pool_and_serial_agree_and_rerun_skips_everything(toy, write_experiment,
     assert means.loc[0.3] > means.loc[0.01]
     for col in ("config", "seed", "package_version", "sweep_backend", "started_at", "finished_at", "wall_s"):
         assert frame[col].notna().all(), col
-    assert set(frame["sweep_backend"]) == {"pool"}
+    assert set(frame["sweep_backend"]) == {"pool"} and set(frame["device"]) == {"cpu"}
     assert json.loads(frame["config"].iloc[0])["n_points"] == 300
 
 
