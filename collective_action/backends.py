@@ -128,6 +128,9 @@ class WorkerPool:
     def executor(self) -> cf.ProcessPoolExecutor:
         if self._executor is None:
             threads = max(1, (os.cpu_count() or 1) // self.workers)
+            # Spawned workers inherit the environment at start, before they import numpy/torch:
+            # set the thread caps here too (the parent only writes to the store).
+            _pool_initialiser(threads)
             self._executor = cf.ProcessPoolExecutor(
                 max_workers=self.workers, mp_context=multiprocessing.get_context("spawn"),
                 initializer=_pool_initialiser, initargs=(threads,),
