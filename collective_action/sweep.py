@@ -30,6 +30,7 @@ from ._version import __version__
 from .backends import BACKENDS, Batch, WorkerPool, run_pool, run_ray, run_serial, utc_now
 from .errors import InputError, check_choice
 from .experiment import Cell, Experiment, canonical_json, load_experiment
+from .results import rows_to_frame
 from .store import ResultStore, store_path
 
 #: Cells per batch when the caller does not choose: enough batches to keep every worker busy
@@ -206,24 +207,28 @@ def run_sweep(
     )
 
 
-def read_results(folder: str | Path) -> pd.DataFrame:
-    """Every done row under ``folder``: its own store, or the stores of its sub-folders
-    (``reproduce`` writes one per claim), as one DataFrame."""
-    folder = Path(folder)
+def _store_paths(folder: Path) -> list[Path]:
     paths = [store_path(folder)] if store_path(folder).is_file() else sorted(folder.glob("*/results.sqlite"))
     if not paths:
         raise InputError(f"no results store in {folder} (expected {store_path(folder)})")
+    return paths
+
+
+def read_results(folder: str | Path) -> pd.DataFrame:
+    """Every done row under ``folder``: its own store, or the stores of its sub-folders
+    (``reproduce`` writes one per claim), as one DataFrame."""
     frames = []
-    for path in paths:
+    for path in _store_paths(Path(folder)):
         with ResultStore.open(path) as store:
             frames.append(store.frame())
     frames = [f for f in frames if len(f)]
-    if not frames:
-        return frames_or_empty()
-    return pd.concat(frames, ignore_index=True, sort=False)
+    return pd.concat(frames, ignore_index=True, sort=False) if frames else rows_to_frame([])
 
 
-def frames_or_empty() -> pd.DataFrame:
-    from .results import rows_to_frame
-
-    return rows_to_frame([])
+def read_failures(folder: str | Path) -> pd.DataFrame:
+    """The failed cells under ``folder`` (one store or a ``reproduce`` folder) with their errors."""
+    frames = []
+    for path in _store_paths(Path(folder)):
+        with ResultStore.open(path) as store:
+            frames.append(store.failures())
+    return pd.concat(frames, ignore_index=True)

@@ -21,17 +21,12 @@ def register(app: typer.Typer) -> None:
         failed: bool = typer.Option(False, "--failed", help="List the failed cells and their errors instead."),
     ) -> int:
         """Read every stored row back as one table (the store is checked first)."""
-        from ...store import ResultStore, store_path
-        from ...sweep import read_results
+        from ...sweep import read_failures, read_results
 
         check_choice("format", fmt, FORMATS)
         if fmt == "parquet" and output is None:
             raise InputError("--format parquet needs --output FILE (it is a binary format)")
-        if failed:
-            with ResultStore.open(store_path(folder)) as store:
-                frame = store.failures()
-        else:
-            frame = read_results(folder)
+        frame = read_failures(folder) if failed else read_results(folder)
         if fmt == "csv":
             text = frame.to_csv(index=False)
         elif fmt == "json":
