@@ -14,7 +14,12 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from .style import PANEL_WIDTH, colour, paper_style
+from .style import OKABE_ITO, PANEL_WIDTH, paper_style
+
+def colour(i: int) -> str:
+    """Okabe-Ito without its last colour (thin yellow markers are hard to see on white)."""
+    return OKABE_ITO[i % (len(OKABE_ITO) - 1)]
+
 
 #: Left edge of the axis: vacuous bounds and tightness below it are drawn here.
 FLOOR = 1e-3
