@@ -114,8 +114,9 @@ def make_signal(kind: str, input_shape: tuple[int, ...], *, place="corner", size
             names = sorted({"corner", "top-left", "center", *regions})
             raise InputError(f"unknown signal.place {place!r}; choose one of: {', '.join(names)} "
                              "or [row, col]") from None
-    if len(input_shape) == 1:
+    vector = len(input_shape) == 1
+    if vector:
         row = 0
-    if not (0 <= row <= height - size and 0 <= col <= width - size):
+    if not (0 <= row <= (0 if vector else height - size) and 0 <= col <= width - size):
         raise InputError(f"signal.place {place!r} puts the patch outside inputs of shape {tuple(input_shape)}")
     return PatchSignal(row, col, int(size), float(high), float(low))

@@ -157,3 +157,11 @@ def test_dominoes_halves_margin_and_regions():
         assert r0 <= s.row and s.row + 3 <= r1 and c0 <= s.col and s.col + 3 <= c1
     derived._dominoes_cached.cache_clear()
     assert np.array_equal(derived.make_dominoes(seed=0, n_train=500, n_test=100).x_train, ds.x_train)
+
+
+def test_patch_on_vectors_overwrites_consecutive_coordinates():
+    s = make_signal("patch", (40,), place=[0, 34], size=4, high=3.0, low=-3.0)
+    out = s(np.zeros((2, 40), dtype=np.float32))
+    assert out[:, 34:38].tolist() == [[3, -3, 3, -3]] * 2 and out[:, :34].sum() == 0
+    with pytest.raises(InputError, match="outside"):
+        make_signal("patch", (40,), place=[0, 38], size=4)
