@@ -107,11 +107,16 @@ class SimulateConfig(StrictModel):
                 raise ValueError(f"section {section!r} does not apply to family {fam!r}")
         if fam == "simplicity":
             # (checked by value, not by fields set: validated configs are dumped and re-validated)
-            stray = [name for name, off in (("collective", self.collective is not None),
-                                            ("learner", self.learner != LearnerSpec())) if off]
+            defaults = SimulateConfig.model_fields
+            stray = [name for name, off in (
+                ("collective", self.collective is not None),
+                ("learner", self.learner != LearnerSpec()),
+                ("n_train", self.n_train != defaults["n_train"].default),
+                ("n_test", self.n_test != defaults["n_test"].default),
+            ) if off]
             if stray:
-                raise ValueError(f"family 'simplicity' sets its collective and learners in its own "
-                                 f"section; remove {', '.join(sorted(stray))}")
+                raise ValueError(f"family 'simplicity' sets its collective, learners and sizes in its "
+                                 f"own section; remove {', '.join(sorted(stray))}")
             if self.simplicity is None:
                 raise ValueError("family 'simplicity' needs a 'simplicity' section")
             from collective_action.simulate import simplicity as fam3  # C's module

@@ -92,3 +92,14 @@ def test_simplicity_family_rejects_a_collective_section(cli, tmp_path):
                        "simplicity": {"n_train": 100, "n_test": 100, "alphas": [0.1]}}}
     r = cli("simulate", _write(tmp_path, spec), "--out", tmp_path / "never")
     assert r.exit_code == 2 and "collective" in r.stderr and len(r.stderr.strip().splitlines()) == 1
+
+
+def test_simplicity_rejects_top_level_sizes_it_would_ignore(tmp_path, cli):
+    path = tmp_path / "s.yaml"
+    path.write_text(
+        "name: s\npillar: simulate\nconfig:\n  family: simplicity\n  n_train: 50\n"
+        "  simplicity: {n_train: 300}\n"
+    )
+    res = cli("simulate", str(path), "--out", str(tmp_path / "out"))
+    assert res.exit_code == 2 and "n_train" in res.stderr and res.stderr.count("\n") == 1
+    assert not (tmp_path / "out").exists()
