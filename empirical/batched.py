@@ -77,15 +77,18 @@ class BatchedMLP(nn.Module):
 
 
 def train_batched(model: BatchedMLP, xs: torch.Tensor, ys: torch.Tensor, cfg: OptimConfig,
-                  generators: list[torch.Generator]) -> BatchedMLP:
-    """ERM by SGD for every stacked model on its own data: ``xs`` (K, N, ...), ``ys`` (K, N)."""
+                  generators: list[torch.Generator], on_epoch_end=None) -> BatchedMLP:
+    """ERM by SGD for every stacked model on its own data: ``xs`` (K, N, ...), ``ys`` (K, N).
+
+    ``on_epoch_end(model, epoch)`` is called after every epoch (for selection and diagnostics).
+    """
     k, n = ys.shape
     if xs.shape[:2] != (k, n) or len(generators) != k or model.n_models != k:
         raise InputError("train_batched: xs, ys, generators and the model must agree on K and N")
     optimizer = torch.optim.SGD(model.parameters(), lr=cfg.lr, momentum=cfg.momentum,
                                 weight_decay=cfg.weight_decay)
     rows = torch.arange(k, device=xs.device)[:, None]
-    for _ in range(cfg.epochs):
+    for epoch in range(cfg.epochs):
         model.train()
         # one permutation per model, drawn exactly as train.minibatches draws it
         orders = torch.stack([torch.randperm(n, generator=g) for g in generators]).to(xs.device)
@@ -98,6 +101,8 @@ def train_batched(model: BatchedMLP, xs: torch.Tensor, ys: torch.Tensor, cfg: Op
             optimizer.zero_grad(set_to_none=True)
             loss.backward()
             optimizer.step()
+        if on_epoch_end is not None:
+            on_epoch_end(model, epoch)
     return model
 
 

@@ -12,6 +12,7 @@ from __future__ import annotations
 import json
 import math
 import time
+from dataclasses import dataclass, field
 
 import numpy as np
 import torch
@@ -91,6 +92,121 @@ def train_and_select(cfg: EmpiricalConfig, seed: int, device: str = "cpu", *, ex
     selected twice -- once on a clean validation set, once on the same points with the
     collective planted -- and the two rows differ only through selection (a paired comparison).
     """
+    run = setup_run(cfg, seed, device, no_collective=no_collective)
+    for i, override in enumerate(cfg.learner.candidates or [{}]):
+        learner = make_learner(cfg.learner.name, {**cfg.learner.hparams, **override})
+        run.start_candidate(i)
+        ctx = FitContext(run.make_model, run.x, run.y, run.members, run.optim, run.generator, run.ds.n_classes,
+                         run.groups, run.data.n_groups, on_epoch_end=run.end_of_epoch)
+        run.reports.append(learner.fit(ctx))
+        run.learners.append(learner)
+    return run.rows(experiment, cell_id)
+
+
+@dataclass
+class Run:
+    """One (configuration, seed) prepared for training, and what training left behind."""
+
+    cfg: EmpiricalConfig
+    seed: int
+    device: torch.device
+    no_collective: bool
+    ds: Dataset
+    collective: Collective
+    policies: tuple[str, ...]
+    data: PreparedData
+    x_success: np.ndarray
+    x: torch.Tensor
+    y: torch.Tensor
+    members: torch.Tensor
+    groups: torch.Tensor | None
+    selectors: list[Selector]
+    optim: OptimConfig
+    generator: torch.Generator
+    x_signal: torch.Tensor
+    started: float
+    reports: list = field(default_factory=list)
+    learners: list = field(default_factory=list)
+    success_by_epoch: list = field(default_factory=list)  # diagnostic only: never used for selection
+
+    def make_model(self):
+        t = self.cfg.train
+        return build_model(t.model, self.ds.input_shape, self.ds.n_classes, t.width, t.depth).to(self.device)
+
+    def start_candidate(self, index: int) -> None:
+        for selector in self.selectors:
+            selector.candidate = index
+        self.success_by_epoch.append([])
+
+    def end_of_epoch(self, model, epoch: int) -> None:
+        for selector in self.selectors:
+            selector(model, epoch)
+        self.success_by_epoch[-1].append(
+            round(success_rate(predict(model, self.x_signal), self.collective.target), 4))
+
+    def rows(self, experiment: str, cell_id: str) -> list[ResultRow]:
+        """Evaluate the model each selector chose; one row per validation policy."""
+        cfg, data, dev = self.cfg, self.data, self.device
+        train_seconds = time.perf_counter() - self.started
+        rows = []
+        x_test, y_test = to_tensor(data.x_test, dev), to_tensor(data.y_test, dev, torch.long)
+        g_test = None if data.groups_test is None else to_tensor(data.groups_test, dev, torch.long)
+        for policy, selector in zip(self.policies, self.selectors):
+            choice = selector.best
+            report, learner = self.reports[choice.candidate], self.learners[choice.candidate]
+            upto = choice.epoch + 1
+            pred_test = predict(choice.model, x_test)
+            success = success_rate(predict(choice.model, self.x_signal), self.collective.target)
+            worst_group = math.nan if g_test is None else worst_subset_accuracy(pred_test, y_test, g_test)
+
+            alpha_real = data.alpha_realised
+            measured = report.measured(upto) if not self.no_collective else math.nan
+            stats = {}
+            if "in_tail" in report.stats:
+                stats["tail_share"] = report.stat_means("in_tail", upto)[0]
+            if "excess" in report.stats:
+                stats["collective_mean"], stats["base_mean"] = report.stat_means("excess", upto)
+            if "weight" in report.stats:
+                stats["collective_mean"], stats["base_mean"] = report.stat_means("weight", upto)
+            e_star, e0 = report.fixed.get("e_star", math.nan), report.fixed.get("e0", math.nan)
+            predicted = math.nan if self.no_collective else predicted_alpha_eff(
+                learner.name, alpha_real, hparams=learner.hparams, e_star=e_star, e0=e0, **stats)
+
+            n_success = len(self.x_success)
+            rows.append(ResultRow(
+                experiment=experiment, pillar="empirical", config=cfg.model_dump(mode="json"), seed=int(self.seed),
+                alpha=0.0 if self.no_collective else float(cfg.collective.alpha), learner=cfg.learner.name,
+                success=success, clean_accuracy=accuracy(pred_test, y_test), worst_group_accuracy=worst_group,
+                alpha_eff_predicted=predicted, alpha_eff_measured=measured, cell_id=cell_id,
+                extra={
+                    "series": series_label(cfg, policy),
+                    "success_se": math.sqrt(success * (1 - success) / n_success) if n_success else math.nan,
+                    "success_theory": math.nan, "success_bound": math.nan,
+                    "worst_class_accuracy": worst_class_accuracy(pred_test, y_test),
+                    "alpha_realised": 0.0 if self.no_collective else alpha_real,
+                    "e_star": e_star, "e0": e0, "tail_share": stats.get("tail_share", math.nan),
+                    "collective_mean_stat": stats.get("collective_mean", math.nan),
+                    "base_mean_stat": stats.get("base_mean", math.nan),
+                    "alpha_eff_trajectory": json.dumps([round(v, 6) for v in report.ledger.trajectory()]),
+                    "success_trajectory": json.dumps(self.success_by_epoch),
+                    "val_scores": json.dumps([[c, e, round(v, 4)] for c, e, v in selector.history]),
+                    "selected_epoch": choice.epoch, "selected_candidate": choice.candidate,
+                    "selected_hparams": json.dumps(learner.hparams, sort_keys=True),
+                    "val_score": choice.score, "dataset": self.ds.name, "model": cfg.train.model,
+                    "validation": policy, "selection_metric": cfg.selection.metric,
+                    "backend": "torch", "device": str(dev), "n_train": int(len(data.y_train)),
+                    "n_test": int(len(data.y_test)), "epochs": cfg.train.epochs, "train_seconds": train_seconds,
+                },
+            ))
+        return rows
+
+
+def setup_run(cfg: EmpiricalConfig, seed: int, device: str = "cpu", *, no_collective: bool = False) -> Run:
+    """Data, collective, validation selectors and seeded generators for one (configuration, seed).
+
+    Seeding is fixed here so that every way of training the run (one model at a time, or many
+    stacked) starts from the same weights and visits the batches in the same order.
+    """
     started = time.perf_counter()
     dev = resolve_device(device)
     ds = build_dataset(cfg)
@@ -105,93 +221,87 @@ def train_and_select(cfg: EmpiricalConfig, seed: int, device: str = "cpu", *, ex
     data = splits[0]
     x_success = ds.x_test[ds.y_test != collective.target]
     x_success = signal(x_success) if no_collective else data.x_success
-
-    x = to_tensor(data.x_train, dev)
-    y = to_tensor(data.y_train, dev, torch.long)
-    members = torch.as_tensor(data.members, device=dev)
-    groups = None if data.groups_train is None else to_tensor(data.groups_train, dev, torch.long)
     selectors = []
     for split in splits:
         g_val = None if split.groups_val is None else to_tensor(split.groups_val, dev, torch.long)
         selectors.append(Selector(cfg.selection.metric, to_tensor(split.x_val, dev),
                                   to_tensor(split.y_val, dev, torch.long), g_val))
-
     t = cfg.train
     optim = OptimConfig(lr=t.lr, momentum=t.momentum, weight_decay=t.weight_decay, batch_size=t.batch_size,
                         epochs=t.epochs)
-    torch.manual_seed(int(seed))
-    make_model = lambda: build_model(t.model, ds.input_shape, ds.n_classes, t.width, t.depth).to(dev)  # noqa: E731
-    generator = torch.Generator().manual_seed(int(seed))
+    torch.manual_seed(int(seed))  # model initialisation draws from the global generator
+    return Run(
+        cfg=cfg, seed=int(seed), device=dev, no_collective=no_collective, ds=ds, collective=collective,
+        policies=policies, data=data, x_success=x_success,
+        x=to_tensor(data.x_train, dev), y=to_tensor(data.y_train, dev, torch.long),
+        members=torch.as_tensor(data.members, device=dev),
+        groups=None if data.groups_train is None else to_tensor(data.groups_train, dev, torch.long),
+        selectors=selectors, optim=optim, generator=torch.Generator().manual_seed(int(seed)),
+        x_signal=to_tensor(x_success, dev), started=started,
+    )
 
-    candidates = cfg.learner.candidates or [{}]
-    x_signal = to_tensor(x_success, dev)
-    success_by_epoch: list[list[float]] = []  # diagnostic only: never used for selection
+
+# ------------------------------------------------------------------------------------------------
+# Many ERM-trained MLPs at once
+
+#: Memory allowed for the stacked training inputs of one batched group (bytes).
+BATCH_MEMORY = 512 * 2**20
+
+
+def batch_key(cfg: EmpiricalConfig) -> str | None:
+    """Cells with the same key can be trained as one stacked model; None: train alone.
+
+    Stacking applies to ERM-trained MLPs without selection (``metric: last``): configurations
+    that differ only in alpha and seed share data shape, architecture and schedule.
+    """
+    if (cfg.learner.name != "erm" or cfg.train.model != "mlp" or cfg.learner.candidates
+            or cfg.selection.metric != "last"):
+        return None
+    dump = cfg.model_dump(mode="json")
+    dump["collective"].pop("alpha")
+    return json.dumps(dump, sort_keys=True)
+
+
+def train_erm_mlps_batched(jobs: list[tuple[EmpiricalConfig, int, str, str]], device: str = "cpu") -> list[list[ResultRow]]:
+    """Train the ERM MLPs of ``jobs`` ((cfg, seed, experiment, cell_id), same batch key) stacked.
+
+    Each job gets exactly the data, initial weights and batch order that
+    :func:`train_and_select` would give it, so its rows agree with the one-at-a-time rows up to
+    floating-point rounding (tested).
+    """
+    from .batched import BatchedMLP, train_batched
+    from .learners import FitReport
+    from .train import WeightLedger
+
+    runs, models = [], []
+    for cfg, seed, _, _ in jobs:
+        run = setup_run(cfg, seed, device)
+        models.append(run.make_model())  # right after setup_run: the seeded initialisation
+        run.start_candidate(0)
+        runs.append(run)
+    template = models[0]
+    stacked = BatchedMLP.from_models(models).to(runs[0].device)
 
     def end_of_epoch(model, epoch):
-        for selector in selectors:
-            selector(model, epoch)
-        success_by_epoch[-1].append(round(success_rate(predict(model, x_signal), collective.target), 4))
+        for run, single in zip(runs, model.unstack(template)):
+            run.end_of_epoch(single, epoch)
 
-    reports, learners = [], []
-    for i, override in enumerate(candidates):
-        learner = make_learner(cfg.learner.name, {**cfg.learner.hparams, **override})
-        for selector in selectors:
-            selector.candidate = i
-        success_by_epoch.append([])
-        ctx = FitContext(make_model, x, y, members, optim, generator, ds.n_classes, groups, data.n_groups,
-                         on_epoch_end=end_of_epoch)
-        reports.append(learner.fit(ctx))
-        learners.append(learner)
-    train_seconds = time.perf_counter() - started
+    train_batched(stacked, torch.stack([r.x for r in runs]), torch.stack([r.y for r in runs]), runs[0].optim,
+                  [r.generator for r in runs], on_epoch_end=end_of_epoch)
+    out = []
+    for run, final, (cfg, seed, experiment, cell_id) in zip(runs, stacked.unstack(template), jobs):
+        ledger = WeightLedger(run.members)  # ERM weighs every point 1 in every epoch
+        everyone = torch.arange(len(run.y), device=run.device)
+        for _ in range(cfg.train.epochs):
+            ledger.start_epoch()
+            ledger.add(torch.ones(len(run.y), device=run.device), everyone)
+        run.reports.append(FitReport(final, ledger))
+        run.learners.append(make_learner("erm"))
+        out.append(run.rows(experiment, cell_id))
+    return out
 
-    rows = []
-    x_test, y_test = to_tensor(data.x_test, dev), to_tensor(data.y_test, dev, torch.long)
-    g_test = None if data.groups_test is None else to_tensor(data.groups_test, dev, torch.long)
-    for policy, selector in zip(policies, selectors):
-        choice = selector.best
-        report, learner = reports[choice.candidate], learners[choice.candidate]
-        upto = choice.epoch + 1
-        pred_test = predict(choice.model, x_test)
-        success = success_rate(predict(choice.model, x_signal), collective.target)
-        worst_group = math.nan if g_test is None else worst_subset_accuracy(pred_test, y_test, g_test)
 
-        alpha_real = data.alpha_realised
-        measured = report.measured(upto) if not no_collective else math.nan
-        stats = {}
-        if "in_tail" in report.stats:
-            stats["tail_share"] = report.stat_means("in_tail", upto)[0]
-        if "excess" in report.stats:
-            stats["collective_mean"], stats["base_mean"] = report.stat_means("excess", upto)
-        if "weight" in report.stats:
-            stats["collective_mean"], stats["base_mean"] = report.stat_means("weight", upto)
-        e_star, e0 = report.fixed.get("e_star", math.nan), report.fixed.get("e0", math.nan)
-        predicted = math.nan if no_collective else predicted_alpha_eff(
-            learner.name, alpha_real, hparams=learner.hparams, e_star=e_star, e0=e0, **stats)
-
-        n_success = len(x_success)
-        rows.append(ResultRow(
-            experiment=experiment, pillar="empirical", config=cfg.model_dump(mode="json"), seed=int(seed),
-            alpha=0.0 if no_collective else float(cfg.collective.alpha), learner=cfg.learner.name,
-            success=success, clean_accuracy=accuracy(pred_test, y_test), worst_group_accuracy=worst_group,
-            alpha_eff_predicted=predicted, alpha_eff_measured=measured, cell_id=cell_id,
-            extra={
-                "series": series_label(cfg, policy),
-                "success_se": math.sqrt(success * (1 - success) / n_success) if n_success else math.nan,
-                "success_theory": math.nan, "success_bound": math.nan,
-                "worst_class_accuracy": worst_class_accuracy(pred_test, y_test),
-                "alpha_realised": 0.0 if no_collective else alpha_real,
-                "e_star": e_star, "e0": e0, "tail_share": stats.get("tail_share", math.nan),
-                "collective_mean_stat": stats.get("collective_mean", math.nan),
-                "base_mean_stat": stats.get("base_mean", math.nan),
-                "alpha_eff_trajectory": json.dumps([round(v, 6) for v in report.ledger.trajectory()]),
-                "success_trajectory": json.dumps(success_by_epoch),
-                "val_scores": json.dumps([[c, e, round(v, 4)] for c, e, v in selector.history]),
-                "selected_epoch": choice.epoch, "selected_candidate": choice.candidate,
-                "selected_hparams": json.dumps(learner.hparams, sort_keys=True),
-                "val_score": choice.score, "dataset": ds.name, "model": t.model,
-                "validation": policy, "selection_metric": cfg.selection.metric,
-                "backend": "torch", "device": str(dev), "n_train": int(len(data.y_train)),
-                "n_test": int(len(data.y_test)), "epochs": t.epochs, "train_seconds": train_seconds,
-            },
-        ))
-    return rows
+def group_size_limit(cfg: EmpiricalConfig, n_inputs: int) -> int:
+    """How many models of ``cfg`` fit one stacked group within BATCH_MEMORY (at least 1, at most 32)."""
+    n = cfg.data.train_size or 60000
+    return max(1, min(32, BATCH_MEMORY // max(1, n * n_inputs * 4)))

@@ -45,3 +45,25 @@ def test_batched_models_differ_when_their_data_differ():
     train_batched(model, xs, ys, OptimConfig(epochs=2, batch_size=50), [torch.Generator().manual_seed(0)] * 2)
     preds = predict_batched(model, xs[0], shared=True)
     assert (preds[1] == 0).all() and not (preds[0] == 0).all()
+
+
+def test_pillar_batches_erm_mlp_cells_with_the_same_numbers():
+    from collective_action import load_experiment
+    from collective_action.empirical.experiment import run_cells
+
+    exp = load_experiment({
+        "name": "batch-check", "pillar": "empirical", "seeds": 2,
+        "config": {"data": {"name": "digits", "val_size": 200}, "collective": {"alpha": 0.05, "target": 3},
+                   "learner": {"name": "erm"},
+                   "train": {"model": "mlp", "width": 32, "epochs": 3, "batch_size": 64}},
+        "grid": {"collective.alpha": [0.05, 0.2]},
+    })
+    cells = exp.cells()
+    alone = [rows[0] for rows in run_cells(cells, batched=False)]
+    stacked = [rows[0] for rows in run_cells(cells, batched=True)]
+    for a, b in zip(alone, stacked):
+        assert (a.cell_id, a.seed, a.alpha) == (b.cell_id, b.seed, b.alpha)
+        assert abs(a.success - b.success) <= 0.01 and abs(a.clean_accuracy - b.clean_accuracy) <= 0.005
+        assert a.alpha_eff_measured == b.alpha_eff_measured
+        assert len(a.extra["success_trajectory"]) == len(b.extra["success_trajectory"])
+    assert len({r.success for r in stacked}) > 1  # different alphas and seeds really differ

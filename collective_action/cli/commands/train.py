@@ -17,6 +17,8 @@ def register(app: typer.Typer) -> None:
         device: str = typer.Option("cpu", "--device", help="cpu | cuda"),
         out: Path = typer.Option(None, "--out", help="Results folder (default: results/<experiment name>)."),
         progress: bool = typer.Option(True, "--progress/--no-progress", help="One line per finished run on stderr."),
+        batch: bool = typer.Option(True, "--batch/--no-batch",
+                                   help="Train ERM MLP cells that differ only in alpha and seed as one stacked model."),
         as_json: bool = JSON_OPTION,
     ) -> int:
         """Train every (configuration, seed), write results.parquet and results.csv, print a summary."""
@@ -40,7 +42,7 @@ def register(app: typer.Typer) -> None:
                 typer.echo(f"[{i}/{n}] {row.extra['series']} alpha={row.alpha:g} seed={row.seed}: "
                            f"success {row.success:.3f}, clean {row.clean_accuracy:.3f}", err=True)
 
-        rows = run_cells(cells, device=device, progress=report)
+        rows = run_cells(cells, device=device, progress=report, batched=batch)
         frame = rows_to_frame([r for cell_rows in rows for r in cell_rows])
         folder = out or Path("results") / exp.name
         folder.mkdir(parents=True, exist_ok=True)
