@@ -46,6 +46,7 @@ from collective_action.results import ResultRow, rows_to_frame
 from collective_action.simulate import discrete as fam1
 from collective_action.simulate.backend import Backend, get_backend
 from collective_action.simulate.learners import LEARNERS, learner_params_model, measured_alpha_eff
+from collective_action.simulate.logistic import chunked
 from collective_action.simulate.stress_flags import assess, mean_se, tightness
 from collective_action.simulate.stress_worlds import make_world, sample_world_batch
 
@@ -132,6 +133,7 @@ class GaussianStress(StrictModel):
     success_target: float = Field(0.9, gt=0.0, le=1.0, description="S_t of the critical mass")
     grad_tol: float = Field(0.05, gt=0.0, description="logistic fits with a final gradient norm above this did not converge")
     oscillation_tol: float = Field(0.1, gt=0.0, description="reweighting: relative change of alpha_eff between the last rounds")
+    memory_budget_mb: float = Field(1024.0, gt=0.0, description="data of one chunk of configurations must fit this")
 
     @field_validator("alphas")
     @classmethod
@@ -400,50 +402,29 @@ def _world(cfg: GaussianStress):
 
 
 def run_gaussian_point(cfg: GaussianStress, seeds: list[int], formulas: Formulas, backend: Backend):
-    """Per-(alpha, seed, collective) records of one Gaussian grid point (one batched fit)."""
+    """Per-(alpha, seed, collective) records of one Gaussian grid point.
+
+    All (alpha, seed) configurations train as one batch, split into consecutive chunks when
+    their data exceed ``memory_budget_mb`` (d = 10,000 does not fit at once on a small machine).
+    """
     world = _world(cfg)
     J = len(world.plantings)
     pairs = [(a, s) for a in cfg.alphas for s in seeds]
     alphas = np.array([[a] + ([cfg.second.alpha] if cfg.second else []) for a, _ in pairs])
     seed_arr = np.array([s for _, s in pairs])
-    batch, planted, nominal = sample_world_batch(world, alphas, seed_arr, cfg.n_train, cfg.n_test)
+    per_config = 8 * world.dim * (2 * cfg.n_train + (J + 1) * cfg.n_test) + 8 * 4 * cfg.n_train * world.n_classes
+    chunks = chunked(len(pairs), per_config, int(cfg.memory_budget_mb * 2**20))
+    parts = [_fit_gaussian_chunk(world, cfg, alphas[sl], seed_arr[sl], backend) for sl in chunks]
+    pred_signal = np.concatenate([p["pred_signal"] for p in parts])
+    pred_clean = np.concatenate([p["pred_clean"] for p in parts])
+    y_clean = np.concatenate([p["y_clean"] for p in parts])
+    planted = np.concatenate([p["planted"] for p in parts])
+    nominal = np.concatenate([p["nominal"] for p in parts])
+    converged = np.concatenate([p["converged"] for p in parts])
+    measured_eff = np.concatenate([p["measured_eff"] for p in parts])
+    pred_eff = np.concatenate([p["pred_eff"] for p in parts])
+    note, steps = parts[0]["note"], parts[0]["steps"]
     name = cfg.learner.name
-    converged = np.ones(len(pairs), dtype=bool)
-    note = ""
-    weights = trajectory = pred_eff = None
-    if name == "bayes":
-        shares = nominal * np.array([p.plant_prob for p in world.plantings])
-        pred_signal = np.stack([world.bayes_predict(batch.X_signal[c], shares[c], world.plantings[0].target)
-                                for c in range(len(pairs))])
-        pred_clean = np.stack([world.bayes_predict(batch.X_clean[c], shares[c], world.plantings[0].target)
-                               for c in range(len(pairs))])
-        # success of collective j scores its own block with its own tie rule
-        for j in range(1, J):
-            blk = slice(j * cfg.n_test, (j + 1) * cfg.n_test)
-            pred_signal[:, blk] = np.stack([world.bayes_predict(batch.X_signal[c, blk], shares[c],
-                                                                world.plantings[j].target) for c in range(len(pairs))])
-        steps = 0
-    else:
-        cls = LEARNERS[name]
-        params = [cls.Params.model_validate(cfg.learner.params)] * len(pairs)
-        trained = cls().fit(batch, params, backend)
-        pred_signal, pred_clean = trained.pred_signal, trained.pred_clean
-        weights, trajectory, pred_eff = trained.weights, trained.trajectory, trained.alpha_eff_predicted
-        steps = trained.train_steps
-        if trained.model is not None and hasattr(trained.model, "grad_norm"):
-            gn = np.asarray(trained.model.grad_norm, dtype=float)
-            converged = np.isfinite(gn) & (gn <= cfg.grad_tol)
-            note = f"final gradient norm above grad_tol={cfg.grad_tol:g} (max {np.nanmax(gn):.3g})"
-        if trajectory is not None and trajectory.shape[1] >= 2:
-            last, prev = trajectory[:, -1], trajectory[:, -2]
-            settled = np.abs(last - prev) <= cfg.oscillation_tol * np.maximum(np.abs(last), 1e-12)
-            converged &= settled
-            note = (f"alpha_eff still moving between the last reweighting rounds "
-                    f"(relative change > {cfg.oscillation_tol:g}): the fixed point oscillates")
-        if weights is not None and not np.isfinite(weights).all():
-            converged &= np.isfinite(weights).all(axis=1)
-    measured_eff = (measured_alpha_eff(weights, batch.member) if weights is not None
-                    else np.full(len(pairs), math.nan))
     # theory per distinct effective share vector
     cache: dict = {}
     records = []
@@ -460,14 +441,14 @@ def run_gaussian_point(cfg: GaussianStress, seeds: list[int], formulas: Formulas
                 "alpha_realised": float(nominal[c, j]), "alpha_planted": float(planted[c, j]),
                 "alpha_effective": shares[j],
                 "success": s, "success_se": math.sqrt(s * (1 - s) / cfg.n_test),
-                "clean": float((pred_clean[c] == batch.y_clean[c]).mean()),
+                "clean": float((pred_clean[c] == y_clean[c]).mean()),
                 "exact": th[j]["exact"], "exact_se": th[j]["exact_se"], "exact_label": "exact Bayes success (MC)",
                 "bound": th[j]["bound"] if name not in REWEIGHTING else math.nan,
                 "bound_se": th[j]["bound_se"], "gap": th[j]["gap"], "critical_mass": th[j]["critical_mass"],
                 "population_bound": th[j]["bound"],
                 "exact_applies": name == "bayes",
                 "alpha_eff_measured": float(measured_eff[c]) if j == 0 else math.nan,
-                "alpha_eff_predicted": (float(pred_eff[c]) if (pred_eff is not None and j == 0) else math.nan),
+                "alpha_eff_predicted": float(pred_eff[c]) if j == 0 else math.nan,
                 "converged": bool(converged[c]), "convergence_note": note, "steps": steps,
             })
     series = "Bayes (exact densities)" if name == "bayes" else LEARNERS[name].series(
@@ -480,6 +461,50 @@ def run_gaussian_point(cfg: GaussianStress, seeds: list[int], formulas: Formulas
             "n_train": cfg.n_train, "n_test": cfg.n_test, "backend": backend.name, "device": backend.device,
             "jtt_lambda_c": lam_c, "jtt_upweight": float(cfg.learner.params.get("upweight", math.nan))}
     return records, meta
+
+
+def _fit_gaussian_chunk(world, cfg: GaussianStress, alphas: np.ndarray, seeds: np.ndarray, backend: Backend) -> dict:
+    """Sample and train one chunk of configurations; predictions and diagnostics on the host."""
+    J = len(world.plantings)
+    C = len(seeds)
+    batch, planted, nominal = sample_world_batch(world, alphas, seeds, cfg.n_train, cfg.n_test)
+    name = cfg.learner.name
+    converged = np.ones(C, dtype=bool)
+    note, steps = "", 0
+    weights = trajectory = None
+    pred_eff = np.full(C, math.nan)
+    if name == "bayes":
+        shares = nominal * np.array([p.plant_prob for p in world.plantings])
+        pred_clean = np.stack([world.bayes_predict(batch.X_clean[c], shares[c], world.plantings[0].target)
+                               for c in range(C)])
+        # the success of collective j scores its own block with its own tie rule
+        pred_signal = np.concatenate([np.stack([
+            world.bayes_predict(batch.X_signal[c, j * cfg.n_test:(j + 1) * cfg.n_test], shares[c],
+                                world.plantings[j].target) for c in range(C)]) for j in range(J)], axis=1)
+    else:
+        cls = LEARNERS[name]
+        params = [cls.Params.model_validate(cfg.learner.params)] * C
+        trained = cls().fit(batch, params, backend)
+        pred_signal, pred_clean = trained.pred_signal, trained.pred_clean
+        weights, trajectory = trained.weights, trained.trajectory
+        if trained.alpha_eff_predicted is not None:
+            pred_eff = np.asarray(trained.alpha_eff_predicted, dtype=float)
+        steps = trained.train_steps
+        if trained.model is not None and hasattr(trained.model, "grad_norm"):
+            gn = np.asarray(trained.model.grad_norm, dtype=float)
+            converged = np.isfinite(gn) & (gn <= cfg.grad_tol)
+            note = f"final gradient norm above grad_tol={cfg.grad_tol:g} (max {np.nanmax(gn):.3g})"
+        if trajectory is not None and trajectory.shape[1] >= 2:
+            last, prev = trajectory[:, -1], trajectory[:, -2]
+            converged &= np.abs(last - prev) <= cfg.oscillation_tol * np.maximum(np.abs(last), 1e-12)
+            note = (f"alpha_eff still moving between the last reweighting rounds "
+                    f"(relative change > {cfg.oscillation_tol:g}): the fixed point oscillates")
+        if weights is not None:
+            converged &= np.isfinite(weights).all(axis=1)
+    measured_eff = measured_alpha_eff(weights, batch.member) if weights is not None else np.full(C, math.nan)
+    return {"pred_signal": np.asarray(pred_signal), "pred_clean": np.asarray(pred_clean), "y_clean": batch.y_clean,
+            "planted": planted, "nominal": nominal, "converged": converged, "measured_eff": measured_eff,
+            "pred_eff": pred_eff, "note": note, "steps": steps}
 
 
 def _gaussian_theory(world, shares, cfg: GaussianStress, formulas: Formulas) -> list[dict]:

@@ -161,9 +161,14 @@ class GaussianWorld:
     def log_base_joint(self, x: np.ndarray) -> np.ndarray:
         """log P0(x, y) with priors and label noise: (n, K)."""
         comp = self._log_normal(x, self.full_means, self.scales) + np.log(self.priors)  # (n, K) over classes k
-        with np.errstate(divide="ignore"):
-            log_t = np.log(self.noise_matrix())  # (k, y)
-        return special.logsumexp(comp[:, :, None] + log_t[None], axis=1)
+        if self.label_noise == 0:
+            return comp
+        # T = (1 - eta - e) I + e 11^T with e = eta / (K - 1), so
+        # P0(x, y) = e sum_k pi_k N_k(x) + (1 - eta - e) pi_y N_y(x): O(n K), not O(n K^2)
+        e = self.label_noise / (self.n_classes - 1)
+        keep = 1.0 - self.label_noise - e
+        spread = math.log(e) + special.logsumexp(comp, axis=1, keepdims=True)
+        return np.logaddexp(spread, math.log(keep) + comp) if keep > 0 else np.broadcast_to(spread, comp.shape).copy()
 
     def log_collective_joint(self, x: np.ndarray, j: int) -> np.ndarray:
         """log P*_j(x, y): all mass on the target label (feature-label): (n, K), -inf elsewhere."""
@@ -198,9 +203,12 @@ class GaussianWorld:
     def bayes_success_mc(self, shares, j: int, n: int, seed: int = 0) -> tuple[float, float]:
         """Monte Carlo Bayes success of collective j at effective shares a: (success, standard error)."""
         rng = np.random.default_rng([seed, _THEORY_STREAM, j])
-        x, _, _ = self.sample_base(n, rng)
-        hits = self.bayes_predict(self.plant(x, j, rng), shares, self.plantings[j].target) == self.plantings[j].target
-        s = float(hits.mean())
+        t = self.plantings[j].target
+        hits = 0
+        for sl in self._chunks(n):  # sampled chunk by chunk: n x d need not fit in memory
+            x, _, _ = self.sample_base(sl.stop - sl.start, rng)
+            hits += int((argmax_against(self.log_scores(self.plant(x, j, rng), shares), t) == t).sum())
+        s = hits / n
         return s, math.sqrt(s * (1 - s) / n)
 
     def integrated_gap_mc(self, shares, j: int, n: int, seed: int = 0) -> tuple[float, float]:
@@ -214,16 +222,16 @@ class GaussianWorld:
         total = 1.0 - shares[j]
         rng = np.random.default_rng([seed, _THEORY_STREAM, 100 + j])
         probs = np.array([1.0 - sum(shares)] + rest[:]) / total
-        source = rng.choice(len(probs), size=n, p=probs / probs.sum())
-        x, _, _ = self.sample_base(n, rng)
-        for i in range(len(shares)):
-            pick = source == i + 1
-            if pick.any():
-                x[pick] = self.plant(x[pick], i, rng)
         t = self.plantings[j].target
         gaps = np.empty(n)
-        for sl in self._chunks(n):
-            logp = self.log_scores(x[sl], rest)
+        for sl in self._chunks(n):  # sampled chunk by chunk: n x d need not fit in memory
+            source = rng.choice(len(probs), size=sl.stop - sl.start, p=probs / probs.sum())
+            x, _, _ = self.sample_base(sl.stop - sl.start, rng)
+            for i in range(len(shares)):
+                pick = source == i + 1
+                if pick.any():
+                    x[pick] = self.plant(x[pick], i, rng)
+            logp = self.log_scores(x, rest)
             post = np.exp(logp - special.logsumexp(logp, axis=1, keepdims=True))
             others = np.delete(post, t, axis=1).max(axis=1)
             gaps[sl] = np.maximum(others - post[:, t], 0.0)

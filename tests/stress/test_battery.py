@@ -166,3 +166,18 @@ def test_quick_battery_reports_no_violation(tmp_path):
     # every scenario ran and produced rows with intervals over several seeds
     assert set(res.table["scenario"]) == {s.name for s in load_battery().scenarios}
     assert (res.table["seeds"] >= 2).all()
+
+
+def test_chunked_run_equals_one_batch():
+    one = run_battery(_battery(GAUSS), backend="numpy").table
+    tiny = {**GAUSS, "config": {**GAUSS["config"], "memory_budget_mb": 0.001}}  # one configuration per chunk
+    many = run_battery(_battery(tiny), backend="numpy").table
+    for col in ("success", "clean_accuracy", "success_theory", "success_bound"):
+        assert np.allclose(one[col], many[col]), col
+
+
+def test_cli_lists_scenarios(cli):
+    res = cli("stress", "--list", "--json")
+    assert res.exit_code == 0
+    names = [s["scenario"] for s in res.json()["scenarios"]]
+    assert "tiny-collective" in names and "two-collectives" in names

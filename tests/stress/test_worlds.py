@@ -70,3 +70,15 @@ def test_noisy_planting_and_two_collectives_in_samples():
     assert batch.X_signal.shape == (4, 200, world.dim)
     # collective 1's test points carry its pattern on its own coordinate
     assert batch.X_signal[:, 100:, 3].mean() > 1.5 and abs(batch.X_signal[:, :100, 3].mean()) < 0.5
+
+
+@pytest.mark.parametrize("K, eta", [(2, 0.3), (5, 0.5), (4, 0.0)])
+def test_noisy_base_density_equals_the_direct_sum_over_classes(K, eta):
+    from scipy import special
+
+    world = _world(n_classes=K, d_class=K, label_noise=eta, priors=np.arange(1, K + 1) / (K * (K + 1) / 2))
+    x, _, _ = world.sample_base(64, np.random.default_rng(1))
+    comp = world._log_normal(x, world.full_means, world.scales) + np.log(world.priors)
+    with np.errstate(divide="ignore"):
+        direct = special.logsumexp(comp[:, :, None] + np.log(world.noise_matrix())[None], axis=1)
+    assert np.allclose(world.log_base_joint(x), direct, atol=1e-10)
