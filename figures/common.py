@@ -278,10 +278,21 @@ def build_claim_figure(frame: pd.DataFrame, title: str, extra_panels: Sequence[E
                 heights[r] = max(PANEL_HEIGHT, LEGEND_ENTRY_HEIGHT * len(handles) + 0.5)
         if extra_panels:
             r = n_rows - 1
+            merged: dict[str, object] = {}
             for c, draw_panel in enumerate(extra_panels):
                 draw_panel(axes[r][c], frame, colours)
-            for c in range(len(extra_panels), n_cols + 1):
+                for handle, label in zip(*axes[r][c].get_legend_handles_labels()):
+                    merged.setdefault(label, handle)
+                if axes[r][c].get_legend() is not None:  # one legend for the row, beside it
+                    axes[r][c].get_legend().remove()
+            legend_ax = grid[r][len(extra_panels)]
+            for c in range(len(extra_panels) + 1, n_cols + 1):
                 fig.delaxes(grid[r][c])
+            legend_ax.set_label(LEGEND_LABEL)
+            legend_ax.axis("off")
+            if merged:
+                legend_ax.legend(list(merged.values()), list(merged), loc="upper left", borderaxespad=0.0)
+                heights[r] = max(heights[r], LEGEND_ENTRY_HEIGHT * len(merged) + 0.5)
         grid[0][0].get_gridspec().set_height_ratios(heights)
         fig.set_size_inches(PANEL_WIDTH * (n_cols + 0.9), sum(heights) + 0.4)
         fig.suptitle(title, x=0.01, ha="left", fontsize=10)

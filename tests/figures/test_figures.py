@@ -100,9 +100,11 @@ def test_figure_draws_expected_panels_series_and_pixels(tmp_path, claim):
     assert ys[2] == pytest.approx(mean)
     segs = container.lines[2][0].get_segments()
     assert segs[2][1][1] - segs[2][0][1] == pytest.approx(2 * half)
-    if n_extra:
+    if n_extra:  # agreement panels: a y = x reference line, named in their row's legend
         for ax in panels[n_alpha_panels:]:
-            assert any("y = x" in t.get_text() for t in ax.get_legend().get_texts())
+            assert any(line.get_linestyle() == ":" for line in ax.get_lines())
+        last_legend = [ax for ax in fig.axes if ax.get_label() == common.LEGEND_LABEL][-1].get_legend()
+        assert any("y = x" in t.get_text() for t in last_legend.get_texts())
 
     paths = module.draw(frame, tmp_path / "figs")
     assert [p.suffix for p in paths] == [".png", ".pdf"]
