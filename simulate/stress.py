@@ -224,7 +224,10 @@ class Scenario(StrictModel):
         if quick:
             for path, value in self.quick.items():
                 if path == "seeds":
-                    seeds = Scenario._seeds(value)
+                    try:
+                        seeds = Scenario._seeds(value)
+                    except ValueError as err:
+                        raise InputError(f"scenario {self.name}: quick.seeds: {err}") from None
                 elif path in grid:
                     grid[path] = value if isinstance(value, list) else [value]
                 else:

@@ -181,3 +181,10 @@ def test_cli_lists_scenarios(cli):
     assert res.exit_code == 0
     names = [s["scenario"] for s in res.json()["scenarios"]]
     assert "tiny-collective" in names and "two-collectives" in names
+
+
+def test_cli_bad_quick_seeds_exits_2(cli, tmp_path):
+    path = tmp_path / "bad.yaml"
+    path.write_text(yaml.safe_dump({"name": "bad", "scenarios": [{**TV, "quick": {"seeds": 1}}]}))
+    res = cli("stress", "--file", path, "--quick", "--out", tmp_path / "o")
+    assert res.exit_code == 2 and len(res.stderr.strip().splitlines()) == 1 and "seeds" in res.stderr
