@@ -15,6 +15,7 @@ Conventions (the same in every figure):
 
 from __future__ import annotations
 
+import json
 import math
 from pathlib import Path
 from typing import Callable, Sequence
@@ -63,7 +64,49 @@ def curve_labels(frame: pd.DataFrame, with_learner: bool = False) -> pd.Series:
         named = [lr.lower() in lb.lower() for lr, lb in zip(learner, labels)]
         differs = frame["series"].notna() & frame["learner"].notna() & ~pd.Series(named, index=frame.index)
         labels = labels.where(~differs, labels + " / " + learner)
-    return labels
+    return _split_by_varying_config(frame, labels)
+
+
+def _flatten(tree, prefix: str = "") -> dict[str, str]:
+    if isinstance(tree, dict):
+        out: dict[str, str] = {}
+        for key, value in tree.items():
+            out.update(_flatten(value, f"{prefix}{key}."))
+        return out
+    return {prefix[:-1]: json.dumps(tree, sort_keys=True)}
+
+
+def _is_alpha_or_seed(path: str) -> bool:
+    leaf = path.rsplit(".", 1)[-1]
+    return leaf in ("alpha", "alphas", "seed") or path == "series"
+
+
+def _split_by_varying_config(frame: pd.DataFrame, labels: pd.Series) -> pd.Series:
+    """Keep curves honest: rows of one label whose configurations differ in more than alpha and
+    seed (a grid axis the pillar did not name in ``series``, e.g. the signal's place) become
+    separate curves, labelled with the differing fields (``label, place=simple``)."""
+    if "config" not in frame.columns or not len(frame):
+        return labels
+    flat = []
+    for text in frame["config"]:
+        try:
+            flat.append(_flatten(json.loads(text)) if isinstance(text, str) else {})
+        except ValueError:
+            flat.append({})
+    flat = pd.Series(flat, index=frame.index)
+    out = labels.copy()
+    for label in labels.unique():
+        idx = labels.index[labels == label]
+        keys = sorted({k for i in idx for k in flat[i] if not _is_alpha_or_seed(k)})
+        varying = [k for k in keys if len({flat[i].get(k) for i in idx}) > 1]
+        if not varying:
+            continue
+        leaves = [k.rsplit(".", 1)[-1] for k in varying]
+        names = leaves if len(set(leaves)) == len(leaves) else varying
+        for i in idx:
+            parts = [f"{name}={json.loads(flat[i][k]) if k in flat[i] else None}" for name, k in zip(names, varying)]
+            out[i] = f"{label}, {', '.join(parts)}"
+    return out
 
 
 def theory_rows(frame: pd.DataFrame) -> pd.Series:

@@ -135,7 +135,7 @@ def test_one_row_of_panels_per_experiment(tmp_path):
     with ResultStore.open(tmp_path / "store", create=True) as store:
         for i, (cell_id, pillar, seed, rec) in enumerate(rows + _rows("exp-b", ["ERM"], True, False, rng)):
             experiment = "exp-a" if i < len(rows) else "exp-b"
-            store.write(CellOutcome(cell_id, experiment, pillar, seed, {"i": i}, [rec], None, "serial", "h", "a",
+            store.write(CellOutcome(cell_id, experiment, pillar, seed, {"alpha": rec["alpha"]}, [rec], None, "serial", "h", "a",
                                     "b", 0.0), "test")
         frame = store.frame()
     from collective_action.figures import c2
@@ -183,3 +183,25 @@ def test_c4_has_one_row_of_panels_per_learner(tmp_path):
     assert len(panels) == 4  # (success, clean) x 2 learners
     assert [ax.get_title(loc="left") for ax in panels[::2]] == ["c4-demo: logistic-gd", "c4-demo: max-margin"]
     assert all(len(ax.containers) == 2 for ax in panels[::2])
+
+
+def test_a_grid_axis_missing_from_series_splits_the_curve(tmp_path):
+    """Rows labelled alike but configured differently (signal place) must not be pooled."""
+    rng = np.random.default_rng(4)
+    rows = []
+    for place, centre in (("simple", 0.002), ("margin", 0.02)):
+        for alpha in ALPHAS:
+            for seed in SEEDS:
+                rec = {"alpha": alpha, "learner": "erm", "series": "ERM",
+                       "success": float(np.clip(_logistic(alpha, centre) + rng.normal(0, 0.02), 0, 1))}
+                rows.append((f"{place}-{alpha}-{seed}", "empirical", seed, rec, {"signal": {"place": place}, "alpha": alpha}))
+    with ResultStore.open(tmp_path / "store", create=True) as store:
+        for cell_id, pillar, seed, rec, config in rows:
+            store.write(CellOutcome(cell_id, "c4-dominoes", pillar, seed, config, [rec], None, "serial", "h", "a", "b",
+                                    0.0), "test")
+        frame = store.frame()
+    labels = set(common.curve_labels(frame))
+    assert labels == {"ERM, place=simple", "ERM, place=margin"}
+    from collective_action.figures import c4
+
+    assert len(common.data_panels(c4.build(frame))[0].containers) == 2
