@@ -189,6 +189,8 @@ class DiscreteStress(StrictModel):
             raise ValueError(f"signal_size must be <= n_points = {self.n_points}")
         if self.signal_mass is not None and self.signal_size == self.n_points and self.signal_mass < 1:
             raise ValueError("signal_mass < 1 needs signal_size < n_points (some x outside X*)")
+        if self.learner == "plug-in" and self.epsilon > 0:
+            raise ValueError("epsilon applies to the adversarial learners; the plug-in learner has eps = 0")
         if self.bound == "finite-sample" and self.learner != "plug-in":
             raise ValueError("the finite-sample bound is checked with the plug-in learner")
         return self
@@ -371,12 +373,14 @@ def run_discrete_point(cfg: DiscreteStress, seeds: list[int], formulas: Formulas
             elif cfg.learner == "plug-in":
                 res = fam1.run_plug_in(problem, [alpha], [seed], cfg.n_train, cfg.n_test, "feature-label")
                 rec.update(success=float(res.success[0]), clean=float(res.clean_accuracy[0]), bound=pop_bound)
+            elif not ok:  # no member at this n: nothing for the adversary to attack
+                rec.update(success=math.nan, clean=math.nan, bound=pop_bound)
             else:
                 test = np.random.default_rng([seed, 1])
                 hits = labels == t
-                s = test.multinomial(cfg.n_test, problem.signal_law)[hits].sum() / cfg.n_test if ok else math.nan
+                s = test.multinomial(cfg.n_test, problem.signal_law)[hits].sum() / cfg.n_test
                 clean_counts = test.multinomial(cfg.n_test, problem.p0.ravel()).reshape(problem.p0.shape)
-                clean = clean_counts[np.arange(problem.n_points), labels].sum() / cfg.n_test if ok else math.nan
+                clean = clean_counts[np.arange(problem.n_points), labels].sum() / cfg.n_test
                 rec.update(success=float(s), clean=float(clean), bound=pop_bound)
             s = rec["success"]
             rec["success_se"] = math.sqrt(s * (1 - s) / cfg.n_test) if math.isfinite(s) else math.nan

@@ -99,9 +99,10 @@ def test_nan_and_not_converged_flags_fire_on_constructed_cases():
     one_step = {**GAUSS, "name": "one-step",
                 "config": {**GAUSS["config"], "learner": {"name": "logistic", "params": {"steps": 1}},
                            "alphas": [0.3]}}
-    res = run_battery(_battery(empty, one_step), backend="numpy")
+    adversary_empty = {**TV, "name": "adversary-empty", "config": {**TV["config"], "alphas": [1e-7]}}
+    res = run_battery(_battery(empty, one_step, adversary_empty), backend="numpy")
     by = dict(zip(res.table["scenario"], res.table["flags"]))
-    assert "NAN" in by["empty"]
+    assert "NAN" in by["empty"] and "NAN" in by["adversary-empty"]
     assert "NOT_CONVERGED" in by["one-step"]
 
 
