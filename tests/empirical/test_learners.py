@@ -41,13 +41,14 @@ def test_hyperparameters_are_checked_and_listed():
         make_learner("adam", {})
 
 
-def _digits_cfg(learner, hparams=None, alpha=0.1, **train):
+def _digits_cfg(learner, hparams=None, alpha=0.1, model="mlp", **train):
     return EmpiricalConfig.model_validate({
         "data": {"name": "digits", "val_size": 200},
         "collective": {"alpha": alpha, "target": 3},
         "signal": {"kind": "patch", "place": "corner", "size": 3},
         "learner": {"name": learner, "hparams": hparams or {}},
-        "train": {"model": "mlp", "width": 64, "epochs": 4, "batch_size": 64, "lr": 0.05, **train},
+        "train": {"model": model, "width": 64 if model == "mlp" else None, "epochs": 4, "batch_size": 64,
+                  "lr": 0.05, **train},
     })
 
 
@@ -85,3 +86,22 @@ def test_same_seed_same_numbers_on_cpu():
     assert (a.success, a.clean_accuracy, a.alpha_eff_measured) == (b.success, b.clean_accuracy, b.alpha_eff_measured)
     c = train_once(_digits_cfg("cvar"), seed=6)
     assert (a.clean_accuracy, a.alpha_eff_measured) != (c.clean_accuracy, c.alpha_eff_measured)
+
+
+@pytest.mark.parametrize("model", ["linear", "mlp", "cnn", "resnet"])
+def test_every_model_builds_and_learns_digits(model):
+    from collective_action.empirical.models import build_model
+
+    net = build_model(model, (1, 8, 8), 10)
+    assert net(torch.zeros(5, 1, 8, 8)).shape == (5, 10)
+    row = train_once(_digits_cfg("erm", model=model, epochs=3), seed=0)
+    assert row.clean_accuracy > 0.5
+
+
+def test_models_reject_wrong_inputs():
+    from collective_action.empirical.models import build_model
+
+    with pytest.raises(InputError, match="needs images"):
+        build_model("cnn", (40,), 10)
+    with pytest.raises(InputError, match="unknown model"):
+        build_model("vit", (1, 8, 8), 10)
