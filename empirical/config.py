@@ -26,7 +26,7 @@ class DataSpec(StrictModel):
 
     name: Literal["fashion-mnist", "digits", "mnist1d", "idx", "spurious", "dominoes"] = Field(
         "fashion-mnist", description="base set, or a derived set built from Fashion-MNIST")
-    data_dir: str | None = Field(None, description="folder of idx files (name: idx, or another Fashion-MNIST copy)")
+    data_dir: str | None = Field(None, description="folder of idx files (name: idx), or the Fashion-MNIST folder for the other sets")
     train_size: int | None = Field(None, ge=10, description="random training subset (per seed); null: all")
     val_size: int = Field(1000, ge=0, description="validation points carved out of the training split")
     data_seed: int = Field(0, ge=0, description="seed of the derived set's construction (fixed across run seeds)")

@@ -49,8 +49,9 @@ def _spurious_split(x, y_fine, rng, agreement, classes_a, classes_b, border, int
 
 
 @lru_cache(maxsize=4)
-def _spurious_cached(seed, agreement, classes_a, classes_b, border, intensity, n_train, n_val, n_test):
-    base = load_fashion_mnist()
+def _spurious_cached(seed, agreement, classes_a, classes_b, border, intensity, n_train, n_val, n_test,
+                     data_dir=None):
+    base = load_fashion_mnist(data_dir)
     rng = np.random.default_rng(seed)
     # Validation points come out of the training pool but follow the test distribution.
     order = rng.permutation(len(base.y_train))
@@ -69,7 +70,7 @@ def _spurious_cached(seed, agreement, classes_a, classes_b, border, intensity, n
 
 def make_spurious(seed: int = 0, agreement: float = 0.95, classes_a=TOPS, classes_b=FOOTWEAR,
                   border: int = 2, intensity: float = 1.0, n_train: int | None = None,
-                  n_val: int = 1000, n_test: int | None = None) -> Dataset:
+                  n_val: int = 1000, n_test: int | None = None, data_dir: str | None = None) -> Dataset:
     """The spurious-correlation set (four groups); see the module docstring."""
     classes_a, classes_b = tuple(int(c) for c in classes_a), tuple(int(c) for c in classes_b)
     if not 0.0 <= agreement <= 1.0:
@@ -79,7 +80,7 @@ def make_spurious(seed: int = 0, agreement: float = 0.95, classes_a=TOPS, classe
     if not 1 <= border <= 6:
         raise InputError(f"spurious border must lie in 1..6 pixels, got {border}")
     arrays = _spurious_cached(int(seed), float(agreement), classes_a, classes_b, int(border), float(intensity),
-                              n_train, int(n_val), n_test)
+                              n_train, int(n_val), n_test, data_dir)
     x_tr, y_tr, g_tr, x_va, y_va, g_va, x_te, y_te, g_te = arrays
     meta = {"name": "spurious", "seed": int(seed), "agreement": float(agreement), "classes_a": list(classes_a),
             "classes_b": list(classes_b), "border": int(border)}
@@ -133,8 +134,8 @@ def _dominoes_split(x, y, rng, simple, agreement, margin, n_max):
 
 
 @lru_cache(maxsize=4)
-def _dominoes_cached(seed, simple, agreement, test_agreement, margin, n_train, n_test):
-    base = load_fashion_mnist()
+def _dominoes_cached(seed, simple, agreement, test_agreement, margin, n_train, n_test, data_dir=None):
+    base = load_fashion_mnist(data_dir)
     rng = np.random.default_rng(seed)
     x_tr, y_tr = _dominoes_split(base.x_train, base.y_train, rng, simple, agreement, margin, n_train)
     x_te, y_te = _dominoes_split(base.x_test, base.y_test, rng, simple, test_agreement, margin, n_test)
@@ -144,7 +145,8 @@ def _dominoes_cached(seed, simple, agreement, test_agreement, margin, n_train, n
 
 
 def make_dominoes(seed: int = 0, simple: str = "bar", agreement: float = 1.0, test_agreement: float = 1.0,
-                  margin: int = 5, n_train: int | None = 20000, n_test: int | None = 5000) -> Dataset:
+                  margin: int = 5, n_train: int | None = 20000, n_test: int | None = 5000,
+                  data_dir: str | None = None) -> Dataset:
     """The dominoes set: (1, 56, 28 + margin) images in 10 classes; see the module docstring."""
     check_choice("dominoes simple half", simple, SIMPLE_KINDS)
     for name, value in (("agreement", agreement), ("test_agreement", test_agreement)):
@@ -153,7 +155,7 @@ def make_dominoes(seed: int = 0, simple: str = "bar", agreement: float = 1.0, te
     if not 3 <= margin <= 12:
         raise InputError(f"dominoes margin must lie in 3..12 columns, got {margin}")
     x_tr, y_tr, x_te, y_te = _dominoes_cached(int(seed), simple, float(agreement), float(test_agreement),
-                                              int(margin), n_train, n_test)
+                                              int(margin), n_train, n_test, data_dir)
     regions = {"simple": (0, 28, 0, 28), "complex": (28, 56, 0, 28), "margin": (0, 56, 28, 28 + margin)}
     meta = {"name": "dominoes", "seed": int(seed), "simple": simple, "agreement": float(agreement),
             "test_agreement": float(test_agreement), "margin": int(margin), "regions": regions}

@@ -12,7 +12,6 @@ from __future__ import annotations
 from pathlib import Path
 
 import pandas as pd
-import torch
 
 from collective_action.experiment import Cell, Pillar, load_experiment, register_pillar
 from collective_action.results import rows_to_frame
@@ -84,7 +83,5 @@ def run(spec: str | Path | dict, quick: bool = False, device: str = "cpu", progr
         from collective_action.errors import InputError
 
         raise InputError(f"{exp.source}: pillar is {exp.spec.pillar!r}, not 'empirical'")
-    threads = torch.get_num_threads()
     rows = run_cells(exp.cells(quick=quick), device=device, progress=progress, batched=batched)
-    torch.set_num_threads(threads)
     return rows_to_frame([r for cell_rows in rows for r in cell_rows])

@@ -40,10 +40,10 @@ def build_dataset(cfg: EmpiricalConfig) -> Dataset:
     d = cfg.data
     if d.name == "spurious":
         return derived.make_spurious(seed=d.data_seed, agreement=d.agreement, classes_a=d.classes_a,
-                                     classes_b=d.classes_b, n_val=max(d.val_size, 1))
+                                     classes_b=d.classes_b, n_val=max(d.val_size, 1), data_dir=d.data_dir)
     if d.name == "dominoes":
         return derived.make_dominoes(seed=d.data_seed, simple=d.simple, agreement=d.simple_agreement,
-                                     margin=d.margin)
+                                     margin=d.margin, data_dir=d.data_dir)
     return load_dataset(d.name, d.data_dir)
 
 
