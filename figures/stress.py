@@ -39,7 +39,7 @@ def draw_tightness(table, out_stem, title: str = "Stress battery: tightness of t
     frame = _load(table).copy()
     scenarios = list(dict.fromkeys(frame["scenario"]))
     height = max(3.0, 0.32 * len(scenarios) + 1.4)
-    flags = frame["flags"].fillna("").astype(str)
+    flags = frame["flags"].astype(object).where(frame["flags"].notna(), "").astype(str)  # CSV: all-empty -> NaN
     with paper_style():
         fig, ax = plt.subplots(figsize=(2.1 * PANEL_WIDTH, height))
         rng = np.random.default_rng(0)  # vertical jitter only, so dots of one strip do not overlap

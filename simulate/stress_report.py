@@ -12,7 +12,8 @@ from collective_action.simulate.stress import StressResult
 
 
 def flag_counts(table: pd.DataFrame) -> dict:
-    flags = table["flags"].fillna("").astype(str) if len(table) else pd.Series([], dtype=str)
+    flags = (table["flags"].astype(object).where(table["flags"].notna(), "").astype(str)
+             if len(table) else pd.Series([], dtype=str))
     return {name: int(flags.str.contains(name).sum()) for name in ("VIOLATION", "NOT_CONVERGED", "NAN")}
 
 

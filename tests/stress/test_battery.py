@@ -133,6 +133,15 @@ def test_cli_runs_a_user_battery_and_writes_everything(cli, tmp_path):
                  "stress_tightness.png", "stress_tightness.pdf"):
         assert (out / name).stat().st_size > 0
     assert "| tv |" in (out / "stress_summary.md").read_text()
+    # the figure is drawn from the stored table, and the raw rows follow the shared schema
+    from collective_action.figures.stress import draw_tightness
+    from collective_action.results import validate_frame
+    import pandas as pd
+
+    png, pdf = draw_tightness(out / "stress_table.csv", tmp_path / "again" / "fig")
+    assert png.stat().st_size > 0 and pdf.stat().st_size > 0
+    raw = validate_frame(pd.read_parquet(out / "stress_raw.parquet"))
+    assert len(raw) == 4 * 2 and raw["config"].str.contains('"scenario": "tv"').all()
 
 
 @pytest.mark.parametrize("args, needle", [
