@@ -1,0 +1,54 @@
+#!/usr/bin/env bash
+# Regenerate the numbers and figures of docs/RESULTS.md (claims C1-C5) on this machine.
+#
+#   bash scripts/results_report.sh            # quick sizes for every claim + the larger runs below
+#   QUICK_ONLY=1 bash scripts/results_report.sh
+#
+# What runs (sizes are exactly those the report quotes):
+#   * reproduce all --quick            -> results/report-quick/{c1..c5}, figures/
+#   * reproduce C1 and C5 at full size -> results/report-full/{c1,c5}, figures/
+#   * full-size sweeps of the files that fit two CPU cores in minutes: c2_simulate_dro,
+#     c2_empirical_spurious, c4_simulate_simplicity -> results/report-full-sweeps/<name>/
+# Not run here (too heavy for a shared 2-core CPU in one session): c2_empirical_fmnist_erm_dro at
+# full size (small CNN on all 60k images, 120 models), c3_validation_lever and
+# c4_empirical_dominoes at full size; run `collective-action reproduce C2|C3|C4` for them.
+# Tables: python scripts/results_tables.py DIR prints every table of the report from the stores.
+# Reruns resume (finished cells are never recomputed).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+export OMP_NUM_THREADS=${OMP_NUM_THREADS:-1} MKL_NUM_THREADS=${MKL_NUM_THREADS:-1}
+QUICK=${QUICK:-results/report-quick}
+FULL=${FULL:-results/report-full}
+SWEEPS=${SWEEPS:-results/report-full-sweeps}
+mkdir -p results
+
+timed() { local start=$(date +%s); "$@"; echo "[$(( $(date +%s) - start )) s] $*" >&2; }
+
+timed collective-action reproduce all --quick --out "$QUICK" --workers 1
+if [ -z "${QUICK_ONLY:-}" ]; then
+  timed collective-action reproduce C1 --out "$FULL" --workers 1
+  timed collective-action reproduce C5 --out "$FULL" --workers 1
+  for name in c2_simulate_dro c4_simulate_simplicity c2_empirical_spurious; do
+    timed collective-action sweep "experiments/$name.yaml" --out "$SWEEPS/$name" --workers 1
+    collective-action plot "$SWEEPS/$name" --figures "$SWEEPS/figures/$name"
+  done
+fi
+python scripts/results_tables.py "$QUICK" > results/report-tables-quick.md
+if [ -z "${QUICK_ONLY:-}" ]; then
+  python scripts/results_tables.py "$FULL" > results/report-tables-full.md
+  for name in c2_simulate_dro c4_simulate_simplicity c2_empirical_spurious; do
+    python - "$SWEEPS/$name" <<'PY' >> results/report-tables-full.md
+import sys
+from pathlib import Path
+sys.path.insert(0, "scripts")
+from results_tables import agreement_stats, experiment_table
+from collective_action.sweep import read_results
+frame = read_results(Path(sys.argv[1]))
+print(f"\n### {sys.argv[1]} ({len(frame)} rows, {frame['seed'].nunique()} seeds)\n")
+print(experiment_table(frame))
+for line in agreement_stats(frame):
+    print(f"\n- {line}")
+PY
+  done
+fi
+echo "tables: results/report-tables-*.md; figures: $QUICK/figures, $FULL/figures, $SWEEPS/figures"
