@@ -114,6 +114,25 @@ def test_failing_cell_is_recorded_and_does_not_stop_the_sweep(toy, write_experim
     assert listed.exit_code == 0 and len(pd.read_csv(pd.io.common.StringIO(listed.stdout))) == 24
 
 
+def test_rerun_retries_failed_cells_and_keeps_done_ones(toy, write_experiment, tmp_path, cli):
+    marker = tmp_path / "fixed"
+    exp = write_experiment(extra_config=f"fail_marker: {marker}\n")
+    out = tmp_path / "out"
+    first = cli("sweep", exp, "--out", out, "--backend", "serial", "--no-progress", "--json")
+    assert first.exit_code == 1 and json.loads(first.stdout.splitlines()[0])["failed"] == 8  # seed 0 of 8 configs
+    with ResultStore.open(out) as store:
+        done_before = store.frame().set_index("cell_id")["finished_at"]
+    marker.write_text("the cause is fixed")
+    second = cli("sweep", exp, "--out", out, "--backend", "serial", "--no-progress", "--json")
+    assert second.exit_code == 0
+    summary = json.loads(second.stdout)
+    assert summary["already_stored"] == 16 and summary["ran"] == 8 and summary["failed"] == 0
+    with ResultStore.open(out) as store:
+        assert store.count("done") == 24 and store.count("failed") == 0
+        after = store.frame().set_index("cell_id")["finished_at"]
+    assert (after[done_before.index] == done_before).all()  # done cells were not recomputed
+
+
 def test_other_experiment_in_the_same_folder_needs_resume(toy, write_experiment, tmp_path, cli):
     first = write_experiment()
     out = tmp_path / "out"

@@ -9,7 +9,8 @@ numbers that move with alpha and the seed, not a mock.
 
 Test knobs (all off by default): ``sleep_s`` slows a cell (so a test can kill a sweep mid-way),
 ``fail`` makes a cell raise, ``crash_marker`` makes the worker process die (os._exit) the first
-time the cell runs (the marker file records that it happened).
+time the cell runs (the marker file records that it happened), ``fail_marker`` makes the cells
+of seed 0 raise until the marker file exists (a transient failure that a rerun gets past).
 """
 
 from __future__ import annotations
@@ -36,6 +37,7 @@ class ToyConfig(StrictModel):
     sleep_s: float = Field(0.0, ge=0.0)
     fail: bool = False
     crash_marker: str = ""
+    fail_marker: str = ""
 
 
     @field_validator("learner")
@@ -90,6 +92,8 @@ def run_cells(cells):
             os._exit(17)  # the worker dies mid-task, as a killed machine would
         if cfg.fail:
             raise RuntimeError(f"cell with seed {cell.seed} was told to fail")
+        if cfg.fail_marker and cell.seed == 0 and not Path(cfg.fail_marker).exists():
+            raise RuntimeError("transient failure (the marker file did not exist yet)")
         if cfg.sleep_s:
             time.sleep(cfg.sleep_s)
         out = run_one(cfg, cell.seed)
