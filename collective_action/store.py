@@ -145,8 +145,19 @@ class ResultStore:
         except sqlite3.Error as err:
             raise InputError(f"results store {path} cannot be opened: {err}") from None
         store = cls(path, conn)
+        if create and store._is_blank():
+            # killed while creating the store, before its schema was committed: start it afresh
+            store._initialise()
+            return store
         store._check()
         return store
+
+    def _is_blank(self) -> bool:
+        """An SQLite file with no tables at all (a store whose creation was interrupted)."""
+        try:
+            return self._conn.execute("SELECT COUNT(*) FROM sqlite_master").fetchone()[0] == 0
+        except sqlite3.DatabaseError:
+            return False
 
     def _initialise(self) -> None:
         c = self._conn

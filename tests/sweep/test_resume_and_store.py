@@ -205,3 +205,11 @@ def test_parquet_export_of_a_column_mixing_lists_and_numbers(tmp_path, cli):
     assert res.exit_code == 0, res.stderr
     value = pd.read_parquet(target)["alpha_eff_trajectory"][0]
     assert list(json.loads(value) if isinstance(value, str) else value) == [0.1, 0.2, 0.3]
+
+
+def test_store_whose_creation_was_interrupted_is_started_afresh(toy, write_experiment, tmp_path):
+    out = tmp_path / "out"
+    out.mkdir()
+    (out / "results.sqlite").write_bytes(b"")  # SIGKILL between creating the file and its schema
+    report = run_sweep(write_experiment(), out, backend="serial", progress=False)
+    assert report.n_run == 24 and len(report.frame()) == 24
