@@ -67,6 +67,15 @@ def series_label(cfg: EmpiricalConfig, validation: str | None = None) -> str:
     return label
 
 
+def signal_label(cfg: EmpiricalConfig) -> str:
+    """A short description of the signal, e.g. ``patch 3x3 @ margin`` or ``global 0.0314``."""
+    s = cfg.signal
+    if s.kind == "global":
+        return f"global {s.amplitude:.3g} ({cfg.collective.strategy})"
+    place = s.place if isinstance(s.place, str) else f"[{s.place[0]}, {s.place[1]}]"
+    return f"patch {s.size}x{s.size} @ {place} ({cfg.collective.strategy})"
+
+
 def policies_of(cfg: EmpiricalConfig) -> tuple[str, ...]:
     """The validation policies one run selects under (``both``: clean, then with-collective)."""
     v = cfg.selection.validation
@@ -193,6 +202,7 @@ class Run:
                     "selected_epoch": choice.epoch, "selected_candidate": choice.candidate,
                     "selected_hparams": json.dumps(learner.hparams, sort_keys=True),
                     "val_score": choice.score, "dataset": self.ds.name, "model": cfg.train.model,
+                    "signal": signal_label(cfg),
                     "validation": policy, "selection_metric": cfg.selection.metric,
                     "backend": "torch", "device": str(dev), "n_train": int(len(data.y_train)),
                     "n_test": int(len(data.y_test)), "epochs": cfg.train.epochs, "train_seconds": train_seconds,

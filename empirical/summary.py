@@ -24,9 +24,15 @@ def mean_interval(values) -> tuple[float, float, float]:
 
 
 def summarise(frame: pd.DataFrame) -> pd.DataFrame:
-    """One row per (series, alpha): seed count, and mean / 95% interval of the key columns."""
+    """One row per curve point: seed count, and mean / 95% interval of the key columns.
+
+    A curve is a series; when the rows vary the model or the signal as well (a grid over
+    them), those columns split the curves too.
+    """
     records = []
-    keys = ["series", "alpha"] if "series" in frame else ["learner", "alpha"]
+    keys = ["series"] if "series" in frame else ["learner"]
+    keys += [c for c in ("model", "signal") if c in frame and frame[c].nunique() > 1]
+    keys.append("alpha")
     for key, group in frame.groupby(keys, sort=True, dropna=False):
         rec = dict(zip(keys, key))
         rec["seeds"] = int(group["seed"].nunique())

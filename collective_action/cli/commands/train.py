@@ -59,6 +59,6 @@ def register(app: typer.Typer) -> None:
         for col in ("success", "clean_accuracy"):
             shown[col] = [f"{m:.3f} [{a:.3f}, {b:.3f}]" for m, a, b in
                           zip(shown[col], shown[col + "_lo"], shown[col + "_hi"])]
-        keep = ["series", "alpha", "seeds", "success", "clean_accuracy", "alpha_eff_measured", "alpha_eff_predicted"]
+        keep = [c for c in ("series", "model", "signal") if c in shown] + ["alpha", "seeds", "success", "clean_accuracy", "alpha_eff_measured", "alpha_eff_predicted"]
         typer.echo(shown[keep].to_string(index=False, float_format=lambda v: f"{v:.4g}"))
         return 0
