@@ -14,7 +14,7 @@ import pandas as pd
 
 from .common import build_claim_figure, save_figure
 
-TITLE = "C1  Hardt's bound vs. exact Bayes success (lines: theory; points: simulation, 95% CI over seeds)"
+TITLE = "C1. Hardt et al.'s lower bound vs. the exact Bayes success"
 
 
 def build(frame: pd.DataFrame):

@@ -14,7 +14,7 @@ import pandas as pd
 
 from .common import build_claim_figure, has_data, numeric, plot_agreement, save_figure
 
-TITLE = "C2  DRO changes the effective size (points: mean, 95% CI over seeds)"
+TITLE = "C2. Distributionally robust learners change the collective's effective size"
 
 
 def alpha_eff_panel(ax, frame: pd.DataFrame, colours: dict) -> None:

@@ -12,7 +12,7 @@ import pandas as pd
 
 from .common import build_claim_figure, save_figure
 
-TITLE = "C3  Validation set with vs. without the collective (points: mean, 95% CI over seeds)"
+TITLE = "C3. The validation set is a lever: clean validation vs. validation holding the collective"
 
 
 def build(frame: pd.DataFrame):

@@ -13,7 +13,7 @@ import pandas as pd
 
 from .common import build_claim_figure, save_figure
 
-TITLE = "C4  Signal placement vs. simplicity bias (points: mean, 95% CI over seeds)"
+TITLE = "C4. Simplicity bias decides which signals work: success per signal placement"
 
 
 def build(frame: pd.DataFrame):

@@ -13,7 +13,7 @@ import pandas as pd
 
 from .common import build_claim_figure, has_data, plot_agreement, save_figure, theory_rows
 
-TITLE = "C5  Agreement of theory, simulation and training (y = x: perfect agreement)"
+TITLE = "C5. Agreement of theory, simulation and training (dotted y = x: perfect agreement)"
 
 
 def success_agreement_panel(ax, frame: pd.DataFrame, colours: dict) -> None:

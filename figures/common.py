@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import json
 import math
+import re
 from pathlib import Path
 from typing import Callable, Sequence
 
@@ -24,12 +25,13 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
-from .style import PANEL_HEIGHT, PANEL_WIDTH, colour, marker, paper_style
+from .style import (DATA_LINEWIDTH, FIGURE_WIDTH, KEY_GREY, N_COLUMNS, PANEL_HEIGHT, THEORY_LINEWIDTH, colour,
+                    marker, paper_style)
 
 import matplotlib.pyplot as plt  # noqa: E402  (style sets the Agg backend first)
 from matplotlib.ticker import FuncFormatter, NullFormatter  # noqa: E402
 
-ALPHA_LABEL = r"collective size $\alpha$ (share of training set)"
+ALPHA_LABEL = "collective size $\\alpha$\n(share of training set)"
 THEORY_PILLAR = "theory"
 #: Label of the axes that only hold a row's legend (not a data panel).
 LEGEND_LABEL = "legend"
@@ -143,60 +145,190 @@ def summarise(frame: pd.DataFrame, value: str, by: str = "alpha") -> pd.DataFram
 
 
 def colour_map(labels: Sequence[str]) -> dict[str, int]:
-    """A stable colour/marker index per curve label (sorted, so every panel agrees)."""
+    """A stable colour/marker index per curve label (sorted, so every panel of a row agrees)."""
     return {label: i for i, label in enumerate(sorted(set(labels)))}
 
 
+# ------------------------------------------------------------------------------ legend labels
+#: Words written as symbols in legends (longest first where one contains another).
+_SYMBOLS = (
+    (r"\bbeta\b", "β"), (r"\blambda\b", "λ"), (r"\balpha\b", "α"), (r"\beta(?=_|\b)", "η"),
+    (r"\brho\b", "ρ"), (r"\bepsilon\b", "ε"), (r"\beps\b", "ε"), (r"\bdelta\b", "δ"),
+    (r"\bsigma\b", "σ"), (r"\bxi\b", "ξ"), (r"\bchi2\b", "χ²"), (r"\bP0\(", "P₀("),
+)
+#: Configuration fields as they appear in split labels (``name=value``), shortened.
+_FIELDS = ((r"\bname=", ""), (r"\btrain_size=", "n="), (r"\bn_train=", "n="), (r"\bsignal\.", ""))
+
+
+def abbreviate(label: str) -> str:
+    """Greek symbols for parameter names and short configuration field names."""
+    for pattern, short in _SYMBOLS + _FIELDS:
+        label = re.sub(pattern, short, label)
+    return label
+
+
+def _split_top(text: str) -> list[str]:
+    """Split at commas outside brackets ("a (b, c), d=[1, 2]" -> ["a (b, c)", "d=[1, 2]"])."""
+    parts, depth, current = [], 0, ""
+    for ch in text:
+        depth += (ch in "([{") - (ch in ")]}")
+        if ch == "," and depth == 0:
+            parts.append(current.strip())
+            current = ""
+        else:
+            current += ch
+    parts.append(current.strip())
+    return [p for p in parts if p]
+
+
+def _head_and_items(part: str) -> tuple[str, list[str] | None]:
+    """"JTT (λ=20, T=50)" -> ("JTT", ["λ=20", "T=50"]); a part without a final group -> (part, None)."""
+    match = re.fullmatch(r"(.+?)\s*\((.*)\)", part)
+    if not match or match.group(2).count("(") != match.group(2).count(")"):
+        return part, None
+    return match.group(1), _split_top(match.group(2))
+
+
+def short_labels(labels: Sequence[str]) -> tuple[dict[str, str], str]:
+    """Legend text per curve label, and the settings every curve shares (for the legend title).
+
+    Parameter names become symbols (β, λ, α, ...); a setting shared by all curves of the legend
+    (a comma-separated part, or an item of the first part's parentheses) is said once in the
+    title instead of in every entry. Falls back to the abbreviated labels if that would make two
+    entries equal.
+    """
+    labels = list(dict.fromkeys(labels))
+    abbreviated = {lb: abbreviate(lb) for lb in labels}
+    if len(labels) < 2:
+        return abbreviated, ""
+    parts = {lb: _split_top(text) or [text] for lb, text in abbreviated.items()}
+    heads = {lb: _head_and_items(p[0]) for lb, p in parts.items()}
+    shared_parts = set.intersection(*(set(p[1:]) for p in parts.values()))
+    shared_items = (set.intersection(*(set(items) for _, items in heads.values()))
+                    if all(items is not None for _, items in heads.values()) else set())
+    out = {}
+    for lb in labels:
+        first = parts[lb][0]
+        head, items = heads[lb]
+        if items is not None and shared_items:
+            kept = [item for item in items if item not in shared_items]
+            first = f"{head} ({', '.join(kept)})" if kept else head
+        out[lb] = ", ".join([first] + [p for p in parts[lb][1:] if p not in shared_parts])
+    if len(set(out.values())) < len(labels):
+        return abbreviated, ""
+    first_label = labels[0]
+    common = [i for i in (heads[first_label][1] or []) if i in shared_items]
+    common += [p for p in parts[first_label][1:] if p in shared_parts]
+    return out, ", ".join(common)
+
+
+# ------------------------------------------------------------------------------ axes
+def _tick_text(value: float) -> str:
+    """Compact alpha tick: 1e-3, 5e-4 below 0.001 (and for powers of ten below 0.01), else 0.02."""
+    exponent = math.floor(math.log10(value) + 1e-9)
+    mantissa = value / 10 ** exponent
+    is_power = abs(mantissa - 1) < 1e-6
+    if value < 1e-3 - 1e-12 or (is_power and value < 0.01 - 1e-12):
+        return f"{mantissa:g}e{exponent}"
+    return f"{value:g}"
+
+
+def set_alpha_axis(ax, alphas: Sequence[float], dodge_decades: float = 0.0) -> None:
+    """Log alpha axis covering the data with a small margin, at most five labelled major ticks
+    (powers of ten when three or more fit, else a spread of the grid's own values), unlabelled
+    minor ticks."""
+    from matplotlib.ticker import FixedLocator, LogLocator
+
+    ax.set_xscale("log")
+    alphas = sorted(a for a in alphas if a == a and a > 0)
+    if not alphas:
+        return
+    lo, hi = alphas[0], alphas[-1]
+    span = math.log10(hi / lo)
+    pad = 0.5 if span == 0 else max(0.12, 0.06 * span, dodge_decades + 0.06)
+    left, right = lo / 10 ** pad, hi * 10 ** pad
+    ax.set_xlim(left, right)
+    powers = [10.0 ** e for e in range(math.ceil(math.log10(left)), math.floor(math.log10(right)) + 1)]
+    if len(powers) >= 3:
+        ticks = powers[:: math.ceil(len(powers) / 5)]
+    else:  # a narrow range: label grid values at least a fifth of the axis apart
+        gap = math.log10(right / left) / 5.5
+        ticks = [alphas[0]]
+        for a in alphas[1:]:
+            if math.log10(a / ticks[-1]) >= gap:
+                ticks.append(a)
+    ax.xaxis.set_major_locator(FixedLocator(ticks))
+    ax.xaxis.set_major_formatter(FuncFormatter(lambda v, _: _tick_text(v)))
+    ax.xaxis.set_minor_locator(LogLocator(base=10, subs=tuple(range(2, 10)), numticks=20))
+    ax.xaxis.set_minor_formatter(NullFormatter())
+
+
+def _log_formatter(ax) -> None:
+    """Compact labels (1e-3, 0.01, 0.1) on both axes of a log-log panel."""
+    for axis in (ax.xaxis, ax.yaxis):
+        axis.set_major_formatter(FuncFormatter(lambda v, _: _tick_text(v) if v > 0 else ""))
+        axis.set_minor_formatter(NullFormatter())
+
+
 # ------------------------------------------------------------------------------ panels
+#: Legend keys of the two theory line styles (drawn once per legend, in grey).
+EXACT_KEY = "theory: exact"
+BOUND_KEY = "theory: Hardt bound"
+
+
 def plot_alpha_panel(ax, frame: pd.DataFrame, value: str, ylabel: str, colours: dict[str, int],
-                     with_learner: bool = False, theory_lines: bool = True) -> None:
-    """One quantity against alpha (log axis): theory as lines, experiments as points +- 95%.
+                     with_learner: bool = False, theory_lines: bool = True) -> dict:
+    """One quantity against alpha (log axis): theory as thin lines, experiments as points +- 95%.
 
     Points of different curves at the same alpha are dodged by a few hundredths of a decade so
     that their intervals stay readable; an experiment-side theory curve shared by several
-    curves (e.g. one closed form for every learner) is drawn once, in grey.
+    curves (e.g. one closed form for every learner) is drawn once, in grey. Returns what was
+    drawn, for the row's legend: ``{"series": {label: has_points}, "exact": bool, "bound": bool}``.
     """
     frame = frame[numeric(frame, "alpha") > 0]
     labels = curve_labels(frame, with_learner)
     is_theory = theory_rows(frame)
     measured_labels = sorted(set(labels[~is_theory]) & {lb for lb in labels.unique()
                                                         if has_data(frame[(labels == lb) & ~is_theory], value)})
+    drawn = {"series": {}, "exact": False, "bound": False}
     pending: list[tuple] = []  # experiment-side theory curves, drawn after de-duplication
+    k = len(measured_labels)
     for label in sorted(labels.unique()):
         sub = frame[labels == label]
         idx = colours.setdefault(label, len(colours))
         theory_sub, exp_sub = sub[is_theory[sub.index]], sub[~is_theory[sub.index]]
         if theory_lines and len(theory_sub) and has_data(theory_sub, value):
-            s = summarise(theory_sub, value)
-            ax.plot(s["alpha"], s["mean"], "-", color=colour(idx), label=f"{label} (theory)")
+            s = summarise(theory_sub, value)  # sorted by alpha
+            ax.plot(s["alpha"], s["mean"], "-", color=colour(idx), linewidth=THEORY_LINEWIDTH + 0.3,
+                    label=f"{label} (theory)")
+            drawn["series"].setdefault(label, False)
+            drawn["exact"] = True
             if value == "success" and has_data(theory_sub, "success_bound"):
                 b = summarise(theory_sub, "success_bound")
-                ax.plot(b["alpha"], b["mean"], "--", color=colour(idx), linewidth=1.0, label=f"{label} (bound)")
+                ax.plot(b["alpha"], b["mean"], "--", color=colour(idx), linewidth=THEORY_LINEWIDTH,
+                        label=f"{label} (bound)")
+                drawn["bound"] = True
         if label in measured_labels:
             s = summarise(exp_sub, value)
-            k, i = len(measured_labels), measured_labels.index(label)
+            i = measured_labels.index(label)
             dodge = 10 ** ((i - (k - 1) / 2) * 0.025) if k > 1 else 1.0
             yerr = np.vstack([s["mean"] - s["lower"], s["upper"] - s["mean"]])
             ax.errorbar(s["alpha"] * dodge, s["mean"], yerr=yerr, fmt=marker(idx), color=colour(idx),
-                        label=label, linestyle="none", markeredgecolor="white", markeredgewidth=0.4)
+                        label=label, linestyle="none", markeredgecolor="white", markeredgewidth=0.4,
+                        elinewidth=DATA_LINEWIDTH, zorder=3)
+            drawn["series"][label] = True
             if theory_lines and value == "success":
                 for column, style, what in (("success_theory", "-", "predicted"), ("success_bound", "--", "bound")):
                     if has_data(exp_sub, column):
                         t = summarise(exp_sub, column)
                         pending.append((column, style, what, label, idx, t["alpha"].to_numpy(), t["mean"].to_numpy()))
+                        drawn["exact" if column == "success_theory" else "bound"] = True
     _draw_theory_curves(ax, pending)
-    ax.set_xscale("log")
-    alphas = sorted(a for a in numeric(frame, "alpha").unique() if a == a)
-    if alphas and alphas[-1] / alphas[0] < 300:
-        # under ~2 decades the default log ticks are crowded minor labels: label the grid itself
-        ax.set_xticks(alphas[:: math.ceil(len(alphas) / 4)])
-        ax.xaxis.set_major_formatter(FuncFormatter(lambda v, _: f"{v:g}"))
-        ax.xaxis.set_minor_formatter(NullFormatter())
-    if len(alphas) == 1:  # one alpha: a decade-wide window keeps the dodged points close together
-        ax.set_xlim(alphas[0] / 3.16, alphas[0] * 3.16)
+    set_alpha_axis(ax, numeric(frame, "alpha").tolist(), dodge_decades=0.025 * max(k - 1, 0) / 2)
     ax.set_xlabel(ALPHA_LABEL)
     ax.set_ylabel(ylabel)
     ax.set_ylim(-0.03, 1.03)
+    return drawn
 
 
 def _draw_theory_curves(ax, curves: list[tuple]) -> None:
@@ -211,16 +343,33 @@ def _draw_theory_curves(ax, curves: list[tuple]) -> None:
             done[j] = True
         if len(same) > 1:
             shared = "all curves" if len(same) == len({c[3] for c in curves}) else f"{len(same)} curves"
-            ax.plot(xs, ys, style, color="0.4", linewidth=1.0, label=f"{shared} ({what})")
+            ax.plot(xs, ys, style, color=KEY_GREY, linewidth=THEORY_LINEWIDTH, label=f"{shared} ({what})", zorder=2)
         else:
-            ax.plot(xs, ys, style, color=colour(idx), linewidth=1.0, label=f"{label} ({what})")
+            ax.plot(xs, ys, style, color=colour(idx), linewidth=THEORY_LINEWIDTH, label=f"{label} ({what})", zorder=2)
+
+
+def agreement_labels(frame: pd.DataFrame) -> pd.Series:
+    """Curve labels for panels that pool experiments: each experiment's own labels, with the
+    experiment's name (without its claim prefix) added where two experiments share a label."""
+    if "experiment" not in frame.columns or frame["experiment"].nunique() < 2:
+        return curve_labels(frame)
+    parts = {name: curve_labels(sub) for name, sub in frame.groupby(frame["experiment"].astype(str))}
+    owners: dict[str, set] = {}
+    for name, labels in parts.items():
+        for label in labels.unique():
+            owners.setdefault(label, set()).add(name)
+    out = pd.Series("", index=frame.index, dtype=object)
+    for name, labels in parts.items():
+        tag = re.sub(r"^c\d+-", "", name)
+        out[labels.index] = [f"{lb} [{tag}]" if len(owners[lb]) > 1 else lb for lb in labels]
+    return out
 
 
 def plot_agreement(ax, frame: pd.DataFrame, x: str, y: str, xlabel: str, ylabel: str,
                    colours: dict[str, int], log: bool = False) -> None:
     """Predicted (x) against measured (y) per configuration, with the y = x line."""
     frame = frame[numeric(frame, x).notna() & numeric(frame, y).notna()]
-    labels = curve_labels(frame)
+    labels = agreement_labels(frame)
     lo, hi = math.inf, -math.inf
     for label in sorted(labels.unique()):
         sub = frame[labels == label]
@@ -235,15 +384,16 @@ def plot_agreement(ax, frame: pd.DataFrame, x: str, y: str, xlabel: str, ylabel:
         if not xs:
             continue
         ax.errorbar(xs, ys, yerr=[los, his], fmt=marker(idx), color=colour(idx), label=label, linestyle="none",
-                    markeredgecolor="white", markeredgewidth=0.4)
+                    markeredgecolor="white", markeredgewidth=0.4, elinewidth=DATA_LINEWIDTH, zorder=3)
         lo, hi = min(lo, *xs, *ys), max(hi, *xs, *ys)
     if lo < hi:
         pad = 0.05 * (hi - lo)
         line = [lo / 1.5, hi * 1.5] if log and lo > 0 else [lo - pad, hi + pad]
-        ax.plot(line, line, ":", color="0.35", linewidth=1.0, label="y = x (agreement)")
+        ax.plot(line, line, ":", color=KEY_GREY, linewidth=THEORY_LINEWIDTH + 0.2, label="y = x (agreement)", zorder=2)
     if log:
         ax.set_xscale("log")
         ax.set_yscale("log")
+        _log_formatter(ax)
     ax.set_xlabel(xlabel)
     ax.set_ylabel(ylabel)
     if ax.get_legend_handles_labels()[0]:
@@ -252,12 +402,12 @@ def plot_agreement(ax, frame: pd.DataFrame, x: str, y: str, xlabel: str, ylabel:
 
 def standard_panels(frame: pd.DataFrame) -> list[tuple[str, str]]:
     """(column, y label) of the panels against alpha that this experiment's rows can fill."""
-    panels = [("success", r"success $S(\alpha)$ (probability)")]
+    panels = [("success", r"success $S(\alpha)$")]
     measured = frame[~theory_rows(frame)]
     if has_data(measured, "clean_accuracy"):
-        panels.append(("clean_accuracy", "clean test accuracy (probability)"))
+        panels.append(("clean_accuracy", "clean test accuracy"))
     if has_data(measured, "worst_group_accuracy"):
-        panels.append(("worst_group_accuracy", "worst-group accuracy (probability)"))
+        panels.append(("worst_group_accuracy", "worst-group test accuracy"))
     return panels
 
 
@@ -275,71 +425,137 @@ def _facets(name: str, sub: pd.DataFrame, facet: str | None) -> list[tuple[str, 
     return [(f"{name}: {value}", sub[values.isna() | (values.astype(str) == value)]) for value in measured]
 
 
-#: Height (inches) one legend entry needs; rows grow when their legend is long.
-LEGEND_ENTRY_HEIGHT = 0.145
+# ------------------------------------------------------------------------------ legends
+#: Height (inches) of one legend line; rows grow when their legend is long.
+LEGEND_ENTRY_HEIGHT = 0.15
+#: The figure title's second line: what points, lines and intervals mean.
+KEY_TEXT = ("Points: mean over seeds with 95% Student-t interval (one seed: $\\pm$1.96 Monte Carlo SE).\n"
+            "Lines: theory; solid = exact prediction, dashed = Hardt et al.'s lower bound.")
 
 
+def _series_handle(idx: int, has_points: bool):
+    from matplotlib.lines import Line2D
+
+    if has_points:
+        return Line2D([], [], color=colour(idx), marker=marker(idx), linestyle="none",
+                      markeredgecolor="white", markeredgewidth=0.4, markersize=5)
+    return Line2D([], [], color=colour(idx), linestyle="-", linewidth=THEORY_LINEWIDTH + 0.3)
+
+
+def _style_handle(style: str):
+    from matplotlib.lines import Line2D
+
+    return Line2D([], [], color=KEY_GREY, linestyle=style, linewidth=THEORY_LINEWIDTH + 0.2)
+
+
+def row_legend_entries(drawn: Sequence[dict], colours: dict[str, int]) -> tuple[list, list[str], str]:
+    """(handles, texts, title) of a row's legend: one entry per curve (short label), then the
+    theory line styles once each."""
+    series: dict[str, bool] = {}
+    for d in drawn:
+        for label, has_points in d["series"].items():
+            series[label] = series.get(label, False) or has_points
+    ordered = sorted(series)
+    texts, title = short_labels(ordered)
+    handles = [_series_handle(colours[lb], series[lb]) for lb in ordered]
+    names = [texts[lb] for lb in ordered]
+    if any(d["exact"] for d in drawn):
+        handles.append(_style_handle("-")), names.append(EXACT_KEY)
+    if any(d["bound"] for d in drawn):
+        handles.append(_style_handle("--")), names.append(BOUND_KEY)
+    return handles, names, title
+
+
+def _place_legend(legend_ax, handles: list, names: list[str], title: str, n_cols: int) -> int:
+    """Draw a legend into its own (axis-less) axes; returns the number of text lines it takes."""
+    legend_ax.set_label(LEGEND_LABEL)
+    legend_ax.axis("off")
+    if not handles:
+        return 0
+    legend_ax.legend(handles, names, loc="upper left", ncols=n_cols, borderaxespad=0.0,
+                     title=f"all curves: {title}" if title else None, alignment="left")
+    return math.ceil(len(handles) / n_cols) + (1 if title else 0)
+
+
+def _legend_columns(names: Sequence[str], width_slots: int) -> int:
+    """How many legend columns fit ``width_slots`` panel widths (about 45 characters a slot)."""
+    longest = max((len(n) for n in names), default=1) + 6
+    return max(1, min(len(names), int(width_slots * 52 // longest)))
+
+
+# ------------------------------------------------------------------------------ figure
 def build_claim_figure(frame: pd.DataFrame, title: str, extra_panels: Sequence[ExtraPanel] = (),
-                       with_learner: bool = False, facet: str | None = None):
+                       with_learner: bool = False, facet: str | None = None, key: str = KEY_TEXT):
     """One row of panels per experiment (success, clean, worst-group) -- or per experiment and
     value of ``facet`` (e.g. ``learner``) -- then the claim's extra panels (drawn from the whole
-    frame) in a last row. Returns the matplotlib Figure."""
+    frame) in a last row. Every row has one legend: in the row's unused panel slots, or in a
+    thin strip below the row when its panels fill it. A double-column figure (7 in wide, three
+    panel columns), constrained layout. Returns the matplotlib Figure."""
     if frame is None or len(frame) == 0:
         raise ValueError(f"{title}: no stored rows to draw")
     experiments = sorted(frame["experiment"].astype(str).unique()) if "experiment" in frame.columns else [""]
-    layout = []
+    layout = []  # (row title, rows, panels, colour map shared by the experiment's facets)
     for name in experiments:
         sub = frame[frame["experiment"].astype(str) == name] if name else frame
-        for row_name, part in _facets(name, sub, facet):
-            if has_data(part[numeric(part, "alpha") > 0], "success"):
-                layout.append((row_name, part, standard_panels(part)))
-    n_cols = max([len(p) for _, _, p in layout] + [len(extra_panels), 1])
+        facets = [(row_name, part) for row_name, part in _facets(name, sub, facet)
+                  if has_data(part[numeric(part, "alpha") > 0], "success")]
+        labels = set()
+        for _, part in facets:
+            labels |= set(curve_labels(part[numeric(part, "alpha") > 0], with_learner))
+        colours = colour_map(labels)
+        layout += [(row_name, part, standard_panels(part), colours) for row_name, part in facets]
     n_rows = len(layout) + (1 if extra_panels else 0)
     if n_rows == 0:
         raise ValueError(f"{title}: no rows with alpha and success to draw")
-    colours = colour_map(curve_labels(frame, with_learner))
+    n_cols = max([len(p) for _, _, p, _ in layout] + [len(extra_panels), N_COLUMNS])
+    sizes = [len(p) for _, _, p, _ in layout] + ([len(extra_panels)] if extra_panels else [])
+    # grid rows: each panel row, plus a legend strip below the rows whose panels fill every slot
+    grid_rows, r = [], 0
+    for size in sizes:
+        grid_rows.append(r)
+        r += 1 + (size == n_cols)
     with paper_style():
-        # a last, narrower column holds each row's legend (the panels of a row share colours)
-        fig, grid = plt.subplots(n_rows, n_cols + 1, figsize=(PANEL_WIDTH * (n_cols + 0.9), PANEL_HEIGHT * n_rows + 0.4),
-                                 squeeze=False, gridspec_kw={"width_ratios": [1.0] * n_cols + [0.9]})
-        axes = [row[:n_cols] for row in grid]
-        heights = [PANEL_HEIGHT] * n_rows
-        for r, (name, sub, panels) in enumerate(layout):
+        fig = plt.figure(figsize=(FIGURE_WIDTH * n_cols / N_COLUMNS, PANEL_HEIGHT * n_rows), layout="constrained")
+        grid = fig.add_gridspec(r, n_cols)
+        heights = [PANEL_HEIGHT] * r
+        row_legends = []
+        for row, (name, sub, panels, colours) in enumerate(layout):
+            g = grid_rows[row]
+            axes = [fig.add_subplot(grid[g, c]) for c in range(len(panels))]
+            drawn = []
             for c, (column, ylabel) in enumerate(panels):
-                ax = axes[r][c]
-                plot_alpha_panel(ax, sub, column, ylabel, colours, with_learner=with_learner)
-                ax.set_title(name if c == 0 else column.replace("_", " "), loc="left")
-            # the legend goes right after the row's last panel; unused slots are removed
-            legend_ax = grid[r][len(panels)]
-            for c in range(len(panels) + 1, n_cols + 1):
-                fig.delaxes(grid[r][c])
-            legend_ax.set_label(LEGEND_LABEL)
-            legend_ax.axis("off")
-            handles, labels = axes[r][0].get_legend_handles_labels()
-            if handles:
-                legend_ax.legend(handles, labels, loc="upper left", borderaxespad=0.0)
-                heights[r] = max(PANEL_HEIGHT, LEGEND_ENTRY_HEIGHT * len(handles) + 0.5)
+                drawn.append(plot_alpha_panel(axes[c], sub, column, ylabel, colours, with_learner=with_learner))
+            axes[0].set_title(name, loc="left")
+            row_legends.append(row_legend_entries(drawn, colours))
         if extra_panels:
-            r = n_rows - 1
+            g = grid_rows[-1]
+            axes = [fig.add_subplot(grid[g, c]) for c in range(len(extra_panels))]
+            colours: dict[str, int] = {}
             merged: dict[str, object] = {}
             for c, draw_panel in enumerate(extra_panels):
-                draw_panel(axes[r][c], frame, colours)
-                for handle, label in zip(*axes[r][c].get_legend_handles_labels()):
+                draw_panel(axes[c], frame, colours)
+                for handle, label in zip(*axes[c].get_legend_handles_labels()):
                     merged.setdefault(label, handle)
-                if axes[r][c].get_legend() is not None:  # one legend for the row, beside it
-                    axes[r][c].get_legend().remove()
-            legend_ax = grid[r][len(extra_panels)]
-            for c in range(len(extra_panels) + 1, n_cols + 1):
-                fig.delaxes(grid[r][c])
-            legend_ax.set_label(LEGEND_LABEL)
-            legend_ax.axis("off")
-            if merged:
-                legend_ax.legend(list(merged.values()), list(merged), loc="upper left", borderaxespad=0.0)
-                heights[r] = max(heights[r], LEGEND_ENTRY_HEIGHT * len(merged) + 0.5)
-        grid[0][0].get_gridspec().set_height_ratios(heights)
-        fig.set_size_inches(PANEL_WIDTH * (n_cols + 0.9), sum(heights) + 0.4)
-        fig.suptitle(title, x=0.01, ha="left", fontsize=10)
-        fig.tight_layout()
+                if axes[c].get_legend() is not None:  # one legend for the row, beside it
+                    axes[c].get_legend().remove()
+            reference = [lb for lb in merged if lb.startswith("y = x")]
+            curves = [lb for lb in merged if lb not in reference]
+            texts, common = short_labels(curves)
+            row_legends.append(([merged[lb] for lb in curves + reference],
+                                [texts[lb] for lb in curves] + reference, common))
+        for row, (handles, names, common) in enumerate(row_legends):
+            g, size = grid_rows[row], sizes[row]
+            if size < n_cols:  # beside the panels, in the free slots
+                n = _legend_columns(names, n_cols - size)
+                lines = _place_legend(fig.add_subplot(grid[g, size:]), handles, names, common, n)
+                heights[g] = max(PANEL_HEIGHT, LEGEND_ENTRY_HEIGHT * lines + 0.3)
+            else:  # a strip below the row
+                n = _legend_columns(names, n_cols)
+                lines = _place_legend(fig.add_subplot(grid[g + 1, :]), handles, names, common, n)
+                heights[g + 1] = LEGEND_ENTRY_HEIGHT * lines + 0.1
+        grid.set_height_ratios(heights)
+        fig.set_size_inches(FIGURE_WIDTH * n_cols / N_COLUMNS, sum(heights) + 0.45)
+        fig.suptitle(f"{title}\n{key}" if key else title, x=0.0, ha="left", fontsize=8.5)
     return fig
 
 
@@ -355,7 +571,7 @@ def save_figure(fig, out_dir: str | Path, stem: str) -> list[Path]:
     paths = [out_dir / f"{stem}.png", out_dir / f"{stem}.pdf"]
     with paper_style():
         for path in paths:
-            fig.savefig(path)
+            fig.savefig(path, bbox_inches="tight", pad_inches=0.03)
     plt.close(fig)
     return paths
 

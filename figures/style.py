@@ -1,7 +1,12 @@
 """The paper style shared by every figure: readable fonts, Okabe-Ito colours, thin spines.
 
-Okabe & Ito's eight colours stay distinguishable under the common forms of colour blindness;
-markers differ too, so a figure still reads in black and white.
+Figures are laid out for a DOUBLE-COLUMN page: 7 in wide, three panels per row (about 2.3 in
+each), 8 pt text and 7 pt legends, so they are readable printed at 100% (no shrinking needed).
+
+Okabe & Ito's eight colours stay distinguishable under the common forms of colour blindness.
+They are ordered strongest first (black, blue, vermillion, bluish green, orange, reddish purple,
+sky blue); yellow (#F0E442) is listed last and never used for markers or lines because it is
+unreadable on white. Markers differ too, so a figure still reads in black and white.
 """
 
 from __future__ import annotations
@@ -14,35 +19,48 @@ matplotlib.use("Agg")  # figures are files; never needs a display
 
 import matplotlib.pyplot as plt  # noqa: E402
 
-#: Okabe-Ito palette; yellow last because thin yellow lines are hard to see on white.
-OKABE_ITO = ("#E69F00", "#56B4E9", "#009E73", "#0072B2", "#D55E00", "#CC79A7", "#000000", "#F0E442")
+#: Okabe-Ito palette, strong colours first; yellow last (kept for completeness, never drawn).
+OKABE_ITO = ("#000000", "#0072B2", "#D55E00", "#009E73", "#E69F00", "#CC79A7", "#56B4E9", "#F0E442")
+#: The colours curves cycle through: every Okabe-Ito colour but yellow.
+CURVE_COLOURS = OKABE_ITO[:7]
 MARKERS = ("o", "s", "^", "D", "v", "P", "X", "*")
 
-#: Width of one panel in inches (a two-column paper's column is about 3.3 in).
-PANEL_WIDTH = 3.2
-PANEL_HEIGHT = 2.6
+#: Double-column figure width (inches) and the panel grid it holds.
+FIGURE_WIDTH = 7.0
+N_COLUMNS = 3
+PANEL_WIDTH = FIGURE_WIDTH / N_COLUMNS
+PANEL_HEIGHT = 1.9
+#: Theory curves are thinner than the data's error bars so the measurements stay in front.
+THEORY_LINEWIDTH = 0.8
+DATA_LINEWIDTH = 1.0
+#: Colour of legend keys that explain line styles rather than name a curve.
+KEY_GREY = "0.35"
 
 RC = {
-    "font.size": 9,
-    "axes.titlesize": 9,
-    "axes.labelsize": 9,
+    "font.size": 8,
+    "axes.titlesize": 8,
+    "axes.labelsize": 8,
     "legend.fontsize": 7,
-    "xtick.labelsize": 8,
-    "ytick.labelsize": 8,
+    "legend.title_fontsize": 7,
+    "xtick.labelsize": 7,
+    "ytick.labelsize": 7,
+    "figure.titlesize": 9,
     "axes.spines.top": False,
     "axes.spines.right": False,
     "axes.grid": True,
+    "axes.axisbelow": True,
     "grid.alpha": 0.25,
     "grid.linewidth": 0.5,
-    "lines.linewidth": 1.4,
-    "lines.markersize": 4.5,
-    "errorbar.capsize": 2.0,
+    "lines.linewidth": DATA_LINEWIDTH,
+    "lines.markersize": 4.0,
+    "errorbar.capsize": 1.5,
     "legend.frameon": False,
-    "savefig.bbox": "tight",
+    "legend.handlelength": 1.8,
+    "legend.columnspacing": 1.2,
     "savefig.dpi": 200,
     "pdf.fonttype": 42,  # TrueType in PDFs: editable text, accepted by publishers
     "ps.fonttype": 42,
-    "axes.prop_cycle": matplotlib.cycler(color=list(OKABE_ITO)),
+    "axes.prop_cycle": matplotlib.cycler(color=list(CURVE_COLOURS)),
 }
 
 
@@ -54,9 +72,10 @@ def paper_style():
 
 
 def colour(i: int) -> str:
-    return OKABE_ITO[i % len(OKABE_ITO)]
+    """Colour of curve ``i``: strong colours first, yellow never."""
+    return CURVE_COLOURS[i % len(CURVE_COLOURS)]
 
 
 def marker(i: int) -> str:
     # shifted once per pass through the colours, so (colour, marker) pairs stay distinct
-    return MARKERS[(i + i // len(OKABE_ITO)) % len(MARKERS)]
+    return MARKERS[(i + i // len(CURVE_COLOURS)) % len(MARKERS)]
