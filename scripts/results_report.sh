@@ -3,6 +3,7 @@
 #
 #   bash scripts/results_report.sh            # quick sizes for every claim + the larger runs below
 #   QUICK_ONLY=1 bash scripts/results_report.sh
+#   DOCS=1 bash scripts/results_report.sh     # ... and copy the PNGs into docs/figures/report/
 #
 # What runs (sizes are exactly those the report quotes):
 #   * reproduce all --quick            -> results/report-quick/{c1..c5}, figures/
@@ -50,5 +51,15 @@ for line in agreement_stats(frame):
     print(f"\n- {line}")
 PY
   done
+fi
+if [ -n "${DOCS:-}" ]; then
+  mkdir -p docs/figures/report
+  cp "$QUICK"/figures/c2.png "$QUICK"/figures/c3.png "$QUICK"/figures/c4.png docs/figures/report/
+  if [ -z "${QUICK_ONLY:-}" ]; then
+    cp "$FULL"/figures/c1.png "$FULL"/figures/c5.png docs/figures/report/
+    for name in c2_simulate_dro c4_simulate_simplicity c2_empirical_spurious; do
+      cp "$SWEEPS"/figures/$name/*.png "docs/figures/report/${name}_full.png"
+    done
+  fi
 fi
 echo "tables: results/report-tables-*.md; figures: $QUICK/figures, $FULL/figures, $SWEEPS/figures"

@@ -106,10 +106,12 @@ def report(folder: Path) -> None:
         frame = read_results(claim_dir)
         print(f"\n## {claim_dir.name.upper()} ({folder})\n")
         for name, g in frame.groupby("experiment", sort=True):
-            wall = float(pd.to_numeric(g["wall_s"], errors="coerce").sum()) if "wall_s" in g else math.nan
+            # a cell's wall time is repeated on each of its rows: count every cell once
+            cells = g.drop_duplicates("cell_id") if "cell_id" in g else g
+            wall = float(pd.to_numeric(cells["wall_s"], errors="coerce").sum()) if "wall_s" in g else math.nan
             sizes = ", ".join(f"{c}={sorted(set(pd.to_numeric(g[c], errors='coerce').dropna().astype(int)))}"
                               for c in ("n_train", "n_test", "epochs", "steps") if c in g and numeric(g, c).notna().any())
-            print(f"### {name}: {len(g)} rows, {g['seed'].nunique()} seeds, summed cell wall time {wall:.0f} s; {sizes}\n")
+            print(f"### {name}: {len(g)} rows, {g['seed'].nunique()} seeds, summed cell wall time (cells counted once) {wall:.0f} s; {sizes}\n")
             print(experiment_table(g))
             for line in agreement_stats(g):
                 print(f"\n- {line}")
