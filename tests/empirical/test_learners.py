@@ -1,8 +1,7 @@
 """Learners on small real data: weights they give, hyper-parameter checks, bookkeeping identities."""
 
-import math
+import json
 
-import numpy as np
 import pytest
 import torch
 
@@ -57,7 +56,7 @@ def test_every_learner_trains_and_logs_the_collectives_weight(name):
     row = train_once(_digits_cfg(name), seed=0)
     assert row.clean_accuracy > 0.6  # digits are easy: every learner must actually learn
     assert 0.0 < row.alpha_eff_measured < 1.0
-    traj = eval(row.extra["alpha_eff_trajectory"], {})  # a JSON list of floats
+    traj = json.loads(row.extra["alpha_eff_trajectory"])
     assert len(traj) == 4
     if name == "erm":  # ERM weighs every point 1: the measured share is the realised alpha
         assert row.alpha_eff_measured == pytest.approx(row.extra["alpha_realised"])
@@ -105,3 +104,11 @@ def test_models_reject_wrong_inputs():
         build_model("cnn", (40,), 10)
     with pytest.raises(InputError, match="unknown model"):
         build_model("vit", (1, 8, 8), 10)
+
+
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA device")
+def test_cuda_run_matches_cpu_closely():
+    cpu = train_once(_digits_cfg("cvar"), seed=0, device="cpu")
+    gpu = train_once(_digits_cfg("cvar"), seed=0, device="cuda")
+    assert gpu.extra["device"].startswith("cuda")
+    assert abs(cpu.clean_accuracy - gpu.clean_accuracy) < 0.05

@@ -5,8 +5,6 @@ are selected twice, on a clean validation split and on the same split with the c
 planted, so any difference between the two rows comes from selection alone.
 """
 
-import json
-
 import numpy as np
 import pytest
 
