@@ -293,25 +293,28 @@ def plot_alpha_panel(ax, frame: pd.DataFrame, value: str, ylabel: str, colours: 
     drawn = {"series": {}, "exact": False, "bound": False}
     pending: list[tuple] = []  # experiment-side theory curves, drawn after de-duplication
     k = len(measured_labels)
+    alphas = numeric(frame, "alpha")
+    span = math.log10(alphas.max() / alphas.min()) if len(alphas) else 0.0
+    step = max(0.025, 0.02 * span) if span > 0 else 0.05  # dodge: about 2% of the axis per curve
     for label in sorted(labels.unique()):
         sub = frame[labels == label]
         idx = colours.setdefault(label, len(colours))
         theory_sub, exp_sub = sub[is_theory[sub.index]], sub[~is_theory[sub.index]]
         if theory_lines and len(theory_sub) and has_data(theory_sub, value):
             s = summarise(theory_sub, value)  # sorted by alpha
-            ax.plot(s["alpha"], s["mean"], "-", color=colour(idx), linewidth=THEORY_LINEWIDTH + 0.3,
+            ax.plot(s["alpha"], s["mean"], "-", color=colour(idx), linewidth=THEORY_LINEWIDTH,
                     label=f"{label} (theory)")
             drawn["series"].setdefault(label, False)
             drawn["exact"] = True
             if value == "success" and has_data(theory_sub, "success_bound"):
                 b = summarise(theory_sub, "success_bound")
-                ax.plot(b["alpha"], b["mean"], "--", color=colour(idx), linewidth=THEORY_LINEWIDTH,
+                ax.plot(b["alpha"], b["mean"], "--", color=colour(idx), linewidth=THEORY_LINEWIDTH - 0.1,
                         label=f"{label} (bound)")
-                drawn["bound"] = True
+                drawn["bound"] = drawn["bound"] or bool((b["mean"] >= 0).any())
         if label in measured_labels:
             s = summarise(exp_sub, value)
             i = measured_labels.index(label)
-            dodge = 10 ** ((i - (k - 1) / 2) * 0.025) if k > 1 else 1.0
+            dodge = 10 ** ((i - (k - 1) / 2) * step) if k > 1 else 1.0
             yerr = np.vstack([s["mean"] - s["lower"], s["upper"] - s["mean"]])
             ax.errorbar(s["alpha"] * dodge, s["mean"], yerr=yerr, fmt=marker(idx), color=colour(idx),
                         label=label, linestyle="none", markeredgecolor="white", markeredgewidth=0.4,
@@ -322,13 +325,19 @@ def plot_alpha_panel(ax, frame: pd.DataFrame, value: str, ylabel: str, colours: 
                     if has_data(exp_sub, column):
                         t = summarise(exp_sub, column)
                         pending.append((column, style, what, label, idx, t["alpha"].to_numpy(), t["mean"].to_numpy()))
-                        drawn["exact" if column == "success_theory" else "bound"] = True
+                        if np.nanmax(np.append(t["mean"].to_numpy(), -np.inf)) >= 0:  # visible in [0, 1]
+                            drawn["exact" if column == "success_theory" else "bound"] = True
     _draw_theory_curves(ax, pending)
-    set_alpha_axis(ax, numeric(frame, "alpha").tolist(), dodge_decades=0.025 * max(k - 1, 0) / 2)
+    set_alpha_axis(ax, alphas.tolist(), dodge_decades=step * max(k - 1, 0) / 2)
     ax.set_xlabel(ALPHA_LABEL)
     ax.set_ylabel(ylabel)
     ax.set_ylim(-0.03, 1.03)
     return drawn
+
+
+def _theory_width(style: str) -> float:
+    """Exact predictions solid, bounds dashed and a little thinner; both thinner than the data."""
+    return THEORY_LINEWIDTH if style == "-" else THEORY_LINEWIDTH - 0.1
 
 
 def _draw_theory_curves(ax, curves: list[tuple]) -> None:
@@ -343,9 +352,9 @@ def _draw_theory_curves(ax, curves: list[tuple]) -> None:
             done[j] = True
         if len(same) > 1:
             shared = "all curves" if len(same) == len({c[3] for c in curves}) else f"{len(same)} curves"
-            ax.plot(xs, ys, style, color=KEY_GREY, linewidth=THEORY_LINEWIDTH, label=f"{shared} ({what})", zorder=2)
+            ax.plot(xs, ys, style, color=KEY_GREY, linewidth=_theory_width(style), label=f"{shared} ({what})", zorder=2)
         else:
-            ax.plot(xs, ys, style, color=colour(idx), linewidth=THEORY_LINEWIDTH, label=f"{label} ({what})", zorder=2)
+            ax.plot(xs, ys, style, color=colour(idx), linewidth=_theory_width(style), label=f"{label} ({what})", zorder=2)
 
 
 def agreement_labels(frame: pd.DataFrame) -> pd.Series:
@@ -429,8 +438,8 @@ def _facets(name: str, sub: pd.DataFrame, facet: str | None) -> list[tuple[str, 
 #: Height (inches) of one legend line; rows grow when their legend is long.
 LEGEND_ENTRY_HEIGHT = 0.15
 #: The figure title's second line: what points, lines and intervals mean.
-KEY_TEXT = ("Points: mean over seeds with 95% Student-t interval (one seed: $\\pm$1.96 Monte Carlo SE).\n"
-            "Lines: theory; solid = exact prediction, dashed = Hardt et al.'s lower bound.")
+KEY_POINTS = "Points: mean over seeds with 95% Student-t interval (one seed: $\\pm$1.96 Monte Carlo SE)."
+KEY_LINES = "Lines: theory; solid = exact prediction, dashed = Hardt et al.'s lower bound."
 
 
 def _series_handle(idx: int, has_points: bool):
@@ -439,7 +448,7 @@ def _series_handle(idx: int, has_points: bool):
     if has_points:
         return Line2D([], [], color=colour(idx), marker=marker(idx), linestyle="none",
                       markeredgecolor="white", markeredgewidth=0.4, markersize=5)
-    return Line2D([], [], color=colour(idx), linestyle="-", linewidth=THEORY_LINEWIDTH + 0.3)
+    return Line2D([], [], color=colour(idx), linestyle="-", linewidth=THEORY_LINEWIDTH + 0.4)
 
 
 def _style_handle(style: str):
@@ -485,12 +494,14 @@ def _legend_columns(names: Sequence[str], width_slots: int) -> int:
 
 # ------------------------------------------------------------------------------ figure
 def build_claim_figure(frame: pd.DataFrame, title: str, extra_panels: Sequence[ExtraPanel] = (),
-                       with_learner: bool = False, facet: str | None = None, key: str = KEY_TEXT):
+                       with_learner: bool = False, facet: str | None = None, key: str | None = None):
     """One row of panels per experiment (success, clean, worst-group) -- or per experiment and
     value of ``facet`` (e.g. ``learner``) -- then the claim's extra panels (drawn from the whole
     frame) in a last row. Every row has one legend: in the row's unused panel slots, or in a
     thin strip below the row when its panels fill it. A double-column figure (7 in wide, three
-    panel columns), constrained layout. Returns the matplotlib Figure."""
+    panel columns), constrained layout. The title's second line (``key``) says what points,
+    lines and intervals are; by default the lines are explained only when theory is drawn.
+    Returns the matplotlib Figure."""
     if frame is None or len(frame) == 0:
         raise ValueError(f"{title}: no stored rows to draw")
     experiments = sorted(frame["experiment"].astype(str).unique()) if "experiment" in frame.columns else [""]
@@ -519,6 +530,7 @@ def build_claim_figure(frame: pd.DataFrame, title: str, extra_panels: Sequence[E
         grid = fig.add_gridspec(r, n_cols)
         heights = [PANEL_HEIGHT] * r
         row_legends = []
+        any_theory = False
         for row, (name, sub, panels, colours) in enumerate(layout):
             g = grid_rows[row]
             axes = [fig.add_subplot(grid[g, c]) for c in range(len(panels))]
@@ -527,6 +539,7 @@ def build_claim_figure(frame: pd.DataFrame, title: str, extra_panels: Sequence[E
                 drawn.append(plot_alpha_panel(axes[c], sub, column, ylabel, colours, with_learner=with_learner))
             axes[0].set_title(name, loc="left")
             row_legends.append(row_legend_entries(drawn, colours))
+            any_theory = any_theory or any(d["exact"] or d["bound"] for d in drawn)
         if extra_panels:
             g = grid_rows[-1]
             axes = [fig.add_subplot(grid[g, c]) for c in range(len(extra_panels))]
@@ -555,6 +568,8 @@ def build_claim_figure(frame: pd.DataFrame, title: str, extra_panels: Sequence[E
                 heights[g + 1] = LEGEND_ENTRY_HEIGHT * lines + 0.1
         grid.set_height_ratios(heights)
         fig.set_size_inches(FIGURE_WIDTH * n_cols / N_COLUMNS, sum(heights) + 0.45)
+        if key is None:
+            key = KEY_POINTS + ("\n" + KEY_LINES if any_theory else "")
         fig.suptitle(f"{title}\n{key}" if key else title, x=0.0, ha="left", fontsize=8.5)
     return fig
 

@@ -31,8 +31,8 @@ N_COLUMNS = 3
 PANEL_WIDTH = FIGURE_WIDTH / N_COLUMNS
 PANEL_HEIGHT = 1.9
 #: Theory curves are thinner than the data's error bars so the measurements stay in front.
-THEORY_LINEWIDTH = 0.8
-DATA_LINEWIDTH = 1.0
+THEORY_LINEWIDTH = 0.9
+DATA_LINEWIDTH = 1.2
 #: Colour of legend keys that explain line styles rather than name a curve.
 KEY_GREY = "0.35"
 
@@ -77,5 +77,5 @@ def colour(i: int) -> str:
 
 
 def marker(i: int) -> str:
-    # shifted once per pass through the colours, so (colour, marker) pairs stay distinct
-    return MARKERS[(i + i // len(CURVE_COLOURS)) % len(MARKERS)]
+    # 7 colours and 8 markers are coprime cycles: (colour, marker) pairs repeat only after 56 curves
+    return MARKERS[i % len(MARKERS)]
