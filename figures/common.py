@@ -487,9 +487,10 @@ def _place_legend(legend_ax, handles: list, names: list[str], title: str, n_cols
 
 
 def _legend_columns(names: Sequence[str], width_slots: int) -> int:
-    """How many legend columns fit ``width_slots`` panel widths (about 45 characters a slot)."""
-    longest = max((len(n) for n in names), default=1) + 6
-    return max(1, min(len(names), int(width_slots * 52 // longest)))
+    """How many legend columns fit ``width_slots`` panel widths: a slot (2.33 in) holds about 40
+    characters of 7 pt text, and each entry's marker and spacing take about 7 more."""
+    longest = max((len(n) for n in names), default=1) + 7
+    return max(1, min(len(names), int(width_slots * 40 // longest)))
 
 
 # ------------------------------------------------------------------------------ figure
