@@ -14,11 +14,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from .style import OKABE_ITO, PANEL_WIDTH, paper_style
-
-def colour(i: int) -> str:
-    """Okabe-Ito without its last colour (thin yellow markers are hard to see on white)."""
-    return OKABE_ITO[i % (len(OKABE_ITO) - 1)]
+from .style import FIGURE_WIDTH, colour, paper_style
 
 
 #: Left edge of the axis: vacuous bounds and tightness below it are drawn here.
@@ -38,10 +34,11 @@ def draw_tightness(table, out_stem, title: str = "Stress battery: tightness of t
 
     frame = _load(table).copy()
     scenarios = list(dict.fromkeys(frame["scenario"]))
-    height = max(3.0, 0.32 * len(scenarios) + 1.4)
+    height = max(3.0, 0.24 * len(scenarios) + 1.6)
     flags = frame["flags"].astype(object).where(frame["flags"].notna(), "").astype(str)  # CSV: all-empty -> NaN
     with paper_style():
-        fig, ax = plt.subplots(figsize=(2.1 * PANEL_WIDTH, height))
+        # double-column width, the legend in a strip under the axes (constrained layout)
+        fig, ax = plt.subplots(figsize=(FIGURE_WIDTH, height), layout="constrained")
         rng = np.random.default_rng(0)  # vertical jitter only, so dots of one strip do not overlap
         for i, name in enumerate(scenarios):
             part = frame[frame["scenario"] == name]
@@ -65,22 +62,28 @@ def draw_tightness(table, out_stem, title: str = "Stress battery: tightness of t
         ax.set_xlim(FLOOR / 1.5, 3.0)
         ax.set_yticks(range(len(scenarios)))
         ax.set_yticklabels(list(reversed(scenarios)))
-        ax.set_xlabel("tightness = bound / measured success  (alpha_eff rows: predicted / measured)")
+        ax.set_xlabel(r"tightness = bound / measured success   ($\alpha_{\mathrm{eff}}$ rows: predicted / measured)")
         ax.set_title(title)
         from matplotlib.lines import Line2D
 
         handles = [Line2D([], [], marker="o", linestyle="", color="0.3", label="bound / measured"),
                    Line2D([], [], marker=">", linestyle="", markerfacecolor="none", color="0.3",
-                          label=f"vacuous bound (<= 0), drawn at {FLOOR:g}"),
+                          label=f"vacuous bound ($\\leq$ 0), drawn at {FLOOR:g}"),
                    Line2D([], [], marker="D", linestyle="", markerfacecolor="none", color="0.3",
-                          label="alpha_eff predicted / measured"),
+                          label=r"$\alpha_{\mathrm{eff}}$ predicted / measured"),
                    Line2D([], [], marker="X", linestyle="", color="#D00000", label="VIOLATION")]
-        ax.legend(handles=handles, loc="upper left", bbox_to_anchor=(1.01, 1.0))
+        fig.legend(handles=handles, loc="outside lower center", ncols=2)
+        from matplotlib.ticker import FuncFormatter, NullFormatter
+
+        from .common import _tick_text
+
+        ax.xaxis.set_major_formatter(FuncFormatter(lambda v, _: _tick_text(v)))  # 1e-3, 0.01, 0.1, 1
+        ax.xaxis.set_minor_formatter(NullFormatter())
         ax.grid(True, axis="x", which="both", alpha=0.2)
         stem = Path(out_stem)
         stem.parent.mkdir(parents=True, exist_ok=True)
         paths = [stem.with_suffix(".png"), stem.with_suffix(".pdf")]
         for p in paths:
-            fig.savefig(p)
+            fig.savefig(p, bbox_inches="tight", pad_inches=0.03)
         plt.close(fig)
     return paths
