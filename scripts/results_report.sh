@@ -8,11 +8,12 @@
 # What runs (sizes are exactly those the report quotes):
 #   * reproduce all --quick            -> results/report-quick/{c1..c5}, figures/
 #   * reproduce C1 and C5 at full size -> results/report-full/{c1,c5}, figures/
-#   * full-size sweeps of the files that fit two CPU cores in minutes: c2_simulate_dro,
-#     c2_empirical_spurious, c4_simulate_simplicity -> results/report-full-sweeps/<name>/
-# Not run here (too heavy for a shared 2-core CPU in one session): c2_empirical_fmnist_erm_dro at
-# full size (small CNN on all 60k images, 120 models), c3_validation_lever and
-# c4_empirical_dominoes at full size; run `collective-action reproduce C2|C3|C4` for them.
+#   * the full-size sweep of c2_simulate_dro (50 s here) -> results/report-full-sweeps/<name>/;
+#     EXTRA_SWEEPS="c4_simulate_simplicity c2_empirical_spurious" adds more full-size files
+#     (both were too slow for the shared 2-core CPU in the session that wrote the report).
+# Not run for the report (too heavy for a shared 2-core CPU in one session): the image files at
+# full size (c2_empirical_fmnist_erm_dro: small CNN on all 60k images, 120 models;
+# c3_validation_lever; c4_empirical_dominoes); run `collective-action reproduce C2|C3|C4` for them.
 # Tables: python scripts/results_tables.py DIR prints every table of the report from the stores.
 # Reruns resume (finished cells are never recomputed).
 set -euo pipefail
@@ -29,7 +30,7 @@ timed collective-action reproduce all --quick --out "$QUICK" --workers 1
 if [ -z "${QUICK_ONLY:-}" ]; then
   timed collective-action reproduce C1 --out "$FULL" --workers 1
   timed collective-action reproduce C5 --out "$FULL" --workers 1
-  for name in c2_simulate_dro c4_simulate_simplicity c2_empirical_spurious; do
+  for name in c2_simulate_dro ${EXTRA_SWEEPS:-}; do
     timed collective-action sweep "experiments/$name.yaml" --out "$SWEEPS/$name" --workers 1
     collective-action plot "$SWEEPS/$name" --figures "$SWEEPS/figures/$name"
   done
@@ -37,7 +38,7 @@ fi
 python scripts/results_tables.py "$QUICK" > results/report-tables-quick.md
 if [ -z "${QUICK_ONLY:-}" ]; then
   python scripts/results_tables.py "$FULL" > results/report-tables-full.md
-  for name in c2_simulate_dro c4_simulate_simplicity c2_empirical_spurious; do
+  for name in c2_simulate_dro ${EXTRA_SWEEPS:-}; do
     python - "$SWEEPS/$name" <<'PY' >> results/report-tables-full.md
 import sys
 from pathlib import Path
@@ -57,7 +58,7 @@ if [ -n "${DOCS:-}" ]; then
   cp "$QUICK"/figures/c2.png "$QUICK"/figures/c3.png "$QUICK"/figures/c4.png docs/figures/report/
   if [ -z "${QUICK_ONLY:-}" ]; then
     cp "$FULL"/figures/c1.png "$FULL"/figures/c5.png docs/figures/report/
-    for name in c2_simulate_dro c4_simulate_simplicity c2_empirical_spurious; do
+    for name in c2_simulate_dro ${EXTRA_SWEEPS:-}; do
       cp "$SWEEPS"/figures/$name/*.png "docs/figures/report/${name}_full.png"
     done
   fi
