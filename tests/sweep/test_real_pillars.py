@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import pandas as pd
-import pytest
 import yaml
 
 from collective_action import load_experiment
@@ -17,8 +16,7 @@ from collective_action.sweep import run_sweep
 
 def test_theory_file_gives_the_same_table_cell_by_cell_and_batched(tmp_path):
     files = [f for f in experiment_files("C1") if f.name == "c1_theory_bounds.yaml"]
-    if not files:
-        pytest.skip("c1_theory_bounds.yaml is not shipped")
+    assert files, "c1_theory_bounds.yaml must be shipped with the package"
     raw = yaml.safe_load(files[0].read_text())
     raw["seeds"] = 3  # the shipped grid with fewer seeds keeps the default suite fast
     exp = load_experiment(raw)
