@@ -2,25 +2,11 @@
 
 from __future__ import annotations
 
-import math
-
-import numpy as np
 import pandas as pd
-from scipy import stats
+
+from collective_action.intervals import mean_interval
 
 SUMMARY_COLUMNS = ("success", "clean_accuracy", "worst_group_accuracy", "alpha_eff_measured", "alpha_eff_predicted")
-
-
-def mean_interval(values) -> tuple[float, float, float]:
-    """Mean and two-sided 95% Student-t interval over seeds (NaN half-width for one seed)."""
-    v = np.asarray([x for x in values if x == x], dtype=float)
-    if len(v) == 0:
-        return math.nan, math.nan, math.nan
-    m = float(v.mean())
-    if len(v) < 2:
-        return m, math.nan, math.nan
-    half = float(stats.t.ppf(0.975, len(v) - 1) * v.std(ddof=1) / math.sqrt(len(v)))
-    return m, m - half, m + half
 
 
 def summarise(frame: pd.DataFrame) -> pd.DataFrame:

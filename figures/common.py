@@ -23,7 +23,7 @@ from typing import Callable, Sequence
 
 import numpy as np
 import pandas as pd
-from scipy import stats
+from collective_action.intervals import mean_interval
 
 from .style import (DATA_LINEWIDTH, FIGURE_WIDTH, KEY_GREY, N_COLUMNS, PANEL_HEIGHT, THEORY_LINEWIDTH, colour,
                     marker, paper_style)
@@ -128,8 +128,8 @@ def interval_95(values: Sequence[float], se: Sequence[float] | None = None) -> t
         s = np.asarray([v for v in (se if se is not None else []) if v == v], dtype=float)
         half = 1.96 * float(s[0]) if len(s) else 0.0
         return mean, mean - half, mean + half, 1
-    half = float(stats.t.ppf(0.975, n - 1) * x.std(ddof=1) / math.sqrt(n))
-    return mean, mean - half, mean + half, n
+    _, lower, upper = mean_interval(x)
+    return mean, lower, upper, n
 
 
 def summarise(frame: pd.DataFrame, value: str, by: str = "alpha") -> pd.DataFrame:

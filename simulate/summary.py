@@ -4,21 +4,9 @@ from __future__ import annotations
 
 import math
 
-import numpy as np
 import pandas as pd
-from scipy import stats
 
-
-def mean_interval(values) -> tuple[float, float, float]:
-    """(mean, low, high): Student-t 95% interval of the mean over seeds (NaN width for one seed)."""
-    v = np.asarray(pd.to_numeric(pd.Series(values), errors="coerce").dropna(), dtype=float)
-    if len(v) == 0:
-        return math.nan, math.nan, math.nan
-    m = float(v.mean())
-    if len(v) < 2:
-        return m, math.nan, math.nan
-    half = float(stats.t.ppf(0.975, len(v) - 1) * v.std(ddof=1) / math.sqrt(len(v)))
-    return m, m - half, m + half
+from collective_action.intervals import mean_interval
 
 
 def summarise(frame: pd.DataFrame) -> pd.DataFrame:
