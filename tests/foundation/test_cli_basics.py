@@ -19,10 +19,11 @@ def test_unknown_command_is_one_line_exit_2(cli):
     assert res.stderr.count("\n") == 1 and res.stderr.startswith("error:")
 
 
-def test_console_script_exit_code_is_propagated():
+def test_console_script_exit_code_is_propagated(tmp_path):
+    # cwd outside the source tree so that the installed package is the one imported
     proc = subprocess.run(
         [sys.executable, "-m", "collective_action.cli.main", "no-such-command"],
-        capture_output=True, text=True,
+        capture_output=True, text=True, cwd=tmp_path,
     )
     assert proc.returncode == 2
     assert "Traceback" not in proc.stderr and proc.stderr.strip().count("\n") == 0

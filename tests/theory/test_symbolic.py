@@ -95,10 +95,13 @@ def test_derived_forms_match_the_spec_formulas_as_a_second_opinion():
                        / (sp.Symbol("D", real=True) + sp.Symbol("p_star", real=True))) == 0
 
 
-def test_theory_import_does_not_import_torch():
+def test_theory_import_does_not_import_torch(tmp_path):
     import subprocess
     import sys
 
     code = "import sys, collective_action.theory; print('torch' in sys.modules)"
-    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    # cwd outside the source tree: `python -c` puts cwd first on sys.path, and the installed
+    # package (not the bare source folder) is what users import.
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True,
+                         cwd=tmp_path)
     assert out.stdout.strip() == "False"
