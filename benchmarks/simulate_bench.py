@@ -46,15 +46,23 @@ def main(argv=None) -> dict:
     ap.add_argument("--configs", type=int, default=1000)
     ap.add_argument("--n-train", type=int, default=200)
     ap.add_argument("--n-test", type=int, default=1000)
-    ap.add_argument("--steps", type=int, default=50, help="GD steps of the batched learner")
+    ap.add_argument("--solver", default="newton", choices=("newton", "gd"),
+                    help="batched solver: Newton's method (to the optimum, like lbfgs) or plain GD")
+    ap.add_argument("--steps", type=int, default=None,
+                    help="cap on solver steps (default: 25 Newton steps, or 50 GD steps)")
     ap.add_argument("--lr", type=float, default=1.0)
     ap.add_argument("--l2", type=float, default=1e-3)
     ap.add_argument("--backend", default="numpy")
     ap.add_argument("--dtype", default="float64")
     ap.add_argument("--blas-threads", type=int, default=None,
                     help="limit BLAS/OpenMP threads for both sides (default: the library default)")
+    ap.add_argument("--repeats", type=int, default=3,
+                    help="time each side this many times and report the median (the first batched "
+                         "pass also pays the page faults of its first large allocations)")
     ap.add_argument("--write", action="store_true", help="append a section to benchmarks/RESULTS.md")
     args = ap.parse_args(argv)
+    if args.steps is None:
+        args.steps = 25 if args.solver == "newton" else 50
     if args.blas_threads is not None:
         from threadpoolctl import threadpool_limits
 
@@ -87,25 +95,43 @@ def _main(args) -> dict:
 
     # batched simulator (warm-up on a few configurations first: imports, BLAS threads)
     fit_logistic(batch.X[:2], batch.y[:2], n_classes=K, steps=2, backend=bk)
-    t0 = time.perf_counter()
-    fit = fit_logistic(batch.X, batch.y, n_classes=K, steps=args.steps, lr=args.lr, l2=args.l2,
-                       backend=bk, dtype=args.dtype)
-    acc_b = fit.accuracy(batch.X_clean, batch.y_clean)
-    succ_b = (bk.to_numpy(fit.predict(batch.X_signal)) == problem.target).mean(axis=1)
-    t_batched = time.perf_counter() - t0
+
+    def batched():
+        fit = fit_logistic(batch.X, batch.y, n_classes=K, steps=args.steps, lr=args.lr, l2=args.l2,
+                           backend=bk, dtype=args.dtype, solver=args.solver)
+        acc = fit.accuracy(batch.X_clean, batch.y_clean)
+        succ = (bk.to_numpy(fit.predict(batch.X_signal)) == problem.target).mean(axis=1)
+        batched.steps_run = float(np.mean(fit.steps_run))
+        return acc, succ
 
     # the loop a user would write: scikit-learn per configuration, same objective
-    acc_l, succ_l = np.empty(C), np.empty(C)
-    t0 = time.perf_counter()
-    for c in range(C):
-        model = LogisticRegression(C=1.0 / (args.l2 * n)).fit(batch.X[c], batch.y[c])
-        acc_l[c] = model.score(batch.X_clean[c], batch.y_clean[c])
-        succ_l[c] = (model.predict(batch.X_signal[c]) == problem.target).mean()
-    t_loop = time.perf_counter() - t0
+    def loop():
+        acc, succ = np.empty(C), np.empty(C)
+        for c in range(C):
+            model = LogisticRegression(C=1.0 / (args.l2 * n)).fit(batch.X[c], batch.y[c])
+            acc[c] = model.score(batch.X_clean[c], batch.y_clean[c])
+            succ[c] = (model.predict(batch.X_signal[c]) == problem.target).mean()
+        return acc, succ
 
-    flops = C * args.steps * 4 * n * d * K
+    # interleaved repeats, so that a change of machine load hits both sides alike
+    times_b, times_l = [], []
+    for _ in range(max(1, args.repeats)):
+        t0 = time.perf_counter()
+        acc_b, succ_b = batched()
+        times_b.append(time.perf_counter() - t0)
+        t0 = time.perf_counter()
+        acc_l, succ_l = loop()
+        times_l.append(time.perf_counter() - t0)
+    t_batched, t_loop = float(np.median(times_b)), float(np.median(times_l))
+
+    if args.solver == "newton":  # per step: z and gradient (2np each), Hessian (2np^2), p = d + 1
+        p = d + 1
+        flops = C * batched.steps_run * (4 * n * p + 2 * n * p * p)
+    else:
+        flops = C * args.steps * 4 * n * d * K
     result = {
-        "configs": C, "n_train": n, "n_test": args.n_test, "dim": d, "classes": K, "steps": args.steps,
+        "configs": C, "n_train": n, "n_test": args.n_test, "dim": d, "classes": K, "solver": args.solver, "steps": args.steps,
+        "mean_steps_run": round(batched.steps_run, 2),
         "backend": bk.name, "device": bk.device, "dtype": args.dtype,
         "sample_s": round(t_sample, 3),
         "batched_s": round(t_batched, 3), "loop_s": round(t_loop, 3),
@@ -115,6 +141,8 @@ def _main(args) -> dict:
         "success_batched": round(float(succ_b.mean()), 4), "success_loop": round(float(succ_l.mean()), 4),
         "max_abs_accuracy_gap": round(float(np.abs(acc_b - acc_l).max()), 4),
         "achieved_gflops": round(flops / t_batched / 1e9, 3), "matmul_peak_gflops": round(peak, 2),
+        "repeats": max(1, args.repeats), "batched_s_all": [round(t, 3) for t in times_b],
+        "loop_s_all": [round(t, 3) for t in times_l],
         "cpu_count": os.cpu_count(), "blas_threads": args.blas_threads or "default",
         "load_average": [round(x, 2) for x in os.getloadavg()],
     }
@@ -132,9 +160,9 @@ def _write(r: dict) -> None:
 
 `python benchmarks/simulate_bench.py --write` on {platform.machine()}, {r['cpu_count']} cores
 (BLAS threads: {r['blas_threads']}), backend {r['backend']} ({r['device']}), {r['dtype']}; load average at the end {r['load_average']}
-(other engineers were using the same 2 cores, so absolute times are pessimistic for both sides).
+(times: median of {r['repeats']} interleaved repeats; batched {r['batched_s_all']} s, loop {r['loop_s_all']} s).
 
-| quantity | batched (fit_logistic, {r['steps']} GD steps) | loop (sklearn LogisticRegression, lbfgs) |
+| quantity | batched (fit_logistic, solver {r['solver']}, {r['mean_steps_run']} steps on average) | loop (sklearn LogisticRegression, lbfgs) |
 |---|---|---|
 | configurations | {r['configs']} (n = {r['n_train']}, d = {r['dim']}, K = {r['classes']}) | same data |
 | wall time (s) | {r['batched_s']} | {r['loop_s']} |

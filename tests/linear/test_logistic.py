@@ -193,3 +193,36 @@ def test_numpy_and_cupy_agree():
     sgd_ref = fit_logistic(X, y, backend="numpy", batch_size=16, **kw)
     sgd_gpu = fit_logistic(X, y, backend="cupy", batch_size=16, **kw)
     np.testing.assert_allclose(get_backend("cupy").to_numpy(sgd_gpu.W), sgd_ref.W, atol=1e-9)
+
+
+@pytest.mark.parametrize("fit_intercept", [True, False])
+def test_newton_solver_reaches_the_optimum_gradient_descent_approaches(fit_intercept):
+    rng = np.random.default_rng(3)
+    C, n, d = 4, 120, 3
+    X = rng.normal(size=(C, n, d))
+    y = (X[:, :, 0] + 0.7 * rng.normal(size=(C, n)) > 0).astype(int)
+    sw = rng.uniform(0.5, 2.0, size=(C, n))
+    gd = fit_logistic(X, y, n_classes=2, steps=20000, lr=2.0, l2=0.05, tol=1e-10, sample_weight=sw,
+                      fit_intercept=fit_intercept)
+    nt = fit_logistic(X, y, n_classes=2, steps=50, l2=0.05, tol=1e-10, sample_weight=sw,
+                      fit_intercept=fit_intercept, solver="newton")
+    assert nt.converged.all() and (nt.steps_run <= 10).all()   # quadratic convergence
+    np.testing.assert_allclose(nt.W, gd.W, atol=1e-7)
+    np.testing.assert_allclose(nt.b, gd.b, atol=1e-7)
+    np.testing.assert_allclose(nt.final_loss, gd.final_loss, rtol=1e-12)
+    # batched equals one configuration at a time
+    one = fit_logistic(X[1:2], y[1:2], n_classes=2, steps=50, l2=0.05, tol=1e-10, sample_weight=sw[1:2],
+                       fit_intercept=fit_intercept, solver="newton")
+    np.testing.assert_allclose(one.W[0], nt.W[1], atol=1e-12)
+
+
+@pytest.mark.parametrize("kwargs", [dict(n_classes=3), dict(l2=0.0), dict(batch_size=10),
+                                    dict(solver="lbfgs")])
+def test_newton_solver_rejects_what_it_cannot_do(kwargs):
+    rng = np.random.default_rng(0)
+    X, y = rng.normal(size=(2, 30, 2)), rng.integers(0, 2, size=(2, 30))
+    args = dict(n_classes=2, l2=0.1, solver="newton", steps=5)
+    args.update(kwargs)
+    with pytest.raises(InputError) as err:
+        fit_logistic(X, y, **args)
+    assert "\n" not in str(err.value)
