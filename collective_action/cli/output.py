@@ -37,3 +37,33 @@ def emit(payload: dict[str, Any], as_json: bool, title: str | None = None) -> No
 
 JSON_OPTION = typer.Option(False, "--json", help="Print one JSON object instead of text.")
 LATEX_OPTION = typer.Option(False, "--latex", help="Print the formula (LaTeX) instead of a number.")
+
+
+def load_pillar_experiment(path, pillar: str):
+    """Load an experiment file and check it belongs to ``pillar`` (InputError otherwise)."""
+    from ..errors import InputError
+    from ..experiment import load_experiment
+
+    exp = load_experiment(path)
+    if exp.spec.pillar != pillar:
+        raise InputError(f"{path}: pillar is {exp.spec.pillar!r}, not {pillar!r}")
+    return exp
+
+
+def write_results(frame, out, experiment_name: str):
+    """Write ``frame`` as results.parquet and results.csv under ``out`` (default results/<name>)."""
+    from pathlib import Path
+
+    folder = Path(out) if out else Path("results") / experiment_name
+    folder.mkdir(parents=True, exist_ok=True)
+    frame.to_parquet(folder / "results.parquet", index=False)
+    frame.to_csv(folder / "results.csv", index=False)
+    return folder
+
+
+def format_intervals(summary, columns: dict[str, tuple[str, str]]):
+    """A copy of ``summary`` whose ``columns`` read 'mean [low, high]' (bounds named per column)."""
+    shown = summary.copy()
+    for col, (lo, hi) in columns.items():
+        shown[col] = [f"{m:.3f} [{a:.3f}, {b:.3f}]" for m, a, b in zip(shown[col], shown[lo], shown[hi])]
+    return shown

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import typer
 
-from ..output import JSON_OPTION, _clean
+from ..output import JSON_OPTION, _clean, format_intervals, load_pillar_experiment, write_results
 
 
 def register(app: typer.Typer) -> None:
@@ -22,21 +22,14 @@ def register(app: typer.Typer) -> None:
         """Train every configuration (batched), write results.parquet and results.csv, print a summary."""
         import json
 
-        from ...errors import InputError
-        from ...experiment import load_experiment
         from ...simulate.backend import get_backend
         from ...simulate.runner import run
         from ...simulate.summary import summarise
 
-        exp = load_experiment(experiment)
-        if exp.spec.pillar != "simulate":
-            raise InputError(f"{experiment}: pillar is {exp.spec.pillar!r}, not 'simulate'")
+        exp = load_pillar_experiment(experiment, "simulate")
         bk = get_backend(backend)  # bad input fails here, before anything is written
         frame = run(exp, quick=quick, backend=backend, progress=progress)
-        folder = out or Path("results") / exp.name
-        folder.mkdir(parents=True, exist_ok=True)
-        frame.to_parquet(folder / "results.parquet", index=False)
-        frame.to_csv(folder / "results.csv", index=False)
+        folder = write_results(frame, out, exp.name)
         summary = summarise(frame)
         if as_json:
             payload = {"experiment": exp.name, "backend": bk.name, "device": bk.device,
@@ -45,10 +38,8 @@ def register(app: typer.Typer) -> None:
             typer.echo(json.dumps(_clean(payload)))
             return 0
         typer.echo(f"simulate {exp.name}: {len(frame)} rows on {bk.name} ({bk.device}) -> {folder}")
-        shown = summary.copy()
-        for col in ("success", "clean_accuracy"):
-            lo, hi = ("success_lo", "success_hi") if col == "success" else ("clean_lo", "clean_hi")
-            shown[col] = [f"{m:.3f} [{a:.3f}, {b:.3f}]" for m, a, b in zip(shown[col], shown[lo], shown[hi])]
+        shown = format_intervals(summary, {"success": ("success_lo", "success_hi"),
+                                           "clean_accuracy": ("clean_lo", "clean_hi")})
         keep = [c for c in ("learner", "series", "alpha", "seeds", "success", "clean_accuracy", "alpha_eff_measured",
                             "alpha_eff_predicted", "success_theory", "success_bound") if c in shown]
         typer.echo(shown[keep].to_string(index=False, float_format=lambda v: f"{v:.4g}"))

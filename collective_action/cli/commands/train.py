@@ -6,7 +6,7 @@ from pathlib import Path
 
 import typer
 
-from ..output import JSON_OPTION, _clean
+from ..output import JSON_OPTION, _clean, format_intervals, load_pillar_experiment, write_results
 
 
 def register(app: typer.Typer) -> None:
@@ -27,13 +27,9 @@ def register(app: typer.Typer) -> None:
         from ...empirical.experiment import run_cells
         from ...empirical.summary import summarise
         from ...empirical.train import resolve_device
-        from ...errors import InputError
-        from ...experiment import load_experiment
         from ...results import rows_to_frame
 
-        exp = load_experiment(experiment)
-        if exp.spec.pillar != "empirical":
-            raise InputError(f"{experiment}: pillar is {exp.spec.pillar!r}, not 'empirical'")
+        exp = load_pillar_experiment(experiment, "empirical")
         dev = resolve_device(device)  # bad input fails here, before anything runs or is written
         cells = exp.cells(quick=quick)
 
@@ -44,10 +40,7 @@ def register(app: typer.Typer) -> None:
 
         rows = run_cells(cells, device=device, progress=report, batched=batch)
         frame = rows_to_frame([r for cell_rows in rows for r in cell_rows])
-        folder = out or Path("results") / exp.name
-        folder.mkdir(parents=True, exist_ok=True)
-        frame.to_parquet(folder / "results.parquet", index=False)
-        frame.to_csv(folder / "results.csv", index=False)
+        folder = write_results(frame, out, exp.name)
         summary = summarise(frame)
         if as_json:
             payload = {"experiment": exp.name, "device": str(dev), "rows": int(len(frame)), "out": str(folder),
@@ -55,10 +48,7 @@ def register(app: typer.Typer) -> None:
             typer.echo(json.dumps(_clean(payload)))
             return 0
         typer.echo(f"train {exp.name}: {len(frame)} rows on {dev} -> {folder}")
-        shown = summary.copy()
-        for col in ("success", "clean_accuracy"):
-            shown[col] = [f"{m:.3f} [{a:.3f}, {b:.3f}]" for m, a, b in
-                          zip(shown[col], shown[col + "_lo"], shown[col + "_hi"])]
+        shown = format_intervals(summary, {col: (col + "_lo", col + "_hi") for col in ("success", "clean_accuracy")})
         keep = [c for c in ("series", "model", "signal") if c in shown] + ["alpha", "seeds", "success", "clean_accuracy", "alpha_eff_measured", "alpha_eff_predicted"]
         typer.echo(shown[keep].to_string(index=False, float_format=lambda v: f"{v:.4g}"))
         return 0
