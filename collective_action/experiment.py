@@ -40,6 +40,13 @@ class StrictModel(BaseModel):
     model_config = ConfigDict(extra="forbid", validate_assignment=True)
 
 
+def check_alpha_list(values: list[float]) -> list[float]:
+    """Validator body for a field holding a list of collective sizes: non-empty, each in (0, 1)."""
+    if not values or any(not (0.0 < a < 1.0) for a in values):
+        raise ValueError(f"alphas must be a non-empty list of values in (0, 1), got {values}")
+    return values
+
+
 class CollectiveSpec(StrictModel):
     """The collective in an experiment file (the signal itself is pillar-specific)."""
 

@@ -53,7 +53,7 @@ from pydantic import Field, field_validator, model_validator
 
 from collective_action.collective import Collective
 from collective_action.errors import InputError
-from collective_action.experiment import StrictModel, format_validation_error
+from collective_action.experiment import StrictModel, check_alpha_list, format_validation_error
 from collective_action.results import ResultRow
 from collective_action.simulate.backend import Backend, get_backend
 from collective_action.simulate.logistic import fit_logistic
@@ -121,9 +121,7 @@ class SimplicityConfig(StrictModel):
     @field_validator("alphas")
     @classmethod
     def _alphas(cls, v):
-        if not v or any(not (0.0 < a < 1.0) for a in v):
-            raise ValueError("alphas must be a non-empty list of values in (0, 1)")
-        return v
+        return check_alpha_list(v)
 
     @field_validator("signals", "learners")
     @classmethod

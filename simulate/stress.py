@@ -41,7 +41,7 @@ from pydantic import Field, ValidationError, field_validator, model_validator
 from collective_action import theory
 from collective_action.discrete import DiscreteProblem
 from collective_action.errors import InputError
-from collective_action.experiment import StrictModel, format_validation_error, set_dotted
+from collective_action.experiment import StrictModel, check_alpha_list, format_validation_error, set_dotted
 from collective_action.results import ResultRow, rows_to_frame
 from collective_action.simulate import discrete as fam1
 from collective_action.simulate.backend import Backend, get_backend
@@ -138,9 +138,7 @@ class GaussianStress(StrictModel):
     @field_validator("alphas")
     @classmethod
     def _alphas(cls, v):
-        if any(not (0.0 < a < 1.0) for a in v):
-            raise ValueError(f"alphas must lie in (0, 1), got {v}")
-        return v
+        return check_alpha_list(v)
 
     @model_validator(mode="after")
     def _world(self):
@@ -177,9 +175,7 @@ class DiscreteStress(StrictModel):
     @field_validator("alphas")
     @classmethod
     def _alphas(cls, v):
-        if any(not (0.0 < a < 1.0) for a in v):
-            raise ValueError(f"alphas must lie in (0, 1), got {v}")
-        return v
+        return check_alpha_list(v)
 
     @model_validator(mode="after")
     def _problem(self):
