@@ -293,6 +293,22 @@ class CVaRParams(LogisticParams):
     rounds: int = Field(3, ge=1, description="reweight-and-refit rounds after the ERM start")
 
 
+def _reweighting_rounds(batch, backend, s, rounds, reweight):
+    """Iterated best response shared by the DRO learners: fit, reweight by the current fit's
+    training losses, refit, ``rounds`` times. ``reweight(losses) -> (weights, aux)``.
+
+    Returns (final fit, last losses, last weights, last aux, measured alpha_eff per round (C, rounds)).
+    """
+    fit = _fit(batch, backend, s)
+    traj = []
+    for _ in range(rounds):
+        losses = _train_losses(fit, batch)
+        w, aux = reweight(losses)
+        traj.append(measured_alpha_eff(w, batch.member))
+        fit = _fit(batch, backend, s, w)
+    return fit, losses, w, aux, np.stack(traj, axis=1)
+
+
 class CVaR(Learner):
     """CVaR-DRO at level beta by iterated best response; records alpha_eff per round.
 
@@ -312,18 +328,13 @@ class CVaR(Learner):
     def fit(self, batch, params, backend):
         s = _logistic_settings(params)
         beta = _batched(params, "beta")
-        fit = _fit(batch, backend, s)
-        traj, n_m = [], batch.member.sum(axis=1)
-        for _ in range(_shared(params, "rounds")):
-            w = cvar_weights(_train_losses(fit, batch), beta)
-            traj.append(measured_alpha_eff(w, batch.member))
-            fit = _fit(batch, backend, s, w)
+        fit, _, w, _, traj = _reweighting_rounds(batch, backend, s, _shared(params, "rounds"),
+                                                 lambda losses: (cvar_weights(losses, beta), None))
         with np.errstate(invalid="ignore", divide="ignore"):
-            tail_share = (w * beta[:, None] * batch.member).sum(axis=1) / n_m
+            tail_share = (w * beta[:, None] * batch.member).sum(axis=1) / batch.member.sum(axis=1)
         pred = _predicted(theory.alpha_eff_cvar, batch.alpha_realised, beta, tail_share)
         return Trained(*_predict(fit, batch), weights=w, alpha_eff_predicted=pred,
-                       measured={"tail_share": tail_share}, trajectory=np.stack(traj, axis=1),
-                       train_steps=s["steps"])
+                       measured={"tail_share": tail_share}, trajectory=traj, train_steps=s["steps"])
 
 
 def chi2_weights(losses: np.ndarray, rho: np.ndarray, iters: int = 100):
@@ -372,19 +383,14 @@ class Chi2DRO(Learner):
     def fit(self, batch, params, backend):
         s = _logistic_settings(params)
         rho = _batched(params, "rho")
-        fit = _fit(batch, backend, s)
-        traj = []
-        for _ in range(_shared(params, "rounds")):
-            losses = _train_losses(fit, batch)
-            w, eta = chi2_weights(losses, rho)
-            traj.append(measured_alpha_eff(w, batch.member))
-            fit = _fit(batch, backend, s, w)
+        fit, losses, w, eta, traj = _reweighting_rounds(batch, backend, s, _shared(params, "rounds"),
+                                                        lambda losses: chi2_weights(losses, rho))
         excess = np.maximum(losses - eta[:, None], 0.0)
         coll_x, base_x = _group_means(excess, batch.member)
         pred = _predicted(theory.alpha_eff_chi2, batch.alpha_realised, coll_x, base_x)
         return Trained(*_predict(fit, batch), weights=w, alpha_eff_predicted=pred,
                        measured={"collective_excess": coll_x, "base_excess": base_x},
-                       trajectory=np.stack(traj, axis=1), train_steps=s["steps"])
+                       trajectory=traj, train_steps=s["steps"])
 
 
 class LfFParams(LogisticParams):
