@@ -100,7 +100,7 @@ def _main(args) -> dict:
         fit = fit_logistic(batch.X, batch.y, n_classes=K, steps=args.steps, lr=args.lr, l2=args.l2,
                            backend=bk, dtype=args.dtype, solver=args.solver)
         acc = fit.accuracy(batch.X_clean, batch.y_clean)
-        succ = (bk.to_numpy(fit.predict(batch.X_signal)) == problem.target).mean(axis=1)
+        succ = fit.label_rate(batch.X_signal, problem.target)
         batched.steps_run = float(np.mean(fit.steps_run))
         return acc, succ
 

@@ -21,7 +21,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass, field
-from typing import Any, ClassVar, Optional
+from typing import Any, ClassVar, Literal, Optional
 
 import numpy as np
 from pydantic import Field
@@ -89,11 +89,13 @@ def _batched(params: list, key: str) -> np.ndarray:
 def _fit(batch: SampleBatch, backend: Backend, p, weights=None) -> LogisticFit:
     return fit_logistic(batch.X, batch.y, n_classes=batch.n_classes, sample_weight=weights,
                         steps=p["steps"], lr=p["lr"], l2=p["l2"], batch_size=p.get("batch_size"),
-                        seed=p.get("sgd_seed", 0), backend=backend, tol=p.get("tol", 1e-6))
+                        seed=p.get("sgd_seed", 0), backend=backend, tol=p.get("tol", 1e-6),
+                        solver=p.get("solver", "gd"))
 
 
 def _logistic_settings(params: list) -> dict:
-    keys = [k for k in ("steps", "lr", "l2", "batch_size", "sgd_seed", "tol") if k in type(params[0]).model_fields]
+    keys = [k for k in ("steps", "lr", "l2", "batch_size", "sgd_seed", "tol", "solver")
+            if k in type(params[0]).model_fields]
     return {k: _shared(params, k) for k in keys}
 
 
@@ -197,10 +199,13 @@ class LogisticParams(StrictModel):
     l2: float = Field(0.0, ge=0, description="ridge penalty (l2/2)||W||^2")
     batch_size: Optional[int] = Field(None, ge=1, description="None: full-batch GD; an int: minibatch SGD")
     sgd_seed: int = Field(0, ge=0, description="seed of the minibatch order (shared by the batch)")
+    solver: Literal["gd", "newton"] = Field(
+        "gd", description="gd: (stochastic) gradient descent for `steps` steps; newton: Newton's method "
+        "to the penalised optimum (two classes, full batch, l2 > 0; `steps` caps the Newton steps)")
 
 
 class Logistic(Learner):
-    """Multinomial logistic regression (ERM) by full-batch GD or minibatch SGD."""
+    """Multinomial logistic regression (ERM) by full-batch GD, minibatch SGD or Newton's method."""
 
     name = "logistic"
     label = "ERM (logistic)"
@@ -208,6 +213,8 @@ class Logistic(Learner):
 
     @classmethod
     def series(cls, params):
+        if params.solver == "newton":
+            return "ERM (logistic, Newton)"
         return "ERM (logistic, SGD)" if params.batch_size else "ERM (logistic, GD)"
 
     def fit(self, batch, params, backend):

@@ -109,8 +109,12 @@ class LogisticFit:
         return int(self.W.shape[2])
 
     def _features(self, X):
+        """``X`` as a backend array. Floating data keep their dtype (the small weights are cast to
+        it instead: converting millions of test points would cost more than scoring them)."""
         xp = self.backend.xp
-        X = xp.asarray(X, dtype=self.W.dtype)
+        X = xp.asarray(X)
+        if not xp.isdtype(X.dtype, "real floating"):
+            X = xp.astype(X, self.W.dtype)
         d = self.W.shape[1]
         if X.ndim not in (2, 3) or X.shape[-1] != d:
             raise InputError(f"X must have shape (C, m, {d}) or (m, {d}), got {tuple(X.shape)}")
@@ -120,8 +124,16 @@ class LogisticFit:
 
     def decision_function(self, X):
         """Logits (C, m, K). ``X`` is (C, m, d), or (m, d) to score the same points under every model."""
+        xp = self.backend.xp
         X = self._features(X)
-        return self.backend.xp.matmul(X, self.W) + self.b[:, None, :]
+        return xp.matmul(X, xp.astype(self.W, X.dtype)) + xp.astype(self.b, X.dtype)[:, None, :]
+
+    def _binary_margin(self, X):
+        """Logit difference z = l1 - l0 (C, m) for two classes: half the work of the full logits."""
+        xp = self.backend.xp
+        X = self._features(X)
+        u = xp.astype(self.W[:, :, 1] - self.W[:, :, 0], X.dtype)
+        return xp.matmul(X, u[:, :, None])[..., 0] + xp.astype(self.b[:, 1] - self.b[:, 0], X.dtype)[:, None]
 
     def predict_proba(self, X):
         """Class probabilities (C, m, K), by a numerically stable softmax."""
@@ -130,22 +142,34 @@ class LogisticFit:
     def predict(self, X):
         """Predicted labels (C, m) (ties go to the lowest class index)."""
         xp = self.backend.xp
-        if self.n_classes == 2:  # the sign of the logit difference: half the work of argmax
-            X = self._features(X)
-            u = self.W[:, :, 1] - self.W[:, :, 0]
-            z = xp.matmul(X, u[:, :, None])[..., 0] + (self.b[:, 1] - self.b[:, 0])[:, None]
-            return xp.astype(z > 0, xp.int64)
+        if self.n_classes == 2:  # the sign of the logit difference
+            return xp.astype(self._binary_margin(X) > 0, xp.int64)
         return xp.argmax(self.decision_function(X), axis=-1)
 
     def accuracy(self, X, y) -> np.ndarray:
         """Fraction of correct predictions per configuration, as a NumPy array (C,)."""
         xp = self.backend.xp
-        pred = self.predict(X)
         y = xp.asarray(y)
         if y.ndim == 1:
             y = y[None, :]
-        correct = xp.astype(pred == y, xp.float64)
-        return self.backend.to_numpy(xp.mean(correct, axis=-1))
+        if self.n_classes == 2:  # compare signs directly: no label array is materialised
+            correct = (self._binary_margin(X) > 0) == (y == 1)
+        else:
+            correct = self.predict(X) == y
+        return self.backend.to_numpy(xp.mean(xp.astype(correct, xp.float64), axis=-1))
+
+    def label_rate(self, X, label: int) -> np.ndarray:
+        """Fraction of points predicted as ``label`` per configuration, as a NumPy array (C,):
+        the collective's success when ``X`` are signal-carrying points and ``label`` is y*."""
+        xp = self.backend.xp
+        if not 0 <= int(label) < self.n_classes:
+            raise InputError(f"label must lie in [0, {self.n_classes - 1}], got {label!r}")
+        if self.n_classes == 2:
+            margin = self._binary_margin(X)
+            hit = margin > 0 if int(label) == 1 else margin <= 0
+        else:
+            hit = self.predict(X) == int(label)
+        return self.backend.to_numpy(xp.mean(xp.astype(hit, xp.float64), axis=-1))
 
 
 # --------------------------------------------------------------------------------------------
@@ -365,6 +389,27 @@ def _fit_chunk(xp, X, y, sw, *, n_classes, steps, lr, l2, batches, fit_intercept
     return W, b, loss, gnorm, steps_run, trace
 
 
+# Up to this many parameters (d + 1) Newton builds its Hessian from precomputed products of
+# feature pairs (one batched matrix-vector product per step); above it, from a batched X^T D X.
+_PAIR_MAX_PARAMS = 8
+
+
+def newton_working_set_bytes(n: int, d: int, itemsize: int = 8, fit_intercept: bool = True) -> int:
+    """Bytes one configuration occupies under the Newton solver (features, feature pairs when
+    they are used, the per-point vectors of one step, and the p x p system)."""
+    p = d + int(fit_intercept)
+    pairs = p * (p + 1) // 2 if p <= _PAIR_MAX_PARAMS else 2 * p
+    return int(itemsize * (n * (2 * p + pairs + 12) + 4 * p * p))
+
+
+def _sigmoid_parts(xp, z):
+    """(e, q) with e = exp(-|z|), q = 1 / (1 + e): sigmoid(z) = q where z >= 0 and 1 - q elsewhere,
+    and sigmoid(z)(1 - sigmoid(z)) = e q^2 for every z. Never overflows; ``exp`` is several
+    times cheaper than ``tanh`` in float64 on CPUs without SIMD float64 tanh."""
+    e = xp.exp(-xp.abs(z))
+    return e, 1.0 / (1.0 + e)
+
+
 def _fit_chunk_newton(xp, X, y, sw, *, steps, l2, fit_intercept, tol, dtype):
     """Newton's method for K = 2 on the same objective, batched: one (p x p) solve per configuration.
 
@@ -373,42 +418,87 @@ def _fit_chunk_newton(xp, X, y, sw, *, steps, l2, fit_intercept, tol, dtype):
     the objective is a binary logistic loss in theta = (u, c) with penalty (l2/4)||u||^2; Newton's
     method on it (gradient G, Hessian H = X^T diag(w p (1-p)) X + (l2/2) I_u) converges
     quadratically to the optimum GD approaches, in a handful of steps. Needs l2 > 0 (with l2 = 0
-    on separable data there is no optimum). Converged configurations are frozen, as in GD.
+    on separable data there is no optimum).
+
+    Converged configurations stop updating, and once a third of the working set has converged the
+    rest is compacted, so later steps only compute on configurations still iterating. Every
+    configuration's arithmetic is independent of its batch mates (batched products act per
+    configuration), so compaction does not change any result.
     """
     C, n, d = X.shape
     Xt = xp.permute_dims(X, (0, 2, 1))
+    if hasattr(xp, "ascontiguousarray"):  # contiguous first: concatenating strided views is slow
+        Xt = xp.ascontiguousarray(Xt)
     if fit_intercept:
         Xt = xp.concat([Xt, xp.ones((C, 1, n), dtype=dtype)], axis=1)
     p = Xt.shape[1]
-    XtT = xp.permute_dims(Xt, (0, 2, 1))
     y1 = xp.astype(y == 1, dtype)
     w = xp.ones((C, n), dtype=dtype) if sw is None else xp.asarray(sw, dtype=dtype)
     w_norm = w / xp.sum(w, axis=1, keepdims=True)
     ridge = xp.asarray([0.5 * l2] * d + [0.0] * (p - d), dtype=dtype)        # no penalty on c
-    theta = xp.zeros((C, p), dtype=dtype)
-    active = xp.ones((C,), dtype=xp.bool)
+    ridge_matrix = xp.eye(p, dtype=dtype) * ridge
+    use_pairs = p <= _PAIR_MAX_PARAMS
+    if use_pairs:
+        # H_ij = sum_n x_in x_jn curv_n: the products x_i x_j (i <= j) do not change between steps
+        rows, cols = np.triu_indices(p)
+        pair_of = np.zeros((p, p), dtype=np.int64)
+        pair_of[rows, cols] = pair_of[cols, rows] = np.arange(len(rows))
+        pair_of = xp.asarray(pair_of)
+        extra = xp.concat([Xt[:, i:i + 1, :] * Xt[:, i:, :] for i in range(p)], axis=1)  # (C, q, n)
+    else:
+        extra = xp.permute_dims(Xt, (0, 2, 1))                                # X (C, n, p)
+    theta_all = xp.zeros((C, p), dtype=dtype)
     steps_run = xp.zeros((C,), dtype=xp.int64)
-    # with t = tanh(z/2): p1 = (1 + t)/2, w (p1 - y1) = (w/2) t + w (1/2 - y1) and
-    # w p1 (1 - p1) = (w/4)(1 - t^2); the data-only factors are computed once
-    half_w, offset = 0.5 * w_norm, w_norm * (0.5 - y1)
-    quarter_w = 0.25 * w_norm
+    live = xp.arange(C)                 # configurations in the working set
+    theta = theta_all
+    wn, target = w_norm, y1
     for _ in range(steps):
-        t = xp.tanh(xp.matmul((0.5 * theta)[:, None, :], Xt)[:, 0, :])
-        grad = xp.matmul(Xt, (half_w * t + offset)[:, :, None])[:, :, 0] + ridge * theta
-        active = active & (xp.sqrt(xp.sum(grad * grad, axis=1)) >= tol)
-        if not bool(xp.any(active)):
+        z = xp.matmul(theta[:, None, :], Xt)[:, 0, :]
+        e, q = _sigmoid_parts(xp, z)
+        p1 = xp.where(z >= 0, q, 1.0 - q)
+        grad = xp.matmul(Xt, (wn * (p1 - target))[:, :, None])[:, :, 0] + ridge * theta
+        active = xp.sqrt(xp.sum(grad * grad, axis=1)) >= tol
+        n_active = int(xp.sum(xp.astype(active, xp.int64)))
+        if n_active == 0:
             break
-        curv = quarter_w - quarter_w * (t * t)
-        hess = xp.matmul(Xt * curv[:, None, :], XtT) + xp.eye(p, dtype=dtype) * ridge
+        curv = wn * e * q * q
+        if use_pairs:
+            hess = xp.matmul(extra, curv[:, :, None])[:, :, 0][:, pair_of] + ridge_matrix
+        else:
+            hess = xp.matmul(Xt * curv[:, None, :], extra) + ridge_matrix
         step = xp.linalg.solve(hess, grad[:, :, None])[:, :, 0]
         theta = theta - xp.astype(active, dtype)[:, None] * step
-        steps_run = steps_run + xp.astype(active, xp.int64)
-    u, c = theta[:, :d], (theta[:, d] if fit_intercept else xp.zeros((C,), dtype=dtype))
+        steps_run = _scatter_add(xp, steps_run, live, xp.astype(active, xp.int64))
+        if 3 * n_active <= 2 * int(live.shape[0]):   # compact: drop the converged configurations
+            theta_all = _scatter(xp, theta_all, live, theta)
+            keep = xp.nonzero(active)[0]
+            live, theta = live[keep], theta[keep]
+            Xt, extra, wn, target = Xt[keep], extra[keep], wn[keep], target[keep]
+    theta_all = _scatter(xp, theta_all, live, theta)
+    u = theta_all[:, :d]
+    c = theta_all[:, d] if fit_intercept else xp.zeros((C,), dtype=dtype)
     W = xp.stack([-0.5 * u, 0.5 * u], axis=2)
     b = xp.stack([-0.5 * c, 0.5 * c], axis=1)
     Y = xp.astype(y[:, None, :] == xp.arange(2)[None, :, None], dtype)
     loss, gW, gb = _loss_and_grad(xp, xp.permute_dims(X, (0, 2, 1)), Y, w_norm, W, b, l2, fit_intercept)
     return W, b, loss, _grad_norm(xp, gW, gb), steps_run, []
+
+
+def _scatter(xp, full, index, values):
+    """``full`` with rows ``index`` replaced by ``values`` (a copy on backends without item assignment)."""
+    if index.shape[0] == full.shape[0]:
+        return values
+    out = xp.asarray(full, copy=True)
+    out[index] = values
+    return out
+
+
+def _scatter_add(xp, full, index, values):
+    if index.shape[0] == full.shape[0]:
+        return full + values
+    out = xp.asarray(full, copy=True)
+    out[index] = out[index] + values
+    return out
 
 
 def fit_logistic(X, y, *, n_classes: int, sample_weight=None, steps: int = 500, lr: float = 0.5,
@@ -455,7 +545,8 @@ def fit_logistic(X, y, *, n_classes: int, sample_weight=None, steps: int = 500, 
     dt = getattr(xp, dtype)
     batches = None if batch_size is None else _minibatches(n, int(batch_size), steps, seed)
     itemsize = 8 if dtype == "float64" else 4
-    per_config = logistic_working_set_bytes(n, d, n_classes, itemsize, batch_size)
+    per_config = (newton_working_set_bytes(n, d, itemsize, fit_intercept) if solver == "newton"
+                  else logistic_working_set_bytes(n, d, n_classes, itemsize, batch_size))
     parts = []
     if memory_budget is None:
         memory_budget = CPU_MEMORY_BUDGET if bk.name == "numpy" else DEFAULT_MEMORY_BUDGET

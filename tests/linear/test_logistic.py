@@ -226,3 +226,50 @@ def test_newton_solver_rejects_what_it_cannot_do(kwargs):
     with pytest.raises(InputError) as err:
         fit_logistic(X, y, **args)
     assert "\n" not in str(err.value)
+
+
+def test_newton_compaction_and_chunking_leave_every_configuration_unchanged():
+    # configurations that converge after different numbers of steps (easy and hard problems
+    # mixed) are compacted out of the working set; each must equal its own one-by-one fit
+    rng = np.random.default_rng(7)
+    C, n, d = 9, 80, 2
+    X = rng.normal(size=(C, n, d))
+    noise = np.linspace(0.05, 3.0, C)[:, None] * rng.normal(size=(C, n))
+    y = (X[:, :, 0] + noise > 0).astype(int)
+    kw = dict(n_classes=2, steps=40, l2=0.01, tol=1e-9, solver="newton")
+    whole = fit_logistic(X, y, **kw)
+    assert len(set(whole.steps_run.tolist())) > 1   # compaction really happened
+    chunked = fit_logistic(X, y, memory_budget=1, **kw)   # one configuration per chunk
+    for c in range(C):
+        one = fit_logistic(X[c:c + 1], y[c:c + 1], **kw)
+        np.testing.assert_allclose(whole.W[c], one.W[0], atol=1e-12)
+        assert whole.steps_run[c] == one.steps_run[0]
+    np.testing.assert_allclose(chunked.W, whole.W, atol=1e-12)
+
+
+def test_newton_with_many_features_uses_the_matrix_hessian_and_still_reaches_the_optimum():
+    rng = np.random.default_rng(8)
+    C, n, d = 3, 150, 9    # d + 1 = 10 parameters: above the feature-pair threshold
+    X = rng.normal(size=(C, n, d))
+    y = (X @ rng.normal(size=d) + 0.5 * rng.normal(size=(C, n)) > 0).astype(int)
+    gd = fit_logistic(X, y, n_classes=2, steps=20000, lr=2.0, l2=0.1, tol=1e-10)
+    nt = fit_logistic(X, y, n_classes=2, steps=50, l2=0.1, tol=1e-10, solver="newton")
+    assert nt.converged.all()
+    np.testing.assert_allclose(nt.W, gd.W, atol=1e-7)
+
+
+def test_scoring_float64_points_with_a_float32_fit_and_label_rate():
+    X, y = _blobs(C=3, K=2, seed=4)
+    fit = fit_logistic(X, y, n_classes=2, steps=200, lr=0.5, dtype="float32")
+    pred = fit.predict(X)
+    assert pred.dtype == np.int64
+    np.testing.assert_allclose(fit.accuracy(X, y), (pred == y).mean(axis=1))
+    for label in (0, 1):
+        np.testing.assert_allclose(fit.label_rate(X, label), (pred == label).mean(axis=1))
+    # the float64 margin and the float32 one agree on the labels of these points
+    assert (fit.predict(X.astype(np.float32)) == pred).mean() > 0.999
+    with pytest.raises(InputError):
+        fit.label_rate(X, 2)
+    three = fit_logistic(*_blobs(C=2, K=3, seed=5), n_classes=3, steps=50)
+    Z, _ = _blobs(C=2, K=3, seed=6)
+    np.testing.assert_allclose(three.label_rate(Z, 2), (three.predict(Z) == 2).mean(axis=1))

@@ -50,3 +50,25 @@ def test_family3_is_delegated_with_cell_identity():
     df = run(spec, backend="numpy")
     assert len(df) == 4 and (df.experiment == "s3").all() and df.cell_id.nunique() == 2
     assert df.success.between(0, 1).all() and df.clean_accuracy.notna().all()
+
+
+def test_logistic_learner_with_the_newton_solver_matches_long_gd_and_rejects_l2_zero():
+    import pytest
+
+    from collective_action.errors import InputError
+
+    def spec(params):
+        return {"name": "newton", "pillar": "simulate", "seeds": 2,
+                "config": {"family": "gaussian", "collective": {"alpha": 0.02, "target": 1},
+                           "learner": {"name": "logistic", "params": params},
+                           "n_train": 400, "n_test": 2000,
+                           "gaussian": {"separation": 3.0, "tau": 1.0, "n_free": 1, "signal": {"amplitude": 3.0}}},
+                "grid": {"collective.alpha": [0.005, 0.05]}}
+    newton = run(spec({"solver": "newton", "steps": 30, "l2": 0.01}), backend="numpy")
+    gd = run(spec({"steps": 20000, "lr": 2.0, "l2": 0.01}), backend="numpy")
+    assert (newton.series == "ERM (logistic, Newton)").all()
+    # the same penalised optimum: the same predictions on the 2000 signal and clean test points
+    np.testing.assert_allclose(newton.success.to_numpy(), gd.success.to_numpy(), atol=1e-3)
+    np.testing.assert_allclose(newton.clean_accuracy.to_numpy(), gd.clean_accuracy.to_numpy(), atol=1e-3)
+    with pytest.raises(InputError, match="newton"):
+        run(spec({"solver": "newton", "steps": 30}), backend="numpy")
