@@ -29,6 +29,8 @@ class DataSpec(StrictModel):
     data_dir: str | None = Field(None, description="folder of idx files (name: idx), or the Fashion-MNIST folder for the other sets")
     train_size: int | None = Field(None, ge=10, description="random training subset (per seed); null: all")
     val_size: int = Field(1000, ge=0, description="validation points carved out of the training split")
+    test_size: int | None = Field(None, ge=10, description="random subset of the test split, the same for "
+                                  "every run seed (fixed by data_seed); null: all")
     data_seed: int = Field(0, ge=0, description="seed of the derived set's construction (fixed across run seeds)")
     agreement: float = Field(0.95, ge=0.0, le=1.0, description="spurious: attribute/label agreement in training")
     classes_a: list[int] = Field([0, 6], description="spurious: Fashion-MNIST classes of label 0")

@@ -29,7 +29,7 @@ from .metrics import accuracy, predicted_alpha_eff, success_rate, worst_class_ac
 from .models import build_model
 from .selection import Selector
 from .signals import make_signal
-from .splits import PreparedData, prepare
+from .splits import PreparedData, prepare, subsample_test
 from .train import OptimConfig, predict, resolve_device, to_tensor
 
 LEARNER_LABELS = {"erm": "ERM", "jtt": "JTT", "cvar": "CVaR", "chi2": "chi2-DRO", "lff": "LfF",
@@ -219,7 +219,7 @@ def setup_run(cfg: EmpiricalConfig, seed: int, device: str = "cpu", *, no_collec
     """
     started = time.perf_counter()
     dev = resolve_device(device)
-    ds = build_dataset(cfg)
+    ds = subsample_test(build_dataset(cfg), cfg.data.test_size, cfg.data.data_seed)
     signal = build_signal(cfg, ds)
     collective = Collective(cfg.collective.alpha, cfg.collective.target, signal, cfg.collective.strategy)
     if collective.target >= ds.n_classes:

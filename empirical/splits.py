@@ -11,7 +11,7 @@ the signal planted (:attr:`PreparedData.x_success`).
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 
@@ -47,6 +47,21 @@ class PreparedData:
     def alpha_realised(self) -> float:
         """The collective's actual share of the training split (round(alpha n) / n)."""
         return float(self.members.mean())
+
+
+def subsample_test(ds: Dataset, size: int | None, seed: int) -> Dataset:
+    """``ds`` with a random ``size``-point subset of its test split (None or >= its size: all).
+
+    The subset depends on ``seed`` only (the data seed), so every run seed of an experiment is
+    scored on the same points; it keeps the test split's order and its groups.
+    """
+    if size is None or size >= len(ds.y_test):
+        return ds
+    if size < 1:
+        raise InputError(f"test_size must be at least 1, got {size}")
+    keep = np.sort(np.random.default_rng([int(seed), 11]).choice(len(ds.y_test), size=size, replace=False))
+    return replace(ds, x_test=ds.x_test[keep], y_test=ds.y_test[keep],
+                   groups_test=None if ds.groups_test is None else ds.groups_test[keep])
 
 
 def prepare(ds: Dataset, collective: Collective | None, rng: np.random.Generator, *,

@@ -1,6 +1,7 @@
 """Learners on small real data: weights they give, hyper-parameter checks, bookkeeping identities."""
 
 import json
+import math
 
 import pytest
 import torch
@@ -112,3 +113,23 @@ def test_cuda_run_matches_cpu_closely():
     gpu = train_once(_digits_cfg("cvar"), seed=0, device="cuda")
     assert gpu.extra["device"].startswith("cuda")
     assert abs(cpu.clean_accuracy - gpu.clean_accuracy) < 0.05
+
+
+def test_test_size_scores_every_seed_on_the_same_test_subset():
+    from collective_action.empirical.runner import build_dataset
+    from collective_action.empirical.splits import subsample_test
+
+    cfg = _digits_cfg("erm")
+    ds = build_dataset(cfg)
+    a, b = subsample_test(ds, 120, seed=0), subsample_test(ds, 120, seed=0)
+    assert len(a.y_test) == 120 and (a.x_test == b.x_test).all()
+    assert not (subsample_test(ds, 120, seed=1).y_test == a.y_test).all()
+    assert subsample_test(ds, None, seed=0) is ds and subsample_test(ds, 10**6, seed=0) is ds
+    small = cfg.model_copy(update={"data": cfg.data.model_copy(update={"test_size": 120})})
+    rows = [train_once(small, seed=s) for s in (0, 1)]
+    assert all(r.extra["n_test"] == 120 for r in rows)
+    # the success set is the subset's points of classes other than y* (here 3)
+    assert rows[0].extra["success_se"] == pytest.approx(
+        math.sqrt(rows[0].success * (1 - rows[0].success) / int((a.y_test != 3).sum())))
+    with pytest.raises(Exception):
+        EmpiricalConfig.model_validate({**cfg.model_dump(), "data": {"name": "digits", "test_size": 5}})
