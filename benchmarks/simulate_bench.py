@@ -171,8 +171,8 @@ def _write(r: dict) -> None:
 | mean success | {r['success_batched']} | {r['success_loop']} |
 
 Ratio (loop / batched): **{r['ratio']}x** (target 50x). Largest per-configuration clean-accuracy
-gap: {r['max_abs_accuracy_gap']}. Achieved {r['achieved_gflops']} GFLOP/s (matrix products of GD
-only) against a measured matmul peak of {r['matmul_peak_gflops']} GFLOP/s. Sampling the data
+gap: {r['max_abs_accuracy_gap']}. Achieved {r['achieved_gflops']} GFLOP/s (the solver's matrix
+products only) against a measured matmul peak of {r['matmul_peak_gflops']} GFLOP/s. Sampling the data
 took {r['sample_s']} s (not in either time).
 """
     with path.open("a") as fh:
