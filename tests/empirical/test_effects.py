@@ -99,6 +99,30 @@ def test_cvar_weights_move_with_the_model_epoch_by_epoch():
     assert traj[0] > 1.5 * min(traj[1:])
 
 
+def test_erm_small_cnn_success_rises_and_clean_accuracy_holds():
+    # The default-suite CNN version (the full-size one is the slow test below): an 8/16-channel
+    # CNN on 5k images, scored on a fixed 1k test subset, 3 seeds. Tolerances are for small data:
+    # clean accuracy moves by a few points between seeds, so the comparison is paired by seed
+    # (same subset, initialisation and batch order, no collective) and made on the mean.
+    def cnn(alpha, seed, no_collective=False):
+        cfg = EmpiricalConfig.model_validate({
+            "data": {"name": "fashion-mnist", "train_size": 5000, "test_size": 1000, "val_size": 200},
+            "collective": {"alpha": alpha, "target": 0},
+            "signal": {"kind": "patch", "place": "corner", "size": 3},
+            "learner": {"name": "erm"},
+            "train": {"model": "cnn", "width": 8, "epochs": 3, "lr": 0.05, "momentum": 0.9},
+        })
+        return train_once(cfg, seed, no_collective=no_collective)
+
+    seeds = (0, 1, 2)
+    tiny = [cnn(0.0004, s) for s in seeds]          # 2 of 5000 images
+    big = [cnn(0.1, s) for s in seeds]
+    base = [cnn(0.1, s, no_collective=True) for s in seeds]
+    assert mean(tiny, "success") < 0.1, mean(tiny, "success")
+    assert mean(big, "success") > 0.8, mean(big, "success")
+    assert abs(mean(big, "clean_accuracy") - mean(base, "clean_accuracy")) < 0.03
+
+
 @pytest.mark.slow
 def test_erm_cnn_full_fashion_mnist_threshold():
     def cnn(alpha, seed, no_collective=False):
