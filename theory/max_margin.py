@@ -4,7 +4,7 @@ On linearly separable data, gradient descent on the logistic loss converges in d
 hard-margin SVM separator (Soudry et al. 2018), but only logarithmically fast. This module gives
 
 * :func:`hard_margin_svm` -- a reference solver: the quadratic program
-  min ||w||^2 s.t. y_i w.x_i >= 1, solved by SLSQP (scipy), with the dual weights;
+  min ||w||^2 s.t. y_i w.x_i >= 1, solved by least-distance programming (one NNLS, scipy), with the dual weights;
 * :func:`direction_angle` / :func:`binary_direction` -- the angle between GD's direction and it;
 * :func:`derive_two_point_model` -- a sympy derivation of max-margin success and of the number of
   GD steps a planted free-coordinate signal needs, in the tractable model below;
@@ -85,7 +85,7 @@ def _signed_labels(y) -> np.ndarray:
 
 
 def hard_margin_svm(X, y, fit_intercept: bool = False, support_tol: float = 1e-6) -> MaxMarginSolution:
-    """Solve min ||w||^2 (+ b^2) s.t. y_i (w.x_i + b) >= 1 by SLSQP.
+    """Solve min ||w||^2 (+ b^2) s.t. y_i (w.x_i + b) >= 1 by least-distance programming (NNLS).
 
     With ``fit_intercept`` the intercept is treated as the weight of a constant feature and
     penalised like the others: that is the separator GD on the logistic loss converges to when
@@ -108,12 +108,9 @@ def hard_margin_svm(X, y, fit_intercept: bool = False, support_tol: float = 1e-6
         raise InputError("data are not linearly separable: the hard-margin SVM has no solution")
     if lp.status != 0:
         raise RuntimeError(f"separability check failed: {lp.message}")
-    # 2. the quadratic program, started from the LP's feasible point
-    res = minimize(lambda v: 0.5 * v @ v, lp.x, jac=lambda v: v, method="SLSQP",
-                   constraints=[{"type": "ineq", "fun": lambda v: Z @ v - 1.0, "jac": lambda v: Z}],
-                   options={"maxiter": 2000, "ftol": 1e-15})
-    v = res.x
-    if not res.success or np.min(Z @ v) < 1.0 - 1e-7:
+    # 2. the quadratic program, by least-distance programming (the dual by L-BFGS-B as a fallback)
+    v = _least_distance(Z)
+    if v is None or np.min(Z @ v) < 1.0 - 1e-7:
         v = _dual_solution(Z)
     margins = Z @ v
     support = np.flatnonzero(margins < 1.0 + support_tol * max(1.0, np.abs(margins).max()))
@@ -123,6 +120,26 @@ def hard_margin_svm(X, y, fit_intercept: bool = False, support_tol: float = 1e-6
     w, b = (v[:-1], float(v[-1])) if fit_intercept else (v, 0.0)
     return MaxMarginSolution(w=w, b=b, margin=1.0 / float(np.linalg.norm(v)), support=support, dual=dual,
                              fit_intercept=bool(fit_intercept))
+
+
+def _least_distance(Z: np.ndarray):
+    """min |v|^2 / 2 s.t. Z v >= 1 by least-distance programming (Lawson & Hanson, ch. 23).
+
+    With E = [Z^T; 1^T] and f = (0, ..., 0, 1), the non-negative least-squares solution u of
+    min |E u - f| gives the residual r = E u - f, and v = -r[:p] / r[p] is the minimum-norm
+    point of the feasible set (r = 0 would mean it is empty). One NNLS on a (p + 1) x n matrix:
+    exact up to rounding and about a millisecond for n = 1000, p = 5, where SLSQP on n
+    constraints took seconds and often stopped at its line search. None if the result is unusable.
+    """
+    n, p = Z.shape
+    E = np.vstack([Z.T, np.ones((1, n))])
+    f = np.zeros(p + 1)
+    f[-1] = 1.0
+    u, _ = nnls(E, f, maxiter=50 * (p + 1) + 10 * n)
+    r = E @ u - f
+    if not np.all(np.isfinite(r)) or r[p] > -1e-12:
+        return None
+    return -r[:p] / r[p]
 
 
 def _dual_solution(Z: np.ndarray) -> np.ndarray:

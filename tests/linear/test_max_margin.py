@@ -152,3 +152,20 @@ def test_svm_is_optimal_on_random_separable_data(seed, d, intercept):
     other = np.append(w_true, 0.0) if intercept else w_true
     other = other / (Z @ other).min()  # feasible by construction
     assert np.linalg.norm(v) <= np.linalg.norm(other) + 1e-7
+
+
+@pytest.mark.parametrize("seed", range(6))
+def test_least_distance_solver_equals_the_dual_optimum_with_duplicate_points(seed):
+    # overwrite-mode collectives put many identical points in the training set; SLSQP on all
+    # constraints stalled there. The NNLS solution must equal the dual optimum and satisfy KKT.
+    X, y = _separable(n=400, d=4, seed=seed)
+    X[:60] = X[0]
+    y[:60] = y[0]
+    sol = mm.hard_margin_svm(X, y, fit_intercept=True)
+    Z = np.hstack([X, np.ones((len(y), 1))]) * np.where(y == 1, 1.0, -1.0)[:, None]
+    v = np.append(sol.w, sol.b)
+    ref = mm._dual_solution(Z)
+    assert np.min(Z @ v) >= 1 - 1e-9
+    assert np.linalg.norm(v) <= np.linalg.norm(ref) * (1 + 1e-9)     # no feasible point is shorter
+    np.testing.assert_allclose(v, ref, atol=1e-5 * np.linalg.norm(ref))
+    np.testing.assert_allclose(Z.T @ sol.dual, v, atol=1e-8 * np.linalg.norm(v))
