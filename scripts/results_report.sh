@@ -55,9 +55,8 @@ for line in agreement_stats(frame):
 PY
   done
 fi
-if [ -n "${DOCS:-}" ]; then
+if [ -n "${DOCS:-}" ]; then   # the figures docs/RESULTS.md shows (full size only)
   mkdir -p docs/figures/report
-  cp "$QUICK"/figures/c2.png "$QUICK"/figures/c3.png "$QUICK"/figures/c4.png docs/figures/report/
   if [ -z "${QUICK_ONLY:-}" ]; then
     cp "$FULL"/figures/c1.png "$FULL"/figures/c5.png docs/figures/report/
     for name in $FULL_SWEEPS; do
