@@ -470,22 +470,21 @@ class GroupDRO(Learner):
         onehot = batch.y[..., None] == np.arange(K)  # (C, n, K)
         n_g = np.maximum(onehot.sum(axis=1), 1)  # (C, K)
         q = np.full((batch.n_configs, K), 1.0 / K)
-        fit = _fit(batch, backend, s)
-        traj = []
-        for _ in range(_shared(params, "rounds")):
-            losses = _train_losses(fit, batch)
+
+        def reweight(losses):  # one exponentiated-gradient step on the group weights q
+            nonlocal q
             group_loss = (losses[..., None] * onehot).sum(axis=1) / n_g
             q = q * np.exp(eta[:, None] * group_loss)
             q = q / q.sum(axis=1, keepdims=True)
-            w = (q / n_g)[np.arange(batch.n_configs)[:, None], batch.y] * batch.y.shape[1]
-            traj.append(measured_alpha_eff(w, batch.member))
-            fit = _fit(batch, backend, s, w)
+            return (q / n_g)[np.arange(batch.n_configs)[:, None], batch.y] * batch.y.shape[1], group_loss
+
+        fit, _, w, group_loss, traj = _reweighting_rounds(batch, backend, s, _shared(params, "rounds"), reweight)
         coll_w, base_w = _group_means(w, batch.member)
         pred = _predicted(theory.alpha_eff, batch.alpha_realised, coll_w, base_w)
         return Trained(*_predict(fit, batch), weights=w, alpha_eff_predicted=pred,
                        measured={"collective_mean_weight": coll_w, "base_mean_weight": base_w,
                                  "worst_group_loss": group_loss.max(axis=1)},
-                       trajectory=np.stack(traj, axis=1), train_steps=s["steps"])
+                       trajectory=traj, train_steps=s["steps"])
 
 
 class BayesParams(StrictModel):
