@@ -245,6 +245,22 @@ class Experiment:
         return cells
 
 
+def read_yaml_mapping(path: Path, kind: str, shape: str) -> dict:
+    """The mapping a YAML (or JSON) file holds, or an InputError in one line: ``{kind} not found``,
+    not valid YAML (with the line), or ``{path}: {shape}`` when the document is not a mapping."""
+    if not path.is_file():
+        raise InputError(f"{kind} not found: {path}")
+    try:
+        raw = yaml.safe_load(path.read_text())
+    except yaml.YAMLError as err:
+        line = getattr(getattr(err, "problem_mark", None), "line", None)
+        where = f" (line {line + 1})" if line is not None else ""
+        raise InputError(f"{path}: not valid YAML{where}") from None
+    if not isinstance(raw, dict):
+        raise InputError(f"{path}: {shape}")
+    return raw
+
+
 def load_experiment(path_or_mapping: str | Path | dict) -> Experiment:
     """Read and validate an experiment file (YAML path) or an already-parsed mapping."""
     if isinstance(path_or_mapping, dict):
@@ -252,16 +268,7 @@ def load_experiment(path_or_mapping: str | Path | dict) -> Experiment:
     else:
         path = Path(path_or_mapping)
         source = str(path)
-        if not path.is_file():
-            raise InputError(f"experiment file not found: {path}")
-        try:
-            raw = yaml.safe_load(path.read_text())
-        except yaml.YAMLError as err:
-            line = getattr(getattr(err, "problem_mark", None), "line", None)
-            where = f" (line {line + 1})" if line is not None else ""
-            raise InputError(f"{path}: not valid YAML{where}") from None
-    if not isinstance(raw, dict):
-        raise InputError(f"{source}: an experiment file must be a mapping of fields")
+        raw = read_yaml_mapping(path, "experiment file", "an experiment file must be a mapping of fields")
     try:
         spec = ExperimentFile.model_validate(raw)
     except ValidationError as err:

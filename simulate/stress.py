@@ -35,17 +35,18 @@ from typing import Any, Callable, Literal, Optional, Union
 
 import numpy as np
 import pandas as pd
-import yaml
 from pydantic import Field, ValidationError, field_validator, model_validator
 
 from collective_action import theory
 from collective_action.discrete import DiscreteProblem
 from collective_action.errors import InputError
-from collective_action.experiment import StrictModel, check_alpha_list, format_validation_error, set_dotted
+from collective_action.experiment import (StrictModel, check_alpha_list, format_validation_error, read_yaml_mapping,
+                                         set_dotted)
 from collective_action.results import ResultRow, rows_to_frame
 from collective_action.simulate import discrete as fam1
 from collective_action.simulate.backend import Backend, get_backend
-from collective_action.simulate.learners import LEARNERS, learner_params_model, measured_alpha_eff
+from collective_action.simulate.experiment import LearnerSpec
+from collective_action.simulate.learners import LEARNERS, measured_alpha_eff
 from collective_action.simulate.logistic import chunked
 from collective_action.simulate.stress_flags import assess, mean_se, tightness
 from collective_action.simulate.stress_worlds import make_world, sample_world_batch
@@ -94,24 +95,6 @@ class SecondCollective(StrictModel):
     signal: StressSignal
 
 
-class StressLearner(StrictModel):
-    name: str = "logistic"
-    params: dict[str, Any] = Field(default_factory=dict)
-
-    @model_validator(mode="after")
-    def _known(self):
-        if self.name != "bayes":
-            model = learner_params_model(self.name)
-            try:
-                normalised = model.model_validate(self.params).model_dump(mode="json")
-            except ValidationError as err:
-                raise ValueError(format_validation_error(err, f"learner {self.name!r} params")) from None
-            object.__setattr__(self, "params", normalised)
-        elif self.params:
-            raise ValueError("learner 'bayes' takes no params")
-        return self
-
-
 class GaussianStress(StrictModel):
     """A Gaussian-world configuration (engine: gaussian)."""
 
@@ -126,7 +109,7 @@ class GaussianStress(StrictModel):
     signal: StressSignal = Field(default_factory=StressSignal)
     second: Optional[SecondCollective] = None
     alphas: list[float] = Field(min_length=1, description="shares of collective 0 (batched)")
-    learner: StressLearner = Field(default_factory=StressLearner)
+    learner: LearnerSpec = Field(default_factory=LearnerSpec)
     n_train: int = Field(2000, ge=10, le=10**7)
     n_test: int = Field(2000, ge=10, le=10**7)
     theory_mc: int = Field(100_000, ge=1000, description="Monte Carlo size of theory's success and gap")
@@ -271,14 +254,7 @@ def load_battery(paths=None) -> Battery:
         raise InputError("no stress battery files found")
     scenarios, names, battery_names = [], [], []
     for path in paths:
-        if not path.is_file():
-            raise InputError(f"battery file not found: {path}")
-        try:
-            raw = yaml.safe_load(path.read_text())
-        except yaml.YAMLError:
-            raise InputError(f"{path}: not valid YAML") from None
-        if not isinstance(raw, dict):
-            raise InputError(f"{path}: a battery file must be a mapping with 'name' and 'scenarios'")
+        raw = read_yaml_mapping(path, "battery file", "a battery file must be a mapping with 'name' and 'scenarios'")
         try:
             spec = BatteryFile.model_validate(raw)
         except ValidationError as err:

@@ -11,7 +11,6 @@ from pathlib import Path
 from typing import Optional
 
 import typer
-import yaml
 
 from collective_action.errors import InputError
 from collective_action.cli.output import JSON_OPTION, LATEX_OPTION, emit
@@ -239,14 +238,9 @@ def cvar_fixed_point_cmd(
 
 
 def _read_problem(path: Path) -> dict:
-    if not path.is_file():
-        raise InputError(f"problem file not found: {path}")
-    try:
-        data = yaml.safe_load(path.read_text())
-    except yaml.YAMLError:
-        raise InputError(f"{path}: not valid YAML or JSON") from None
-    if not isinstance(data, dict):
-        raise InputError(f"{path}: a problem file must be a mapping with p0, g, target")
+    from collective_action.experiment import read_yaml_mapping
+
+    data = read_yaml_mapping(path, "problem file", "a problem file must be a mapping with p0, g, target")
     unknown = set(data) - {"p0", "g", "target"}
     if unknown:
         raise InputError(f"{path}: unknown key {sorted(unknown)[0]!r} (expected p0, g, target)")
