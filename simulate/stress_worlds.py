@@ -40,7 +40,7 @@ from scipy import special
 
 from collective_action.errors import InputError
 from collective_action.simulate.gaussian import SampleBatch
-from collective_action.theory.gaussian import class_means
+from collective_action.theory.gaussian import class_means, plant_signal
 
 _TRAIN_STREAM, _TEST_STREAM, _THEORY_STREAM = 0, 1, 2
 #: Elements of one (rows x d) chunk in density computations.
@@ -128,13 +128,7 @@ class GaussianWorld:
 
     def plant(self, x: np.ndarray, j: int, rng: np.random.Generator) -> np.ndarray:
         p = self.plantings[j]
-        out = np.array(x, dtype=float, copy=True)
-        idx = list(p.coords)
-        if p.mode == "additive":
-            out[:, idx] += p.pattern
-        else:
-            out[:, idx] = p.pattern + p.jitter * rng.standard_normal((len(out), len(idx)))
-        return out
+        return plant_signal(x, p.coords, p.pattern, p.mode, p.jitter, rng)
 
     # -- densities ---------------------------------------------------------------------------
     def _signal_params(self, j: int):

@@ -63,6 +63,19 @@ MODES = ("additive", "overwrite")
 PLACEMENTS = ("free", "class")
 
 
+def plant_signal(x: np.ndarray, coords, pattern, mode: str, jitter: float,
+                 rng: np.random.Generator) -> np.ndarray:
+    """g(x) on the coordinates ``coords``: x + pattern there ('additive'), or the pattern itself
+    plus N(0, jitter^2) noise ('overwrite'). Returns a new array."""
+    out = np.array(x, dtype=float, copy=True)
+    idx = list(coords)
+    if mode == "additive":
+        out[:, idx] += pattern
+    else:
+        out[:, idx] = pattern + jitter * rng.standard_normal((len(out), len(idx)))
+    return out
+
+
 def class_means(n_classes: int, d_class: int, separation: float) -> np.ndarray:
     """Class means on the class coordinates, every pair ``separation`` apart.
 
@@ -170,13 +183,7 @@ class GaussianProblem:
 
     def plant(self, x: np.ndarray, rng: np.random.Generator) -> np.ndarray:
         """g(x) for a batch of feature vectors."""
-        out = np.array(x, dtype=float, copy=True)
-        idx = list(self.signal_coords)
-        if self.mode == "additive":
-            out[:, idx] += self.pattern
-        else:
-            out[:, idx] = self.pattern + self.jitter * rng.standard_normal((len(out), len(idx)))
-        return out
+        return plant_signal(x, self.signal_coords, self.pattern, self.mode, self.jitter, rng)
 
     # -- exact densities ------------------------------------------------------------------
     def log_base_joint(self, x: np.ndarray) -> np.ndarray:
