@@ -402,14 +402,6 @@ def newton_working_set_bytes(n: int, d: int, itemsize: int = 8, fit_intercept: b
     return int(itemsize * (n * (2 * p + pairs + 12) + 4 * p * p))
 
 
-def _sigmoid_parts(xp, z):
-    """(e, q) with e = exp(-|z|), q = 1 / (1 + e): sigmoid(z) = q where z >= 0 and 1 - q elsewhere,
-    and sigmoid(z)(1 - sigmoid(z)) = e q^2 for every z. Never overflows; ``exp`` is several
-    times cheaper than ``tanh`` in float64 on CPUs without SIMD float64 tanh."""
-    e = xp.exp(-xp.abs(z))
-    return e, 1.0 / (1.0 + e)
-
-
 def _fit_chunk_newton(xp, X, y, sw, *, steps, l2, fit_intercept, tol, dtype):
     """Newton's method for K = 2 on the same objective, batched: one (p x p) solve per configuration.
 
@@ -419,6 +411,11 @@ def _fit_chunk_newton(xp, X, y, sw, *, steps, l2, fit_intercept, tol, dtype):
     method on it (gradient G, Hessian H = X^T diag(w p (1-p)) X + (l2/2) I_u) converges
     quadratically to the optimum GD approaches, in a handful of steps. Needs l2 > 0 (with l2 = 0
     on separable data there is no optimum).
+
+    The loop works with signed features s x (s = +1 for class 1, -1 for class 0) and margins
+    m = theta . s x: the residual is p1 - y1 = -s sigmoid(-m), so G = -sum w sigmoid(-m) s x, and
+    the Hessian weights w sigmoid(-m) sigmoid(m) multiply s x (s x)^T = x x^T. That is about six
+    passes over the (C, n) arrays per step instead of thirteen with sign-dependent branches.
 
     Converged configurations stop updating, and once a third of the working set has converged the
     rest is compacted, so later steps only compute on configurations still iterating. Every
@@ -433,6 +430,8 @@ def _fit_chunk_newton(xp, X, y, sw, *, steps, l2, fit_intercept, tol, dtype):
         Xt = xp.concat([Xt, xp.ones((C, 1, n), dtype=dtype)], axis=1)
     p = Xt.shape[1]
     y1 = xp.astype(y == 1, dtype)
+    sign = 2.0 * y1 - 1.0
+    Xs = Xt * sign[:, None, :]                                                # s x, (C, p, n)
     w = xp.ones((C, n), dtype=dtype) if sw is None else xp.asarray(sw, dtype=dtype)
     w_norm = w / xp.sum(w, axis=1, keepdims=True)
     ridge = xp.asarray([0.5 * l2] * d + [0.0] * (p - d), dtype=dtype)        # no penalty on c
@@ -444,50 +443,51 @@ def _fit_chunk_newton(xp, X, y, sw, *, steps, l2, fit_intercept, tol, dtype):
         pair_of = np.zeros((p, p), dtype=np.int64)
         pair_of[rows, cols] = pair_of[cols, rows] = np.arange(len(rows))
         pair_of = xp.asarray(pair_of)
-        extra = xp.concat([Xt[:, i:i + 1, :] * Xt[:, i:, :] for i in range(p)], axis=1)  # (C, q, n)
+        # two gathers and one product (slicing per row and concatenating is several times slower)
+        extra = xp.take(Xt, xp.asarray(rows), axis=1) * xp.take(Xt, xp.asarray(cols), axis=1)  # (C, q, n)
     else:
-        extra = xp.permute_dims(Xt, (0, 2, 1))                                # X (C, n, p)
+        extra = xp.permute_dims(Xs, (0, 2, 1))                                # s X (C, n, p)
     theta_all = xp.zeros((C, p), dtype=dtype)
     steps_run = xp.zeros((C,), dtype=xp.int64)
-    Xt_all = Xt
     live = xp.arange(C)                 # configurations in the working set
     theta = theta_all
-    wn, target = w_norm, y1
-    for _ in range(steps):
-        z = xp.matmul(theta[:, None, :], Xt)[:, 0, :]
-        e, q = _sigmoid_parts(xp, z)
-        p1 = xp.where(z >= 0, q, 1.0 - q)
-        grad = xp.matmul(Xt, (wn * (p1 - target))[:, :, None])[:, :, 0] + ridge * theta
-        active = xp.sqrt(xp.sum(grad * grad, axis=1)) >= tol
-        n_active = int(xp.sum(xp.astype(active, xp.int64)))
-        if n_active == 0:
-            break
-        curv = wn * e * q * q
-        if use_pairs:
-            hess = xp.matmul(extra, curv[:, :, None])[:, :, 0][:, pair_of] + ridge_matrix
-        else:
-            hess = xp.matmul(Xt * curv[:, None, :], extra) + ridge_matrix
-        step = xp.linalg.solve(hess, grad[:, :, None])[:, :, 0]
-        theta = theta - xp.astype(active, dtype)[:, None] * step
-        steps_run = _scatter_add(xp, steps_run, live, xp.astype(active, xp.int64))
-        if 3 * n_active <= 2 * int(live.shape[0]):   # compact: drop the converged configurations
-            theta_all = _scatter(xp, theta_all, live, theta)
-            keep = xp.nonzero(active)[0]
-            live, theta = live[keep], theta[keep]
-            Xt, extra, wn, target = Xt[keep], extra[keep], wn[keep], target[keep]
+    Xs_live, wn = Xs, w_norm
+    with np.errstate(over="ignore"):    # exp(m) = inf for huge margins gives sigmoid(-m) = 0, as it should
+        for _ in range(steps):
+            m = xp.matmul(theta[:, None, :], Xs_live)[:, 0, :]
+            neg = 1.0 / (1.0 + xp.exp(m))                                     # sigmoid(-m)
+            r = wn * neg
+            grad = ridge * theta - xp.matmul(Xs_live, r[:, :, None])[:, :, 0]
+            active = xp.sqrt(xp.sum(grad * grad, axis=1)) >= tol
+            n_active = int(xp.sum(xp.astype(active, xp.int64)))
+            if n_active == 0:
+                break
+            curv = r - r * neg                                                # w sigmoid(-m) sigmoid(m)
+            if use_pairs:
+                hess = xp.matmul(extra, curv[:, :, None])[:, :, 0][:, pair_of] + ridge_matrix
+            else:
+                hess = xp.matmul(Xs_live * curv[:, None, :], extra) + ridge_matrix
+            step = xp.linalg.solve(hess, grad[:, :, None])[:, :, 0]
+            theta = theta - xp.astype(active, dtype)[:, None] * step
+            steps_run = _scatter_add(xp, steps_run, live, xp.astype(active, xp.int64))
+            if 3 * n_active <= 2 * int(live.shape[0]):   # compact: drop the converged configurations
+                theta_all = _scatter(xp, theta_all, live, theta)
+                keep = xp.nonzero(active)[0]
+                live, theta = live[keep], theta[keep]
+                Xs_live, extra, wn = Xs_live[keep], extra[keep], wn[keep]
     theta_all = _scatter(xp, theta_all, live, theta)
     u = theta_all[:, :d]
     c = theta_all[:, d] if fit_intercept else xp.zeros((C,), dtype=dtype)
     W = xp.stack([-0.5 * u, 0.5 * u], axis=2)
     b = xp.stack([-0.5 * c, 0.5 * c], axis=1)
     # the objective and gradient norm of the (W, b) problem at the end, from theta directly:
-    # cross-entropy = softplus(-+z) = max(+-z, 0) + log1p(exp(-|z|)); ridge (l2/2)|W|^2 = (l2/4)|u|^2;
+    # cross-entropy = softplus(-m) = max(-m, 0) + log1p(exp(-|m|)); ridge (l2/2)|W|^2 = (l2/4)|u|^2;
     # dL/dw1 = -dL/dw0 = the u-part of the theta gradient (same for b), so |g_(W,b)| = sqrt(2)|g_theta|
-    z = xp.matmul(theta_all[:, None, :], Xt_all)[:, 0, :]
-    e, q = _sigmoid_parts(xp, z)
-    p1 = xp.where(z >= 0, q, 1.0 - q)
-    grad = xp.matmul(Xt_all, (w_norm * (p1 - y1))[:, :, None])[:, :, 0] + ridge * theta_all
-    ce = xp.maximum(z * (1.0 - 2.0 * y1), xp.zeros_like(z)) + xp.log1p(e)
+    m = xp.matmul(theta_all[:, None, :], Xs)[:, 0, :]
+    e = xp.exp(-xp.abs(m))
+    neg = xp.where(m >= 0, e, 1.0) / (1.0 + e)                                # sigmoid(-m), no overflow
+    grad = ridge * theta_all - xp.matmul(Xs, (w_norm * neg)[:, :, None])[:, :, 0]
+    ce = xp.maximum(-m, xp.zeros_like(m)) + xp.log1p(e)
     loss = xp.sum(w_norm * ce, axis=1) + 0.25 * l2 * xp.sum(u * u, axis=1)
     grad_norm = math.sqrt(2.0) * xp.sqrt(xp.sum(grad * grad, axis=1))
     return W, b, loss, grad_norm, steps_run, []
