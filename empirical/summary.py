@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pandas as pd
 
-from collective_action.intervals import mean_interval
+from collective_action.intervals import bounds_for, mean_interval
 
 SUMMARY_COLUMNS = ("success", "clean_accuracy", "worst_group_accuracy", "alpha_eff_measured", "alpha_eff_predicted")
 
@@ -23,7 +23,7 @@ def summarise(frame: pd.DataFrame) -> pd.DataFrame:
         rec = dict(zip(keys, key))
         rec["seeds"] = int(group["seed"].nunique())
         for col in SUMMARY_COLUMNS:
-            m, lo, hi = mean_interval(pd.to_numeric(group[col], errors="coerce"))
+            m, lo, hi = mean_interval(pd.to_numeric(group[col], errors="coerce"), bounds_for(col))
             rec[col], rec[col + "_lo"], rec[col + "_hi"] = m, lo, hi
         records.append(rec)
     return pd.DataFrame.from_records(records)

@@ -7,7 +7,8 @@ Conventions (the same in every figure):
   experiment's own ``success_theory`` (solid, thin) and ``success_bound`` (dashed) columns.
 * Experiments (simulate, empirical) are points: the mean over seeds with a 95% Student-t
   interval over seeds (mean +- t_{0.975, n-1} s / sqrt(n)); with a single seed the interval is
-  +- 1.96 ``success_se`` when the Monte Carlo standard error is stored, else none.
+  +- 1.96 ``success_se`` when the Monte Carlo standard error is stored, else none. Intervals of
+  rates (success, accuracies, alpha_eff) are cut to [0, 1], where their mean must lie.
 * A curve is one value of ``series`` (falling back to ``learner``, then ``pillar``).
 * Clean-accuracy and worst-group panels appear when those columns hold data; one row of panels
   per experiment in the frame.
@@ -23,7 +24,7 @@ from typing import Callable, Sequence
 
 import numpy as np
 import pandas as pd
-from collective_action.intervals import mean_interval
+from collective_action.intervals import bounds_for, clip_interval, mean_interval
 
 from .style import (DATA_LINEWIDTH, FIGURE_WIDTH, KEY_GREY, N_COLUMNS, PANEL_HEIGHT, THEORY_LINEWIDTH, colour,
                     marker, paper_style)
@@ -117,8 +118,10 @@ def theory_rows(frame: pd.DataFrame) -> pd.Series:
     return frame["pillar"].astype(str) == THEORY_PILLAR
 
 
-def interval_95(values: Sequence[float], se: Sequence[float] | None = None) -> tuple[float, float, float, int]:
-    """(mean, lower, upper, n) of a 95% interval over seeds, as described in the module docstring."""
+def interval_95(values: Sequence[float], se: Sequence[float] | None = None,
+                bounds: tuple[float, float] | None = None) -> tuple[float, float, float, int]:
+    """(mean, lower, upper, n) of a 95% interval over seeds, as described in the module docstring;
+    ``bounds`` is the known range of the mean (see ``collective_action.intervals.bounds_for``)."""
     x = np.asarray([v for v in values if v == v], dtype=float)
     n = len(x)
     if n == 0:
@@ -127,8 +130,8 @@ def interval_95(values: Sequence[float], se: Sequence[float] | None = None) -> t
     if n == 1:
         s = np.asarray([v for v in (se if se is not None else []) if v == v], dtype=float)
         half = 1.96 * float(s[0]) if len(s) else 0.0
-        return mean, mean - half, mean + half, 1
-    _, lower, upper = mean_interval(x)
+        return (mean, *clip_interval(mean - half, mean + half, bounds), 1)
+    _, lower, upper = mean_interval(x, bounds)
     return mean, lower, upper, n
 
 
@@ -138,7 +141,7 @@ def summarise(frame: pd.DataFrame, value: str, by: str = "alpha") -> pd.DataFram
     values, ses, keys = numeric(frame, value), numeric(frame, f"{value}_se"), numeric(frame, by)
     for key in sorted(k for k in keys.unique() if k == k):
         mask = keys == key
-        mean, lo, hi, n = interval_95(values[mask].tolist(), ses[mask].tolist())
+        mean, lo, hi, n = interval_95(values[mask].tolist(), ses[mask].tolist(), bounds_for(value))
         if n:
             rows.append({by: key, "mean": mean, "lower": lo, "upper": hi, "n": n})
     return pd.DataFrame(rows, columns=[by, "mean", "lower", "upper", "n"])
@@ -388,7 +391,8 @@ def plot_agreement(ax, frame: pd.DataFrame, x: str, y: str, xlabel: str, ylabel:
         xs, ys, los, his = [], [], [], []
         for _, group in sub.groupby(configs):
             xm = float(numeric(group, x).mean())
-            ym, ylo, yhi, _ = interval_95(numeric(group, y).tolist(), numeric(group, f"{y}_se").tolist())
+            ym, ylo, yhi, _ = interval_95(numeric(group, y).tolist(), numeric(group, f"{y}_se").tolist(),
+                                          bounds_for(y))
             xs.append(xm), ys.append(ym), los.append(ym - ylo), his.append(yhi - ym)
         if not xs:
             continue

@@ -24,8 +24,9 @@ from collective_action.figures.common import curve_labels, interval_95, numeric
 from collective_action.sweep import read_results
 
 
-def fmt_interval(values, se=None) -> str:
-    mean, lo, hi, n = interval_95(list(values), None if se is None else list(se))
+def fmt_interval(values, se=None, bounds=(0.0, 1.0)) -> str:
+    """mean [95% interval]; every column tabulated here is a rate, so the interval is cut to [0, 1]."""
+    mean, lo, hi, n = interval_95(list(values), None if se is None else list(se), bounds)
     if n == 0 or mean != mean:
         return "-"
     if n == 1 and lo == hi:

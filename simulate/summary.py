@@ -6,7 +6,7 @@ import math
 
 import pandas as pd
 
-from collective_action.intervals import mean_interval
+from collective_action.intervals import bounds_for, mean_interval
 
 
 def summarise(frame: pd.DataFrame) -> pd.DataFrame:
@@ -16,8 +16,8 @@ def summarise(frame: pd.DataFrame) -> pd.DataFrame:
     out = []
     keys = ["learner", "_series", "alpha"]
     for (learner, name, alpha), part in frame.assign(_series=series).groupby(keys, sort=True):
-        s, s_lo, s_hi = mean_interval(part["success"])
-        c, c_lo, c_hi = mean_interval(part["clean_accuracy"])
+        s, s_lo, s_hi = mean_interval(part["success"], bounds_for("success"))
+        c, c_lo, c_hi = mean_interval(part["clean_accuracy"], bounds_for("clean_accuracy"))
         row = {"learner": learner, "series": name, "alpha": float(alpha), "seeds": int(len(part)),
                "success": s, "success_lo": s_lo, "success_hi": s_hi,
                "clean_accuracy": c, "clean_lo": c_lo, "clean_hi": c_hi}

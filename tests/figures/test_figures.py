@@ -123,6 +123,11 @@ def test_single_seed_interval_uses_monte_carlo_se_and_empty_frame_is_an_error(tm
     assert (mean, n) == (0.5, 1) and hi - lo == pytest.approx(2 * 1.96 * 0.02)
     mean, lo, hi, n = common.interval_95([0.2, 0.4, 0.6])
     assert hi - lo == pytest.approx(2 * stats.t.ppf(0.975, 2) * 0.2 / np.sqrt(3))
+    # a success near 1 (one seed, Monte Carlo SE) and a spread-out one: cut to [0, 1] in summaries
+    assert common.interval_95([0.99], [0.02], (0.0, 1.0))[2] == 1.0
+    frame = pd.DataFrame({"alpha": [0.1] * 4, "success": [0.1, 1.0, 1.0, 1.0]})
+    row = common.summarise(frame, "success").iloc[0]
+    assert row["upper"] == 1.0 and row["lower"] < row["mean"] < 1.0
     from collective_action.figures import c1
 
     with pytest.raises(ValueError):
