@@ -177,7 +177,7 @@ class LDA(Learner):
         resid = X - xp.matmul(onehot, means)
         cov = xp.matmul(xp.permute_dims(resid, (0, 2, 1)), resid) / max(n - K, 1)
         scale = xp.sum(xp.linalg.diagonal(cov), axis=-1) / d  # mean variance (C,)
-        eye = xp.eye(d, dtype=X.dtype)[None]
+        eye = xp.eye(d, dtype=X.dtype)[None, ...]
         cov = cov + (shrink * scale + 1e-12)[:, None, None] * eye
         coef = xp.linalg.solve(cov, xp.permute_dims(means, (0, 2, 1)))  # (C, d, K)
         with np.errstate(divide="ignore"):

@@ -442,7 +442,7 @@ def _fit_chunk_newton(xp, X, y, sw, *, steps, l2, fit_intercept, tol, dtype):
         rows, cols = np.triu_indices(p)
         pair_of = np.zeros((p, p), dtype=np.int64)
         pair_of[rows, cols] = pair_of[cols, rows] = np.arange(len(rows))
-        pair_of = xp.asarray(pair_of)
+        pair_of = xp.asarray(np.reshape(pair_of, (-1,)))                       # flat, for xp.take
         # two gathers and one product (slicing per row and concatenating is several times slower)
         extra = xp.take(Xt, xp.asarray(rows), axis=1) * xp.take(Xt, xp.asarray(cols), axis=1)  # (C, q, n)
     else:
@@ -464,7 +464,8 @@ def _fit_chunk_newton(xp, X, y, sw, *, steps, l2, fit_intercept, tol, dtype):
                 break
             curv = r - r * neg                                                # w sigmoid(-m) sigmoid(m)
             if use_pairs:
-                hess = xp.matmul(extra, curv[:, :, None])[:, :, 0][:, pair_of] + ridge_matrix
+                h = xp.matmul(extra, curv[:, :, None])[:, :, 0]                 # (C, q) distinct entries
+                hess = xp.reshape(xp.take(h, pair_of, axis=1), (-1, p, p)) + ridge_matrix
             else:
                 hess = xp.matmul(Xs_live * curv[:, None, :], extra) + ridge_matrix
             step = xp.linalg.solve(hess, grad[:, :, None])[:, :, 0]
@@ -473,8 +474,8 @@ def _fit_chunk_newton(xp, X, y, sw, *, steps, l2, fit_intercept, tol, dtype):
             if 3 * n_active <= 2 * int(live.shape[0]):   # compact: drop the converged configurations
                 theta_all = _scatter(xp, theta_all, live, theta)
                 keep = xp.nonzero(active)[0]
-                live, theta = live[keep], theta[keep]
-                Xs_live, extra, wn = Xs_live[keep], extra[keep], wn[keep]
+                live, theta, Xs_live, extra, wn = (xp.take(a, keep, axis=0)
+                                                   for a in (live, theta, Xs_live, extra, wn))
     theta_all = _scatter(xp, theta_all, live, theta)
     u = theta_all[:, :d]
     c = theta_all[:, d] if fit_intercept else xp.zeros((C,), dtype=dtype)
@@ -494,20 +495,34 @@ def _fit_chunk_newton(xp, X, y, sw, *, steps, l2, fit_intercept, tol, dtype):
 
 
 def _scatter(xp, full, index, values):
-    """``full`` with rows ``index`` replaced by ``values`` (a copy on backends without item assignment)."""
+    """``full`` with rows ``index`` (ascending) replaced by ``values``.
+
+    Written with searchsorted/take/where rather than ``out[index] = values``: assignment through
+    an integer array is not part of the array API standard, so this runs on every backend.
+    """
     if index.shape[0] == full.shape[0]:
         return values
-    out = xp.asarray(full, copy=True)
-    out[index] = values
-    return out
+    hit, pos = _rows_of(xp, full.shape[0], index)
+    return xp.where(_expand(xp, hit, full.ndim), xp.take(values, pos, axis=0), full)
 
 
 def _scatter_add(xp, full, index, values):
+    """``full`` with ``values`` added to rows ``index`` (ascending)."""
     if index.shape[0] == full.shape[0]:
         return full + values
-    out = xp.asarray(full, copy=True)
-    out[index] = out[index] + values
-    return out
+    hit, pos = _rows_of(xp, full.shape[0], index)
+    return xp.where(_expand(xp, hit, full.ndim), full + xp.take(values, pos, axis=0), full)
+
+
+def _rows_of(xp, n_rows, index):
+    """(hit, pos): whether each of ``n_rows`` rows is in the sorted ``index``, and where."""
+    rows = xp.arange(n_rows, dtype=index.dtype)
+    pos = xp.clip(xp.searchsorted(index, rows), 0, max(int(index.shape[0]) - 1, 0))
+    return xp.take(index, pos, axis=0) == rows, pos
+
+
+def _expand(xp, mask, ndim):
+    return xp.reshape(mask, (-1,) + (1,) * (ndim - 1))
 
 
 def fit_logistic(X, y, *, n_classes: int, sample_weight=None, steps: int = 500, lr: float = 0.5,

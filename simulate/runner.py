@@ -35,7 +35,7 @@ from collective_action.simulate.learners import LEARNERS, measured_alpha_eff
 from collective_action.simulate.logistic import chunked, logistic_working_set_bytes
 from collective_action.theory import gaussian as gauss_theory
 
-_BACKEND: contextvars.ContextVar[str] = contextvars.ContextVar("simulate_backend", default="auto")
+_BACKEND: contextvars.ContextVar["str | Backend"] = contextvars.ContextVar("simulate_backend", default="auto")
 _PROGRESS: contextvars.ContextVar[bool] = contextvars.ContextVar("simulate_progress", default=False)
 
 
@@ -83,7 +83,8 @@ def batch_key(config: dict) -> str:
 
 def run_cells(cells: list[Cell]) -> list[list[ResultRow]]:
     """The pillar entry point: one list of ResultRow per cell, in order."""
-    backend = get_backend(_BACKEND.get())
+    chosen = _BACKEND.get()
+    backend = chosen if isinstance(chosen, Backend) else get_backend(chosen)
     groups: dict[str, list[int]] = {}
     for i, cell in enumerate(cells):
         groups.setdefault(batch_key(cell.config), []).append(i)
@@ -263,8 +264,11 @@ def _run_simplicity(group, cfg, backend: Backend, bar):
 # Public entry point
 
 
-def run(spec, quick: bool = False, backend: str = "auto", progress: bool = False) -> pd.DataFrame:
+def run(spec, quick: bool = False, backend: str | Backend = "auto", progress: bool = False) -> pd.DataFrame:
     """Run a simulate experiment: a path, a parsed mapping or an :class:`Experiment`.
+
+    ``backend`` is a name ('auto', 'numpy', 'cupy') or a :class:`Backend` built on any array-API
+    namespace (the tests run the whole pillar on ``array_api_strict`` this way).
 
     Returns one row per (configuration, seed) in the shared result schema
     (:func:`collective_action.results.rows_to_frame`), plus the columns ``success_theory``,
@@ -275,7 +279,8 @@ def run(spec, quick: bool = False, backend: str = "auto", progress: bool = False
         spec if isinstance(spec, (dict, Path)) else Path(spec))
     if exp.spec.pillar != "simulate":
         raise InputError(f"{exp.source}: pillar is {exp.spec.pillar!r}, not 'simulate'")
-    get_backend(backend)  # a bad or unusable backend fails before anything runs
+    if not isinstance(backend, Backend):
+        get_backend(backend)  # a bad or unusable backend fails before anything runs
     cells = exp.cells(quick=quick)
     token_b, token_p = _BACKEND.set(backend), _PROGRESS.set(progress)
     try:

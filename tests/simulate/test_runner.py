@@ -130,28 +130,3 @@ def test_summary_interval_is_the_student_t_interval():
                           "success": [0.5, 0.7, 0.6, 0.9], "clean_accuracy": [0.9] * 4})
     out = summarise(frame)
     assert out.seeds.tolist() == [3, 1] and out.success.tolist() == pytest.approx([0.6, 0.9])
-
-
-@pytest.mark.parametrize("name", ["lda", "logistic", "jtt", "cvar", "chi2", "lff", "group-dro"])
-def test_learners_are_array_api_portable(name):
-    """No GPU here: run every learner on torch's array-API namespace (a non-NumPy stand-in for
-    CuPy, through the same array-api-compat layer) and compare with NumPy."""
-    torch = pytest.importorskip("torch")
-    from array_api_compat import array_namespace
-
-    from collective_action.simulate.backend import Backend, get_backend
-    from collective_action.simulate.gaussian import make_problem, sample_batch
-    from collective_action.simulate.learners import LEARNERS
-
-    stand_in = Backend("torch", array_namespace(torch.empty(0)), "cpu")
-    problem = make_problem(n_classes=3, d_class=3, separation=4.0, sigma=1.0, n_free=2, tau=1.0,
-                           placement="free", n_coords=1, amplitude=4.0, mode="additive", jitter=0.0,
-                           target=1, strategy="feature-label")
-    batch = sample_batch(problem, [0.01, 0.2], [0, 1], 200, 200)
-    cls = LEARNERS[name]
-    params = [cls.Params(steps=30) if "steps" in cls.Params.model_fields else cls.Params()] * 2
-    ref, other = cls().fit(batch, params, get_backend("numpy")), cls().fit(batch, params, stand_in)
-    assert (ref.pred_signal == other.pred_signal).mean() > 0.99
-    assert (ref.pred_clean == other.pred_clean).mean() > 0.99
-    if ref.weights is not None:
-        np.testing.assert_allclose(ref.weights, other.weights, atol=1e-8)
