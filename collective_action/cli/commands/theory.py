@@ -88,114 +88,100 @@ def critical_mass_cmd(
           "definition": definition}, as_json, "Critical mass alpha*")
 
 
+# Every alpha-eff command: --alpha and the measured quantities its formula needs, or --latex.
+ALPHA_OPTION = typer.Option(None, "--alpha", help="Collective size in (0, 1).")
+
+
+def _measured(flag: str, help: str):
+    return typer.Option(None, flag, help=help)
+
+
+def _alpha_eff(title: str, formula, compute, as_json: bool, latex: bool, **inputs) -> None:
+    """Print the derived formula (``--latex``) or alpha_eff = compute(*inputs) with its inputs."""
+    if latex:
+        _print_latex(r"\alpha_{\mathrm{eff}}", formula(), as_json)
+        return
+    _need(**inputs)
+    emit({"alpha_eff": compute(*inputs.values()), **inputs}, as_json, title)
+
+
 @alpha_eff_app.command("jtt")
 def jtt_cmd(
-    alpha: Optional[float] = typer.Option(None, "--alpha", help="Collective size in (0, 1)."),
-    upweight: Optional[float] = typer.Option(None, "--upweight", help="JTT's lambda >= 1."),
-    collective_error: Optional[float] = typer.Option(None, "--collective-error",
-                                                     help="e*: share of collective points in stage-1 errors."),
-    base_error: Optional[float] = typer.Option(None, "--base-error",
-                                               help="e0: share of base points in stage-1 errors."),
+    alpha: Optional[float] = ALPHA_OPTION,
+    upweight: Optional[float] = _measured("--upweight", "JTT's lambda >= 1."),
+    collective_error: Optional[float] = _measured("--collective-error",
+                                                  "e*: share of collective points in stage-1 errors."),
+    base_error: Optional[float] = _measured("--base-error", "e0: share of base points in stage-1 errors."),
     as_json: bool = JSON_OPTION,
     latex: bool = LATEX_OPTION,
 ):
     """JTT: alpha_eff = alpha (1+(lambda-1)e*) / (alpha(1+(lambda-1)e*) + (1-alpha)(1+(lambda-1)e0))."""
     from collective_action.theory.effective_size import alpha_eff_jtt, jtt_formula
 
-    if latex:
-        _print_latex(r"\alpha_{\mathrm{eff}}", jtt_formula(), as_json)
-        return
-    _need(alpha=alpha, upweight=upweight, collective_error=collective_error, base_error=base_error)
-    value = alpha_eff_jtt(alpha, upweight, collective_error, base_error)
-    emit({"alpha_eff": value, "alpha": alpha, "upweight": upweight,
-          "collective_error": collective_error, "base_error": base_error}, as_json, "JTT alpha_eff")
+    _alpha_eff("JTT alpha_eff", jtt_formula, alpha_eff_jtt, as_json, latex, alpha=alpha,
+               upweight=upweight, collective_error=collective_error, base_error=base_error)
 
 
 @alpha_eff_app.command("cvar")
 def cvar_cmd(
-    alpha: Optional[float] = typer.Option(None, "--alpha", help="Collective size in (0, 1)."),
-    beta: Optional[float] = typer.Option(None, "--beta", help="CVaR level in (0, 1]."),
-    tail_share: Optional[float] = typer.Option(None, "--tail-share",
-                                               help="q*: share of the collective's points in the beta-tail."),
+    alpha: Optional[float] = ALPHA_OPTION,
+    beta: Optional[float] = _measured("--beta", "CVaR level in (0, 1]."),
+    tail_share: Optional[float] = _measured("--tail-share", "q*: share of the collective's points in the beta-tail."),
     as_json: bool = JSON_OPTION,
     latex: bool = LATEX_OPTION,
 ):
     """CVaR-DRO: alpha_eff = alpha q* / beta (weights fixed at a given model)."""
     from collective_action.theory.effective_size import alpha_eff_cvar, cvar_formula
 
-    if latex:
-        _print_latex(r"\alpha_{\mathrm{eff}}", cvar_formula(), as_json)
-        return
-    _need(alpha=alpha, beta=beta, tail_share=tail_share)
-    value = alpha_eff_cvar(alpha, beta, tail_share)
-    emit({"alpha_eff": value, "alpha": alpha, "beta": beta, "tail_share": tail_share},
-         as_json, "CVaR alpha_eff")
+    _alpha_eff("CVaR alpha_eff", cvar_formula, alpha_eff_cvar, as_json, latex, alpha=alpha, beta=beta,
+               tail_share=tail_share)
 
 
 @alpha_eff_app.command("chi2")
 def chi2_cmd(
-    alpha: Optional[float] = typer.Option(None, "--alpha", help="Collective size in (0, 1)."),
-    collective_excess: Optional[float] = typer.Option(None, "--collective-excess",
-                                                      help="Mean (loss - eta)_+ over collective points."),
-    base_excess: Optional[float] = typer.Option(None, "--base-excess",
-                                                help="Mean (loss - eta)_+ over base points."),
+    alpha: Optional[float] = ALPHA_OPTION,
+    collective_excess: Optional[float] = _measured("--collective-excess",
+                                                   "Mean (loss - eta)_+ over collective points."),
+    base_excess: Optional[float] = _measured("--base-excess", "Mean (loss - eta)_+ over base points."),
     as_json: bool = JSON_OPTION,
     latex: bool = LATEX_OPTION,
 ):
     """chi-square DRO: the weighted-risk lemma with weights proportional to (loss - eta)_+."""
     from collective_action.theory.effective_size import alpha_eff_chi2, chi2_formula
 
-    if latex:
-        _print_latex(r"\alpha_{\mathrm{eff}}", chi2_formula(), as_json)
-        return
-    _need(alpha=alpha, collective_excess=collective_excess, base_excess=base_excess)
-    value = alpha_eff_chi2(alpha, collective_excess, base_excess)
-    emit({"alpha_eff": value, "alpha": alpha, "collective_excess": collective_excess,
-          "base_excess": base_excess}, as_json, "chi-square DRO alpha_eff")
+    _alpha_eff("chi-square DRO alpha_eff", chi2_formula, alpha_eff_chi2, as_json, latex, alpha=alpha,
+               collective_excess=collective_excess, base_excess=base_excess)
 
 
 @alpha_eff_app.command("lff")
 def lff_cmd(
-    alpha: Optional[float] = typer.Option(None, "--alpha", help="Collective size in (0, 1)."),
-    collective_weight: Optional[float] = typer.Option(None, "--collective-weight",
-                                                      help="Mean LfF weight W over collective points."),
-    base_weight: Optional[float] = typer.Option(None, "--base-weight",
-                                                help="Mean LfF weight W over base points."),
+    alpha: Optional[float] = ALPHA_OPTION,
+    collective_weight: Optional[float] = _measured("--collective-weight", "Mean LfF weight W over collective points."),
+    base_weight: Optional[float] = _measured("--base-weight", "Mean LfF weight W over base points."),
     as_json: bool = JSON_OPTION,
     latex: bool = LATEX_OPTION,
 ):
     """LfF: the weighted-risk lemma with the mean LfF weights of both groups."""
     from collective_action.theory.effective_size import alpha_eff_lff, lff_formula
 
-    if latex:
-        _print_latex(r"\alpha_{\mathrm{eff}}", lff_formula(), as_json)
-        return
-    _need(alpha=alpha, collective_weight=collective_weight, base_weight=base_weight)
-    value = alpha_eff_lff(alpha, collective_weight, base_weight)
-    emit({"alpha_eff": value, "alpha": alpha, "collective_weight": collective_weight,
-          "base_weight": base_weight}, as_json, "LfF alpha_eff")
+    _alpha_eff("LfF alpha_eff", lff_formula, alpha_eff_lff, as_json, latex, alpha=alpha,
+               collective_weight=collective_weight, base_weight=base_weight)
 
 
 @alpha_eff_app.command("general")
 def general_cmd(
-    alpha: Optional[float] = typer.Option(None, "--alpha", help="Collective size in (0, 1)."),
-    collective_weight: Optional[float] = typer.Option(None, "--collective-weight",
-                                                      help="E_{P*}[w], mean weight of collective points."),
-    base_weight: Optional[float] = typer.Option(None, "--base-weight",
-                                                help="E_{P0}[w], mean weight of base points."),
+    alpha: Optional[float] = ALPHA_OPTION,
+    collective_weight: Optional[float] = _measured("--collective-weight",
+                                                   "E_{P*}[w], mean weight of collective points."),
+    base_weight: Optional[float] = _measured("--base-weight", "E_{P0}[w], mean weight of base points."),
     as_json: bool = JSON_OPTION,
     latex: bool = LATEX_OPTION,
 ):
     """Weighted-risk lemma: alpha E*[w] / (alpha E*[w] + (1-alpha) E0[w])."""
     from collective_action.theory.effective_size import alpha_eff, weighted_risk_lemma
 
-    if latex:
-        _print_latex(r"\alpha_{\mathrm{eff}}", weighted_risk_lemma(), as_json)
-        return
-    _need(alpha=alpha, collective_weight=collective_weight, base_weight=base_weight)
-    value = alpha_eff(alpha, collective_weight, base_weight)
-    emit({"alpha_eff": value, "alpha": alpha, "collective_weight": collective_weight,
-          "base_weight": base_weight}, as_json, "alpha_eff (weighted-risk lemma)")
+    _alpha_eff("alpha_eff (weighted-risk lemma)", weighted_risk_lemma, alpha_eff, as_json, latex,
+               alpha=alpha, collective_weight=collective_weight, base_weight=base_weight)
 
 
 @theory_app.command("cvar-fixed-point")
