@@ -40,7 +40,7 @@ from scipy import special
 
 from collective_action.errors import InputError
 from collective_action.simulate.gaussian import SampleBatch
-from collective_action.theory.gaussian import class_means, plant_signal
+from collective_action.theory.gaussian import argmax_against, class_means, plant_signal
 
 _TRAIN_STREAM, _TEST_STREAM, _THEORY_STREAM = 0, 1, 2
 #: Elements of one (rows x d) chunk in density computations.
@@ -230,15 +230,6 @@ class GaussianWorld:
             others = np.delete(post, t, axis=1).max(axis=1)
             gaps[sl] = np.maximum(others - post[:, t], 0.0)
         return float(gaps.mean()), float(gaps.std(ddof=1) / math.sqrt(n)) if n > 1 else 0.0
-
-
-def argmax_against(scores: np.ndarray, target: int) -> np.ndarray:
-    """argmax over labels; the target only when it wins strictly."""
-    others = scores.copy()
-    others[:, target] = -np.inf
-    best = np.argmax(others, axis=1)
-    wins = scores[:, target] > others[np.arange(len(scores)), best]
-    return np.where(wins, target, best)
 
 
 def make_world(*, n_classes: int, d_class: int, separation: float, sigma: float, n_free: int, tau: float,

@@ -237,19 +237,20 @@ def bayes_predict(problem: GaussianProblem, alpha, x: np.ndarray) -> np.ndarray:
     t = problem.target
     if problem.singular:
         on_signal = np.all(x[:, list(problem.signal_coords)] == problem.pattern, axis=1)
-        pred = np.where(on_signal, t, _argmax_against(base, t))
+        pred = np.where(on_signal, t, argmax_against(base, t))
         return np.repeat(pred[None, :], len(alphas), axis=0)
     coll = problem.log_collective_joint(x)
     out = np.empty((len(alphas), len(x)), dtype=np.int64)
     for i, a in enumerate(alphas):
         with np.errstate(divide="ignore"):
             scores = np.logaddexp(math.log1p(-a) + base, (math.log(a) if a > 0 else -np.inf) + coll)
-        out[i] = _argmax_against(scores, t)
+        out[i] = argmax_against(scores, t)
     return out
 
 
-def _argmax_against(scores: np.ndarray, target: int) -> np.ndarray:
-    """argmax over labels, but y* only when it wins strictly."""
+def argmax_against(scores: np.ndarray, target: int) -> np.ndarray:
+    """argmax over labels (rows of ``scores``), but y* only when it wins strictly: the Bayes
+    classifier's tie rule of THEORY section 1, shared with the stress worlds."""
     others = scores.copy()
     others[:, target] = -np.inf
     best_other = np.argmax(others, axis=1)
