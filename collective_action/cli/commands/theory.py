@@ -22,6 +22,12 @@ alpha_eff_app = typer.Typer(help="Effective collective size alpha_eff of a rewei
 theory_app.add_typer(alpha_eff_app, name="alpha-eff")
 
 DEFINITION_HELP = "Meaning of eps-suboptimal: contamination | tv."
+# Options shared by several commands
+ALPHA_OPTION = typer.Option(None, "--alpha", help="Collective size in (0, 1).")
+DELTA_OPTION = typer.Option(None, "--delta", help="Hardt's Delta in [0, 1].")
+XI_OPTION = typer.Option(None, "--xi", help="Hardt's xi = P0(X*) in [0, 1].")
+EPSILON_OPTION = typer.Option(0.0, "--epsilon", help="Learner suboptimality in [0, 1).")
+DEFINITION_OPTION = typer.Option("contamination", "--definition", help=DEFINITION_HELP)
 
 
 def _need(**values) -> None:
@@ -40,11 +46,11 @@ def _print_latex(lhs: str, formula, as_json: bool, relation: str = "=") -> None:
 
 @theory_app.command("bound")
 def bound_cmd(
-    alpha: Optional[float] = typer.Option(None, "--alpha", help="Collective size in (0, 1)."),
-    delta: Optional[float] = typer.Option(None, "--delta", help="Hardt's Delta in [0, 1]."),
-    xi: Optional[float] = typer.Option(None, "--xi", help="Hardt's xi = P0(X*) in [0, 1]."),
-    epsilon: float = typer.Option(0.0, "--epsilon", help="Learner suboptimality in [0, 1)."),
-    definition: str = typer.Option("contamination", "--definition", help=DEFINITION_HELP),
+    alpha: Optional[float] = ALPHA_OPTION,
+    delta: Optional[float] = DELTA_OPTION,
+    xi: Optional[float] = XI_OPTION,
+    epsilon: float = EPSILON_OPTION,
+    definition: str = DEFINITION_OPTION,
     as_json: bool = JSON_OPTION,
     latex: bool = LATEX_OPTION,
 ):
@@ -65,11 +71,11 @@ def bound_cmd(
 
 @theory_app.command("critical-mass")
 def critical_mass_cmd(
-    delta: Optional[float] = typer.Option(None, "--delta", help="Hardt's Delta in [0, 1]."),
-    xi: Optional[float] = typer.Option(None, "--xi", help="Hardt's xi = P0(X*) in [0, 1]."),
+    delta: Optional[float] = DELTA_OPTION,
+    xi: Optional[float] = XI_OPTION,
     target: Optional[float] = typer.Option(None, "--target", help="Target success S_t in (0, 1]."),
-    epsilon: float = typer.Option(0.0, "--epsilon", help="Learner suboptimality in [0, 1)."),
-    definition: str = typer.Option("contamination", "--definition", help=DEFINITION_HELP),
+    epsilon: float = EPSILON_OPTION,
+    definition: str = DEFINITION_OPTION,
     as_json: bool = JSON_OPTION,
     latex: bool = LATEX_OPTION,
 ):
@@ -89,7 +95,6 @@ def critical_mass_cmd(
 
 
 # Every alpha-eff command: --alpha and the measured quantities its formula needs, or --latex.
-ALPHA_OPTION = typer.Option(None, "--alpha", help="Collective size in (0, 1).")
 
 
 def _measured(flag: str, help: str):
@@ -186,7 +191,7 @@ def general_cmd(
 
 @theory_app.command("cvar-fixed-point")
 def cvar_fixed_point_cmd(
-    alpha: Optional[float] = typer.Option(None, "--alpha", help="Collective size in (0, 1)."),
+    alpha: Optional[float] = ALPHA_OPTION,
     beta: Optional[float] = typer.Option(None, "--beta", help="CVaR level in (0, 1)."),
     rest_error: Optional[float] = typer.Option(None, "--rest-error",
                                                help="r: error mass of the rest of the population, below beta."),
@@ -241,8 +246,8 @@ def exact_cmd(
     problem: Path = typer.Option(..., "--problem", help="YAML/JSON file with p0 (table), g (map), target."),
     alpha: float = typer.Option(..., "--alpha", help="Collective size in (0, 1)."),
     strategy: str = typer.Option("feature-label", "--strategy", help="feature-label | feature-only."),
-    epsilon: float = typer.Option(0.0, "--epsilon", help="Learner suboptimality in [0, 1)."),
-    definition: str = typer.Option("contamination", "--definition", help=DEFINITION_HELP),
+    epsilon: float = EPSILON_OPTION,
+    definition: str = DEFINITION_OPTION,
     as_json: bool = JSON_OPTION,
     latex: bool = LATEX_OPTION,
 ):
