@@ -1,0 +1,52 @@
+"""`collective-action bench NAME [ARGS...]`: run one benchmark of benchmarks/ (on demand).
+
+The benchmarks are scripts in the source checkout's benchmarks/ folder, so that they can be read
+and run without the CLI too (``python benchmarks/<name>.py``). This command finds that folder
+(next to the package, or in the current folder), runs the script in a fresh interpreter (a benchmark must not inherit this
+process's imports, threads or allocations) and passes every further argument through, e.g.
+``collective-action bench simulate --dtype float32 --write``.
+"""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+import typer
+
+from ...errors import InputError, check_choice
+
+#: command name -> (script, what it compares)
+BENCHMARKS = {
+    "simulate": ("simulate_bench.py", "batched simulator vs a scikit-learn loop, matched accuracy"),
+    "simulate-logistic": ("simulate_logistic_bench.py", "batched fit_logistic vs scikit-learn, by GD steps"),
+    "empirical": ("empirical_bench.py", "stacked MLPs vs one by one; a CNN epoch vs a plain loop"),
+    "theory": ("theory_bench.py", "lambdified formulas vs sympy substitution"),
+}
+
+
+def benchmarks_folder() -> Path:
+    """benchmarks/ of the source checkout: next to the package (an editable install or a run from
+    the checkout), else in the current folder (the package installed from the checkout by
+    .ci/setup, run from its root)."""
+    for folder in (Path(__file__).resolve().parents[3] / "benchmarks", Path.cwd() / "benchmarks"):
+        if all((folder / script).is_file() for script, _ in BENCHMARKS.values()):
+            return folder
+    raise InputError("benchmarks/ not found next to the package or in the current folder: run `bench` "
+                     "from the root of a source checkout")
+
+
+def register(app: typer.Typer) -> None:
+    @app.command("bench", context_settings={"allow_extra_args": True, "ignore_unknown_options": True},
+                 help="Run a benchmark of benchmarks/ (" + ", ".join(BENCHMARKS) + "); further arguments "
+                      "go to the script (e.g. --write appends the result to benchmarks/RESULTS.md; "
+                      "`bench NAME -- --help` lists them).")
+    def bench(
+        ctx: typer.Context,
+        name: str = typer.Argument(..., help=" | ".join(BENCHMARKS)),
+    ) -> int:
+        check_choice("benchmark", name, BENCHMARKS)
+        script = benchmarks_folder() / BENCHMARKS[name][0]
+        # the script's own exit status is the command's; its output streams through unchanged
+        return subprocess.run([sys.executable, str(script), *ctx.args], check=False).returncode
