@@ -231,33 +231,34 @@ def _loss_and_grad(xp, Xt, Yt, w_norm, W, b, l2, fit_intercept, need_loss=True, 
 
 
 def binary_residual_terms(xp, Yt, w_norm):
-    """(w/2, w (1/2 - y1)): the data-only factors of the K = 2 residual, computed once per fit.
+    """(s, -w s) with s = +1 for class 1 and -1 for class 0: the data-only factors of the K = 2
+    residual, computed once per fit.
 
-    With them the residual w (sigmoid(z) - y1) = (w/2) tanh(z/2) + w (1/2 - y1) costs two
-    elementwise operations per step instead of five (float64 transcendental functions are slow
-    on CPUs without SIMD for them, so every pass over the (C, n) array counts).
+    With them the residual w (sigmoid(z) - y1) = -w s sigmoid(-s z) = (-w s) / (1 + exp(s z)) costs
+    four cheap elementwise operations and one ``exp`` per step. ``exp`` is several times cheaper
+    than ``tanh`` in float64 on CPUs without SIMD float64 transcendental functions, and every pass
+    over the (C, n) array counts. exp(s z) = inf for a huge margin gives a residual of exactly 0.
     """
-    return 0.5 * w_norm, w_norm * (0.5 - Yt[:, 1, :])
+    sign = 2.0 * Yt[:, 1, :] - 1.0
+    return sign, -w_norm * sign
 
 
 def _binary_loss_and_grad(xp, Xt, Yt, w_norm, W, b, l2, fit_intercept, need_loss, terms=None):
     """The same objective and gradients for K = 2, through the logit difference z only.
 
-    softmax(l0, l1)[1] = sigmoid(z) = (1 + tanh(z / 2)) / 2 with z = l1 - l0, which is stable for
-    any z; one matrix-vector product per direction suffices (half the work of the general path)
-    and the two class columns get opposite gradients. ``terms`` are
-    :func:`binary_residual_terms` (computed here when not given).
+    softmax(l0, l1)[1] = sigmoid(z) with z = l1 - l0; one matrix-vector product per direction
+    suffices (half the work of the general path) and the two class columns get opposite
+    gradients. ``terms`` are :func:`binary_residual_terms` (computed here when not given).
     """
-    half_w, offset = binary_residual_terms(xp, Yt, w_norm) if terms is None else terms
-    u_half = 0.5 * (W[:, :, 1] - W[:, :, 0])
-    z_half = xp.matmul(u_half[:, None, :], Xt)[:, 0, :] + (0.5 * (b[:, 1] - b[:, 0]))[:, None]  # z/2
-    r = half_w * xp.tanh(z_half) + offset                                         # w (p1 - y1)
+    sign, neg_ws = binary_residual_terms(xp, Yt, w_norm) if terms is None else terms
+    u = W[:, :, 1] - W[:, :, 0]
+    z = xp.matmul(u[:, None, :], Xt)[:, 0, :] + (b[:, 1] - b[:, 0])[:, None]
+    with np.errstate(over="ignore"):
+        r = neg_ws / (1.0 + xp.exp(sign * z))                                 # w (p1 - y1)
     loss = None
     if need_loss:
-        y1 = Yt[:, 1, :]
         # cross-entropy = softplus(-z) for class 1 and softplus(z) for class 0
-        z = 2.0 * z_half
-        ce = xp.logaddexp(xp.zeros_like(z), z * (1.0 - 2.0 * y1))
+        ce = xp.logaddexp(xp.zeros_like(z), -sign * z)
         loss = xp.sum(w_norm * ce, axis=-1) + 0.5 * l2 * xp.sum(W * W, axis=(1, 2))
     g = xp.matmul(Xt, r[:, :, None])[:, :, 0]                                   # (C, d)
     gW = xp.stack([-g, g], axis=2) + l2 * W
