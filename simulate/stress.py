@@ -529,7 +529,7 @@ def _aggregate(scenario: Scenario, point_values: dict, cfg, records: list, meta:
         eff_p = float(part["alpha_eff_predicted"].mean()) if "alpha_eff_predicted" in part else math.nan
         eff_m = float(part["alpha_eff_measured"].mean()) if "alpha_eff_measured" in part else math.nan
         nc = float(1.0 - part["converged"].astype(float).mean())
-        collapse_pred, collapsed, extra_values, extra_expected = math.nan, math.nan, {}, ()
+        collapse_pred, collapsed = math.nan, math.nan
         lam_c, lam = meta.get("jtt_lambda_c", math.nan), meta.get("jtt_upweight", math.nan)
         if math.isfinite(lam_c) and math.isfinite(c):
             # THEORY: the second stage flips a binary classifier exactly when lambda > lambda_c;
@@ -544,7 +544,8 @@ def _aggregate(scenario: Scenario, point_values: dict, cfg, records: list, meta:
                    convergence_note=str(part["convergence_note"].iloc[0]) if "convergence_note" in part else "",
                    expected=expected)
         if math.isfinite(collapse_pred) and collapse_pred != collapsed:
-            a.flags.append("VIOLATION") if "VIOLATION" not in a.flags else None
+            if "VIOLATION" not in a.flags:
+                a.flags.append("VIOLATION")
             a.causes.append(f"JTT collapse: theory's lambda_c = {lam_c:.4g} predicts "
                             f"{'a collapse' if collapse_pred else 'no collapse'} at lambda = {lam:g}, "
                             f"measured clean accuracy {c:.3f} (stage 1 not at the Bayes boundary, finite n)")

@@ -5,7 +5,6 @@ import pytest
 
 from collective_action import InputError
 from collective_action.theory import best_response_states, cvar_alpha_range, cvar_fixed_points, iterate_cvar_bayes
-from collective_action.theory.bayes import bayes_classifier
 from collective_action.theory.cvar_fixed_point import (
     cvar_gap_proof,
     cvar_signal_point_states,

@@ -2,7 +2,6 @@
 
 import math
 
-import numpy as np
 import pytest
 
 from collective_action import InputError, load_experiment, rows_to_frame
