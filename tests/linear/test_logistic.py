@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import warnings
+
 import numpy as np
 import pytest
 from sklearn.linear_model import LogisticRegression
@@ -133,8 +135,15 @@ def test_loss_trace_decreases_and_matches_final_loss():
 
 def test_stable_with_huge_features_and_float32():
     X, y = _blobs(C=2, K=2, seed=10)
-    fit = fit_logistic(X * 1e3, y, n_classes=2, steps=50, backend="numpy")
+    # margins of 1e3 and more: exp overflows to inf inside the residual, which must give exactly
+    # 0 (no warning, no NaN) for GD and for Newton
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        fit = fit_logistic(X * 1e3, y, n_classes=2, steps=50, backend="numpy")
+        newton = fit_logistic(X * 1e3, y, n_classes=2, steps=50, l2=1e-6, solver="newton", backend="numpy")
     assert np.all(np.isfinite(fit.final_loss)) and np.all(np.isfinite(fit.W))
+    assert np.all(np.isfinite(newton.final_loss)) and np.all(np.isfinite(newton.W))
+    assert np.all(newton.grad_norm < 1e-5)
     f32 = fit_logistic(X, y, n_classes=2, steps=100, dtype="float32", backend="numpy")
     f64 = fit_logistic(X, y, n_classes=2, steps=100, backend="numpy")
     assert f32.W.dtype == np.float32
