@@ -74,8 +74,8 @@ def bench_mlps(device, n_models=16, epochs=5, width=128, depth=2, batch_size=64,
             "acc_loop": acc_loop, "acc_batched": acc_batched}
 
 
-def bench_cnn_epoch(device, batch_size=128, repeats=2):
-    ds = load_fashion_mnist()
+def bench_cnn_epoch(device, batch_size=128, repeats=2, data_dir=None):
+    ds = load_fashion_mnist(data_dir)
     x, y = to_tensor(ds.x_train, device), to_tensor(ds.y_train, device, torch.long)
     cfg = OptimConfig(lr=0.05, momentum=0.9, batch_size=batch_size, epochs=1)
     timings = {"plain": [], "pillar": []}
@@ -112,6 +112,8 @@ def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--threads", type=int, default=None, help="torch threads (default: torch's)")
     parser.add_argument("--device", default="cpu")
+    parser.add_argument("--data-dir", default=None,
+                        help="folder of Fashion-MNIST's idx files (default: Debian's dataset-fashion-mnist)")
     parser.add_argument("--write", action="store_true", help="append a section to benchmarks/RESULTS.md")
     args = parser.parse_args()
     if args.threads:
@@ -119,7 +121,7 @@ def main():
     device = resolve_device(args.device)
     # the MNIST-1D paper's MLP has two hidden layers of 100; also one layer, and a wider one
     mlps = [bench_mlps(device, width=w, depth=d) for w, d in ((100, 1), (100, 2), (128, 2))]
-    cnn = bench_cnn_epoch(device)
+    cnn = bench_cnn_epoch(device, data_dir=args.data_dir)
     when = dt.datetime.now(dt.timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
     hw = f"{platform.machine()}, {os.cpu_count()} cores" if device.type == "cpu" else torch.cuda.get_device_name()
     rows = "\n".join(
