@@ -158,4 +158,6 @@ Ratio (pillar / plain): **{cnn['ratio']:.2f}** (target: parity, 1.0).
 
 
 if __name__ == "__main__":
-    main()
+    from collective_action.errors import run_script
+
+    run_script(main)

@@ -203,4 +203,6 @@ took {r['sample_s']} s (not in either time).
 
 
 if __name__ == "__main__":
-    main()
+    from collective_action.errors import run_script
+
+    run_script(main)

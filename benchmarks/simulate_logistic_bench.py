@@ -161,4 +161,6 @@ def main(argv=None) -> dict:
 
 
 if __name__ == "__main__":
-    main()
+    from collective_action.errors import run_script
+
+    run_script(main)

@@ -15,6 +15,18 @@ class InputError(ValueError):
         super().__init__(" ".join(str(message).split()))
 
 
+def run_script(main) -> None:
+    """Run a script's ``main()`` the way the CLI runs a command: an InputError becomes one line
+    on stderr and exit code 2 instead of a traceback (used by benchmarks/*.py)."""
+    import sys
+
+    try:
+        main()
+    except InputError as err:
+        sys.stderr.write(f"error: {err}\n")
+        sys.exit(2)
+
+
 def check_open_unit(name: str, value: float) -> float:
     """Return ``value`` if it lies in the open interval (0, 1), else raise InputError."""
     v = float(value)

@@ -4,6 +4,8 @@ import json
 import subprocess
 import sys
 
+import pytest
+
 from collective_action.cli.commands.bench import BENCHMARKS, benchmarks_folder
 from collective_action.cli.main import main
 
@@ -27,3 +29,14 @@ def test_bench_runs_the_script_with_the_given_arguments():
     rows = [json.loads(line) for line in out.splitlines() if line.startswith("{")]
     assert len(rows) == 7
     assert all(r["speedup"] > 1 and r["max_abs_difference"] < 1e-9 for r in rows)
+
+
+def test_a_benchmark_given_bad_input_says_one_line_and_exits_2():
+    from collective_action.simulate.backend import cupy_usable
+
+    if cupy_usable():
+        pytest.skip("with a GPU this would run the whole benchmark")
+    done = subprocess.run([sys.executable, "-m", "collective_action.cli.main", "bench", "simulate",
+                           "--backend", "cupy", "--configs", "10"], capture_output=True, text=True)
+    assert done.returncode == 2
+    assert done.stderr.count("\n") == 1 and done.stderr.startswith("error: backend 'cupy' needs CuPy")
