@@ -16,6 +16,7 @@ from __future__ import annotations
 import argparse
 import copy
 import datetime as dt
+import json
 import os
 import platform
 import time
@@ -115,6 +116,7 @@ def main():
     parser.add_argument("--data-dir", default=None,
                         help="folder of Fashion-MNIST's idx files (default: Debian's dataset-fashion-mnist)")
     parser.add_argument("--write", action="store_true", help="append a section to benchmarks/RESULTS.md")
+    parser.add_argument("--json", action="store_true", help="print one JSON object instead of the section")
     args = parser.parse_args()
     if args.threads:
         torch.set_num_threads(args.threads)
@@ -133,7 +135,7 @@ def main():
 
 `python benchmarks/empirical_bench.py{' --threads ' + str(args.threads) if args.threads else ''}` on {hw}
 (torch threads: {torch.get_num_threads()}, device {device}); load average at the end
-{[round(v, 2) for v in os.getloadavg()]} (the 2 cores are shared with other engineers' work).
+{[round(v, 2) for v in os.getloadavg()]} (other work on the machine inflates both sides' times).
 
 {m0['models']} MLPs on MNIST-1D ({m0['n']} points, {m0['epochs']} epochs, batch {m0['batch']}; 4 alphas x 4
 seeds, each model its own collective), trained one by one with `train_epochs` versus at once
@@ -151,7 +153,11 @@ with `train_batched` (stacked weights; same data, initial weights and batch orde
 
 Ratio (pillar / plain): **{cnn['ratio']:.2f}** (target: parity, 1.0).
 """
-    print(text)
+    if args.json:
+        print(json.dumps({"when": when, "hardware": hw, "device": str(device), "torch_threads": torch.get_num_threads(),
+                          "load_average": [round(v, 2) for v in os.getloadavg()], "mlps": mlps, "cnn_epoch": cnn}))
+    else:
+        print(text)
     if args.write:
         with open(Path(__file__).with_name("RESULTS.md"), "a") as fh:
             fh.write(text)
