@@ -48,8 +48,12 @@ class Backend:
         return np.asarray(a)
 
 
-def get_backend(name: str = "auto") -> Backend:
-    """The backend for ``name``; 'auto' falls back to NumPy silently, 'cupy' without a GPU errors."""
+def get_backend(name: "str | Backend | None" = "auto") -> Backend:
+    """The backend for ``name``; 'auto' (or None) falls back to NumPy silently, 'cupy' without a
+    GPU errors. A :class:`Backend` (on any array-API namespace) is returned as it is."""
+    if isinstance(name, Backend):
+        return name
+    name = name or "auto"
     check_choice("backend", name, BACKENDS)
     if name in ("auto", "cupy") and cupy_usable():
         import cupy

@@ -552,7 +552,7 @@ def fit_logistic(X, y, *, n_classes: int, sample_weight=None, steps: int = 500, 
         (X may stay in host memory; each chunk is moved to the backend when it trains). None:
         ``CPU_MEMORY_BUDGET`` (cache-sized) on NumPy, ``DEFAULT_MEMORY_BUDGET`` on CuPy.
     """
-    bk = backend if isinstance(backend, Backend) else get_backend(backend or "auto")
+    bk = get_backend(backend)
     xp = bk.xp
     # plain Python sequences become NumPy arrays (backend arrays pass through untouched)
     X, y = (a if hasattr(a, "shape") else np.asarray(a) for a in (X, y))

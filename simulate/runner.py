@@ -83,8 +83,7 @@ def batch_key(config: dict) -> str:
 
 def run_cells(cells: list[Cell]) -> list[list[ResultRow]]:
     """The pillar entry point: one list of ResultRow per cell, in order."""
-    chosen = _BACKEND.get()
-    backend = chosen if isinstance(chosen, Backend) else get_backend(chosen)
+    backend = get_backend(_BACKEND.get())
     groups: dict[str, list[int]] = {}
     for i, cell in enumerate(cells):
         groups.setdefault(batch_key(cell.config), []).append(i)
@@ -279,8 +278,7 @@ def run(spec, quick: bool = False, backend: str | Backend = "auto", progress: bo
         spec if isinstance(spec, (dict, Path)) else Path(spec))
     if exp.spec.pillar != "simulate":
         raise InputError(f"{exp.source}: pillar is {exp.spec.pillar!r}, not 'simulate'")
-    if not isinstance(backend, Backend):
-        get_backend(backend)  # a bad or unusable backend fails before anything runs
+    backend = get_backend(backend)  # a bad or unusable backend fails before anything runs
     cells = exp.cells(quick=quick)
     token_b, token_p = _BACKEND.set(backend), _PROGRESS.set(progress)
     try:

@@ -295,7 +295,7 @@ def run_simplicity(config, seeds, backend: Backend | str | None = "auto") -> lis
     standard error, clean accuracy, xi, delta, the Hardt bound and the max-margin prediction.
     """
     cfg = as_config(config)
-    bk = backend if isinstance(backend, Backend) else get_backend(backend or "auto")
+    bk = get_backend(backend)
     seeds = [int(s) for s in seeds]
     if not seeds:
         raise InputError("run_simplicity needs at least one seed")
