@@ -449,10 +449,9 @@ def _fit_chunk_newton(xp, X, y, sw, *, steps, l2, fit_intercept, tol, dtype):
     else:
         extra = xp.permute_dims(Xs, (0, 2, 1))                                # s X (C, n, p)
     theta_all = xp.zeros((C, p), dtype=dtype)
-    steps_run = xp.zeros((C,), dtype=xp.int64)
-    live = xp.arange(C)                 # configurations in the working set
-    theta = theta_all
-    Xs_live, wn = Xs, w_norm
+    steps_all = xp.zeros((C,), dtype=xp.int64)
+    live = xp.arange(C)                 # configurations in the working set, and their state:
+    theta, steps_run, Xs_live, wn = theta_all, steps_all, Xs, w_norm
     with np.errstate(over="ignore"):    # exp(m) = inf for huge margins gives sigmoid(-m) = 0, as it should
         for _ in range(steps):
             m = xp.matmul(theta[:, None, :], Xs_live)[:, 0, :]
@@ -471,13 +470,15 @@ def _fit_chunk_newton(xp, X, y, sw, *, steps, l2, fit_intercept, tol, dtype):
                 hess = xp.matmul(Xs_live * curv[:, None, :], extra) + ridge_matrix
             step = xp.linalg.solve(hess, grad[:, :, None])[:, :, 0]
             theta = theta - xp.astype(active, dtype)[:, None] * step
-            steps_run = _scatter_add(xp, steps_run, live, xp.astype(active, xp.int64))
+            steps_run = steps_run + xp.astype(active, xp.int64)
             if 3 * n_active <= 2 * int(live.shape[0]):   # compact: drop the converged configurations
                 theta_all = _scatter(xp, theta_all, live, theta)
+                steps_all = _scatter(xp, steps_all, live, steps_run)
                 keep = xp.nonzero(active)[0]
-                live, theta, Xs_live, extra, wn = (xp.take(a, keep, axis=0)
-                                                   for a in (live, theta, Xs_live, extra, wn))
+                live, theta, steps_run, Xs_live, extra, wn = (
+                    xp.take(a, keep, axis=0) for a in (live, theta, steps_run, Xs_live, extra, wn))
     theta_all = _scatter(xp, theta_all, live, theta)
+    steps_run = _scatter(xp, steps_all, live, steps_run)
     u = theta_all[:, :d]
     c = theta_all[:, d] if fit_intercept else xp.zeros((C,), dtype=dtype)
     W = xp.stack([-0.5 * u, 0.5 * u], axis=2)
@@ -503,27 +504,11 @@ def _scatter(xp, full, index, values):
     """
     if index.shape[0] == full.shape[0]:
         return values
-    hit, pos = _rows_of(xp, full.shape[0], index)
-    return xp.where(_expand(xp, hit, full.ndim), xp.take(values, pos, axis=0), full)
-
-
-def _scatter_add(xp, full, index, values):
-    """``full`` with ``values`` added to rows ``index`` (ascending)."""
-    if index.shape[0] == full.shape[0]:
-        return full + values
-    hit, pos = _rows_of(xp, full.shape[0], index)
-    return xp.where(_expand(xp, hit, full.ndim), full + xp.take(values, pos, axis=0), full)
-
-
-def _rows_of(xp, n_rows, index):
-    """(hit, pos): whether each of ``n_rows`` rows is in the sorted ``index``, and where."""
-    rows = xp.arange(n_rows, dtype=index.dtype)
+    rows = xp.arange(full.shape[0], dtype=index.dtype)
+    # where each row sits in the sorted index, and whether it is there at all
     pos = xp.clip(xp.searchsorted(index, rows), 0, max(int(index.shape[0]) - 1, 0))
-    return xp.take(index, pos, axis=0) == rows, pos
-
-
-def _expand(xp, mask, ndim):
-    return xp.reshape(mask, (-1,) + (1,) * (ndim - 1))
+    hit = xp.reshape(xp.take(index, pos, axis=0) == rows, (-1,) + (1,) * (full.ndim - 1))
+    return xp.where(hit, xp.take(values, pos, axis=0), full)
 
 
 def fit_logistic(X, y, *, n_classes: int, sample_weight=None, steps: int = 500, lr: float = 0.5,
