@@ -2,9 +2,9 @@
 
 The benchmarks are scripts in the source checkout's benchmarks/ folder, so that they can be read
 and run without the CLI too (``python benchmarks/<name>.py``). This command finds that folder
-(next to the package, or in the current folder), runs the script in a fresh interpreter (a benchmark must not inherit this
-process's imports, threads or allocations) and passes every further argument through, e.g.
-``collective-action bench simulate --dtype float32 --write``.
+(next to the package, or in the current folder) and runs the script in a fresh interpreter, since
+a benchmark must not inherit this process's imports, threads or allocations. Every further
+argument goes to the script, e.g. ``collective-action bench simulate --dtype float32 --write``.
 """
 
 from __future__ import annotations
