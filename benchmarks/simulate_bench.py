@@ -27,24 +27,7 @@ import time
 from pathlib import Path
 
 import numpy as np
-
-
-def matmul_peak_gflops(size: int = 2048, repeats: int = 3, backend=None, dtype: str = "float64") -> float:
-    """GFLOP/s of a large square matrix product on ``backend`` (NumPy's BLAS, or the GPU)."""
-    xp = np if backend is None else backend.xp
-    a = xp.asarray(np.random.default_rng(0).standard_normal((size, size)), dtype=getattr(xp, dtype))
-    b = xp.asarray(np.random.default_rng(1).standard_normal((size, size)), dtype=getattr(xp, dtype))
-    # reading one entry back forces a GPU to finish the product before the clock stops
-    product = (lambda: float((a @ b)[0, 0])) if backend is not None and backend.name == "cupy" else (lambda: a @ b)
-    product()  # warm up BLAS / cuBLAS
-    best = min(_timed(product) for _ in range(repeats))
-    return 2 * size**3 / best / 1e9
-
-
-def _timed(fn) -> float:
-    t = time.perf_counter()
-    fn()
-    return time.perf_counter() - t
+from matmul_peak import matmul_peak_gflops  # benchmarks/ is the script's folder
 
 
 def main(argv=None) -> dict:
