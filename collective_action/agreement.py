@@ -13,8 +13,9 @@ from different data:
   trains the empirical backend's linear model through its own learner classes
   (``empirical.learners``) with the same optimiser: one mini-batch holding every point (so one
   epoch is one GD step), no momentum, no weight decay, parameters initialised at zero, float64.
-  Both accept ``learner="jtt"`` (stage-1 ERM for ``stage1_steps`` steps, its errors weighted
-  ``upweight``).
+  Both accept every algorithm of the registry that the simulator implements (``learner`` and
+  its ``params``): the simulator applies the rule at every full-batch step
+  (``simulate.online``), the empirical pillar in its one training loop with one mini-batch.
 * :func:`erm_success_at` is theory's prediction of a reweighting learner's success from its
   alpha_eff (weighted-risk lemma: the weighted learner is the ERM learner of P_w, approximated by
   the mixture at alpha_eff): the same ERM learner trained on the same base data with a
@@ -33,7 +34,8 @@ import numpy as np
 
 from collective_action.errors import InputError, check_choice
 
-LINEAR_LEARNERS = ("erm", "jtt")
+#: Algorithms both linear trainers run: every registry entry the simulator implements.
+LINEAR_LEARNERS = ("erm", "jtt", "cvar", "chi2", "lff", "group-dro")
 
 
 @dataclass
@@ -62,9 +64,11 @@ class LinearRun:
     b: np.ndarray           # (K,)
     success: float
     clean_accuracy: float
-    e_star: float = math.nan
-    e0: float = math.nan
-    alpha_eff_measured: float = math.nan
+    alpha_eff_measured: float = math.nan    # the collective's share of the last step's weight
+    weights: np.ndarray | None = None       # (n,) the main model's weights at the last step
+    trajectory: np.ndarray | None = None    # the collective's weight share at every step
+    stat_collective: float = math.nan       # the algorithm's statistic at the last step, collective mean
+    stat_base: float = math.nan             # ... and base mean (JTT: e*, e0)
 
 
 # ------------------------------------------------------------------------------ shared data
@@ -100,12 +104,17 @@ def simplicity_arrays(*, alpha: float, seed: int, signal: dict, n_train: int = 6
 
 
 # ------------------------------------------------------------------------------ two trainers
-def _check(learner: str, steps: int, lr: float):
+def _check(learner: str, steps: int, lr: float, params: dict | None):
+    from collective_action.algorithms import algorithms_for, validate_params
+
     check_choice("learner", learner, LINEAR_LEARNERS)
     if int(steps) != steps or steps < 1:
         raise InputError(f"steps must be a positive integer, got {steps!r}")
     if not lr > 0:
         raise InputError(f"lr must be positive, got {lr!r}")
+    if learner not in algorithms_for("simulate"):
+        raise InputError(f"learner {learner!r} has no simulator implementation")
+    return validate_params(learner, params)
 
 
 def _scores(W, b, data: Arrays) -> tuple[float, float]:
@@ -116,46 +125,66 @@ def _scores(W, b, data: Arrays) -> tuple[float, float]:
             float(np.mean(predict(data.X_clean) == data.y_clean)))
 
 
-def fit_linear_simulate(data: Arrays, *, steps: int, lr: float, learner: str = "erm", stage1_steps: int = 50,
-                        upweight: float = 20.0) -> LinearRun:
-    """The simulator's route: ``fit_logistic`` (full-batch GD from zero, l2 = 0, never frozen)."""
+def _recording(alg):
+    """Wrap ``alg.weigh`` so that the main model's weights of the last call are kept (as NumPy)."""
+    record = {}
+    weigh = alg.weigh
+
+    def recorded(state, losses, idx=None):
+        weights, stat = weigh(state, losses, idx)
+        main = weights["main"]
+        order = None if idx is None else np.argsort(np.asarray(idx.cpu() if hasattr(idx, "cpu") else idx))
+        w = np.asarray(main.detach().cpu() if hasattr(main, "detach") else main, dtype=float).reshape(-1)
+        record["weights"] = w if order is None else w[order]  # back in training-set order
+        return weights, stat
+
+    alg.weigh = recorded
+    return record
+
+
+def fit_linear_simulate(data: Arrays, *, steps: int, lr: float, learner: str = "erm",
+                        params: dict | None = None) -> LinearRun:
+    """The simulator's route: ERM by ``fit_logistic``; every other algorithm by ``simulate.online``
+    (its rule applied at every full-batch GD step). From zero, l2 = 0, never frozen."""
+    from collective_action.algorithms import ALGORITHMS
     from collective_action.simulate.logistic import fit_logistic
+    from collective_action.simulate.online import fit_online
 
-    _check(learner, steps, lr)
+    p = _check(learner, steps, lr, params)
+    if learner == "erm":
+        f = fit_logistic(data.X[None], data.y[None], n_classes=data.n_classes, steps=steps, lr=lr, l2=0.0,
+                         tol=0.0, backend="numpy")
+        W, b = np.asarray(f.W[0]), np.asarray(f.b[0])
+        return LinearRun(W, b, *_scores(W, b, data), alpha_eff_measured=data.alpha_realised,
+                         weights=np.ones(len(data.y)))
+    alg = ALGORITHMS[learner]([p])
+    record = _recording(alg)
+    run = fit_online(alg, data.X[None], data.y[None], data.member[None], n_classes=data.n_classes, steps=steps,
+                     lr=lr, backend="numpy")
+    W, b = np.asarray(run.model.W[0]), np.asarray(run.model.b[0])
+    out = LinearRun(W, b, *_scores(W, b, data), alpha_eff_measured=float(run.trajectory[0, -1]),
+                    weights=record["weights"], trajectory=run.trajectory[0])
+    if alg.statistic is not None:
+        stat = np.asarray(run.statistic[0], dtype=float)
+        out.stat_collective = float(stat[data.member].mean()) if data.member.any() else math.nan
+        out.stat_base = float(stat[~data.member].mean())
+    return out
 
-    def fit(weights=None, n_steps=steps):
-        f = fit_logistic(data.X[None], data.y[None], n_classes=data.n_classes,
-                         sample_weight=None if weights is None else weights[None], steps=n_steps, lr=lr,
-                         l2=0.0, tol=0.0, backend="numpy")
-        return np.asarray(f.W[0]), np.asarray(f.b[0])
 
-    extra = {}
-    weights = None
-    if learner == "jtt":
-        W1, b1 = fit(n_steps=stage1_steps)
-        errors = np.argmax(data.X @ W1 + b1, axis=1) != data.y
-        weights = np.where(errors, upweight, 1.0)
-        extra = {"e_star": float(errors[data.member].mean()) if data.member.any() else math.nan,
-                 "e0": float(errors[~data.member].mean()),
-                 "alpha_eff_measured": float(weights[data.member].sum() / weights.sum())}
-    W, b = fit(weights)
-    return LinearRun(W, b, *_scores(W, b, data), **extra)
-
-
-def fit_linear_empirical(data: Arrays, *, steps: int, lr: float, learner: str = "erm", stage1_steps: int = 50,
-                         upweight: float = 20.0, seed: int = 0) -> LinearRun:
-    """The empirical backend's route: its linear model and learner classes, full-batch SGD in torch.
+def fit_linear_empirical(data: Arrays, *, steps: int, lr: float, learner: str = "erm", params: dict | None = None,
+                         seed: int = 0) -> LinearRun:
+    """The empirical pillar's route: its linear model and its one training loop, full-batch SGD in torch.
 
     One mini-batch of all n points makes an epoch one GD step; momentum and weight decay are 0 and
     the linear layer starts at zero, as ``fit_logistic`` does. Float64 throughout.
     """
     import torch
 
-    from collective_action.empirical.learners import FitContext, make_learner
+    from collective_action.empirical.learners import FitContext, fit, make_learner
     from collective_action.empirical.models import build_model
     from collective_action.empirical.train import OptimConfig
 
-    _check(learner, steps, lr)
+    _check(learner, steps, lr, params)
     n, d = data.X.shape
 
     def make_model():
@@ -165,20 +194,28 @@ def fit_linear_empirical(data: Arrays, *, steps: int, lr: float, learner: str = 
                 p.zero_()
         return model
 
-    hparams = {"T": stage1_steps, "upweight": upweight} if learner == "jtt" else {}
+    alg = make_learner(learner, params)
+    record = _recording(alg)
     ctx = FitContext(make_model=make_model, x=torch.tensor(data.X, dtype=torch.float64),
                      y=torch.tensor(data.y, dtype=torch.long), members=torch.tensor(data.member),
                      optim=OptimConfig(lr=lr, momentum=0.0, weight_decay=0.0, batch_size=n, epochs=steps),
                      generator=torch.Generator().manual_seed(int(seed)), n_classes=data.n_classes)
-    report = make_learner(learner, hparams).fit(ctx)
+    report = fit(alg, ctx)
     linear = report.model[1]
     W = linear.weight.detach().numpy().T.copy()
     b = linear.bias.detach().numpy().copy()
-    extra = {}
-    if learner == "jtt":
-        extra = {"e_star": report.fixed["e_star"], "e0": report.fixed["e0"],
-                 "alpha_eff_measured": report.measured()}
-    return LinearRun(W, b, *_scores(W, b, data), **extra)
+    traj = np.asarray(report.ledger.trajectory())
+    out = LinearRun(W, b, *_scores(W, b, data), alpha_eff_measured=float(traj[-1]),
+                    weights=record.get("weights", np.ones(n)), trajectory=traj)
+    if alg.statistic is not None:
+        # full batch: the last epoch's statistic sums are the last step's
+        out.stat_collective, out.stat_base = _last_epoch_means(report)
+    return out
+
+
+def _last_epoch_means(report) -> tuple[float, float]:
+    ms, mc, bs, bc = report.stats[-1]
+    return (ms / mc if mc else math.nan), (bs / bc if bc else math.nan)
 
 
 # ------------------------------------------------------------------------------ theory from alpha_eff

@@ -11,7 +11,7 @@ from scipy import stats
 
 #: Result columns that are rates or shares, so their true mean lies in [0, 1].
 UNIT_INTERVAL_COLUMNS = frozenset({
-    "success", "clean_accuracy", "worst_group_accuracy",
+    "success", "attack_success", "clean_accuracy", "worst_group_accuracy",
     "alpha_eff_measured", "alpha_eff_predicted",
 })  # not success_bound: a lower bound on success can be negative
 

@@ -24,6 +24,7 @@ CORE_COLUMNS = (
     "alpha",
     "learner",
     "success",
+    "attack_success",
     "clean_accuracy",
     "worst_group_accuracy",
     "alpha_eff_predicted",
@@ -36,7 +37,9 @@ class ResultRow:
     """One (configuration, seed) outcome.
 
     ``config`` is the full configuration that produced the row (a JSON-able dict); ``success``
-    is Pr[f(g(x)) = y*] on fresh test points; ``clean_accuracy`` is f's accuracy on clean test
+    is Pr[f(g(x)) = y*] over x ~ P0 (Hardt et al.'s definition, the one theory predicts), measured
+    on fresh test points; ``attack_success`` is the same rate over the test points whose label is
+    not y* (the attack-success convention of the poisoning literature); ``clean_accuracy`` is f's accuracy on clean test
     points; ``extra`` holds pillar-specific numbers (each becomes its own column).
     """
 
@@ -51,6 +54,7 @@ class ResultRow:
     worst_group_accuracy: float = math.nan
     alpha_eff_predicted: float = math.nan
     alpha_eff_measured: float = math.nan
+    attack_success: float = math.nan
     cell_id: str = ""
     extra: dict[str, Any] = field(default_factory=dict)
 
@@ -86,10 +90,12 @@ def rows_to_frame(rows) -> pd.DataFrame:
 
 def validate_frame(frame: pd.DataFrame) -> pd.DataFrame:
     """Check that ``frame`` follows the schema: core columns present, probabilities in [0, 1]."""
+    if "attack_success" not in frame.columns:  # stores written before the column existed
+        frame = frame.assign(attack_success=math.nan)
     missing = [c for c in CORE_COLUMNS if c not in frame.columns]
     if missing:
         raise ValueError(f"results frame lacks core columns: {missing}")
-    for col in ("success", "clean_accuracy", "worst_group_accuracy", "alpha_eff_predicted",
+    for col in ("success", "attack_success", "clean_accuracy", "worst_group_accuracy", "alpha_eff_predicted",
                 "alpha_eff_measured"):
         vals = pd.to_numeric(frame[col], errors="coerce")
         bad = vals.notna() & ((vals < -1e-12) | (vals > 1 + 1e-12))

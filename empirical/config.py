@@ -14,7 +14,7 @@ from __future__ import annotations
 
 from typing import Literal
 
-from pydantic import Field, field_validator
+from pydantic import Field, field_validator, model_validator
 
 from collective_action.experiment import CollectiveSpec, StrictModel
 
@@ -53,13 +53,24 @@ class SignalSpec(StrictModel):
 
 
 class LearnerSpec(StrictModel):
-    """The learning algorithm and its hyper-parameters (see empirical.learners for defaults)."""
+    """The learning algorithm (a registry name) and its hyper-parameters, checked when the file is
+    loaded against the algorithm's parameter model (docs/algorithms.md lists them and their defaults)."""
 
-    name: Literal["erm", "jtt", "cvar", "chi2", "lff", "group-dro"] = "erm"
+    name: str = "erm"
     hparams: dict[str, float] = Field(default_factory=dict)
     candidates: list[dict[str, float]] = Field(
         default_factory=list,
         description="hyper-parameter overrides to choose among by the selection metric (empty: hparams only)")
+
+    @model_validator(mode="after")
+    def _known(self):
+        from collective_action.algorithms import check_name, validate_params
+
+        check_name(self.name, "empirical")
+        validate_params(self.name, self.hparams, f"learner {self.name!r} hparams")
+        for i, override in enumerate(self.candidates):
+            validate_params(self.name, {**self.hparams, **override}, f"learner {self.name!r} candidates[{i}]")
+        return self
 
 
 class TrainSpec(StrictModel):

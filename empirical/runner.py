@@ -17,6 +17,7 @@ from dataclasses import dataclass, field
 import numpy as np
 import torch
 
+from collective_action.algorithms import ALGORITHMS
 from collective_action.collective import Collective
 from collective_action.errors import InputError
 from collective_action.results import ResultRow
@@ -24,16 +25,14 @@ from collective_action.results import ResultRow
 from . import derived
 from .config import EmpiricalConfig
 from .data import Dataset, load_dataset
-from .learners import FitContext, make_learner
-from .metrics import accuracy, predicted_alpha_eff, success_rate, worst_class_accuracy, worst_subset_accuracy
+from .learners import FitContext, fit, make_learner
+from .metrics import accuracy, success_rate, worst_class_accuracy, worst_subset_accuracy
 from .models import build_model
 from .selection import Selector
 from .signals import make_signal
 from .splits import PreparedData, prepare, subsample_test
 from .train import OptimConfig, predict, resolve_device, to_tensor
 
-LEARNER_LABELS = {"erm": "ERM", "jtt": "JTT", "cvar": "CVaR", "chi2": "chi2-DRO", "lff": "LfF",
-                  "group-dro": "group DRO"}
 
 
 def build_dataset(cfg: EmpiricalConfig) -> Dataset:
@@ -59,7 +58,7 @@ def build_signal(cfg: EmpiricalConfig, ds: Dataset):
 def series_label(cfg: EmpiricalConfig, validation: str | None = None) -> str:
     if cfg.series:
         return cfg.series
-    label = LEARNER_LABELS[cfg.learner.name]
+    label = ALGORITHMS[cfg.learner.name].label
     if cfg.learner.hparams:
         label += " (" + ", ".join(f"{k}={v:g}" for k, v in sorted(cfg.learner.hparams.items())) + ")"
     if (validation or cfg.selection.validation) == "with-collective":
@@ -107,7 +106,7 @@ def train_and_select(cfg: EmpiricalConfig, seed: int, device: str = "cpu", *, ex
         run.start_candidate(i)
         ctx = FitContext(run.make_model, run.x, run.y, run.members, run.optim, run.generator, run.ds.n_classes,
                          run.groups, run.data.n_groups, on_epoch_end=run.end_of_epoch)
-        run.reports.append(learner.fit(ctx))
+        run.reports.append(fit(learner, ctx))
         run.learners.append(learner)
     return run.rows(experiment, cell_id)
 
@@ -124,7 +123,8 @@ class Run:
     collective: Collective
     policies: tuple[str, ...]
     data: PreparedData
-    x_success: np.ndarray
+    x_success: np.ndarray            # every test point with the signal planted: g(x), x ~ P0
+    attack_mask: torch.Tensor        # test points whose label is not y* (attack success)
     x: torch.Tensor
     y: torch.Tensor
     members: torch.Tensor
@@ -165,42 +165,42 @@ class Run:
             report, learner = self.reports[choice.candidate], self.learners[choice.candidate]
             upto = choice.epoch + 1
             pred_test = predict(choice.model, x_test)
-            success = success_rate(predict(choice.model, self.x_signal), self.collective.target)
+            pred_signal = predict(choice.model, self.x_signal)
+            success = success_rate(pred_signal, self.collective.target)
+            attack = success_rate(pred_signal[self.attack_mask], self.collective.target)
             worst_group = math.nan if g_test is None else worst_subset_accuracy(pred_test, y_test, g_test)
 
             alpha_real = data.alpha_realised
             measured = report.measured(upto) if not self.no_collective else math.nan
-            stats = {}
-            if "in_tail" in report.stats:
-                stats["tail_share"] = report.stat_means("in_tail", upto)[0]
-            if "excess" in report.stats:
-                stats["collective_mean"], stats["base_mean"] = report.stat_means("excess", upto)
-            if "weight" in report.stats:
-                stats["collective_mean"], stats["base_mean"] = report.stat_means("weight", upto)
-            e_star, e0 = report.fixed.get("e_star", math.nan), report.fixed.get("e0", math.nan)
-            predicted = math.nan if self.no_collective else predicted_alpha_eff(
-                learner.name, alpha_real, hparams=learner.hparams, e_star=e_star, e0=e0, **stats)
+            collective_mean, base_mean = report.stat_means(upto)
+            predicted = math.nan if self.no_collective else learner.predict_alpha_eff(
+                alpha_real, collective_mean, base_mean)
+            stat_columns = {"e_star": math.nan, "e0": math.nan, "tail_share": math.nan}
+            if learner.statistic is not None:
+                names = learner.stat_columns
+                stat_columns[names[0]] = collective_mean
+                if names[1]:
+                    stat_columns[names[1]] = base_mean
+            hparams = learner.params.model_dump()
 
             n_success = len(self.x_success)
             rows.append(ResultRow(
                 experiment=experiment, pillar="empirical", config=cfg.model_dump(mode="json"), seed=int(self.seed),
                 alpha=0.0 if self.no_collective else float(cfg.collective.alpha), learner=cfg.learner.name,
                 success=success, clean_accuracy=accuracy(pred_test, y_test), worst_group_accuracy=worst_group,
-                alpha_eff_predicted=predicted, alpha_eff_measured=measured, cell_id=cell_id,
+                alpha_eff_predicted=predicted, alpha_eff_measured=measured, attack_success=attack, cell_id=cell_id,
                 extra={
                     "series": series_label(cfg, policy),
                     "success_se": math.sqrt(success * (1 - success) / n_success) if n_success else math.nan,
                     "success_theory": math.nan, "success_bound": math.nan,
                     "worst_class_accuracy": worst_class_accuracy(pred_test, y_test),
                     "alpha_realised": 0.0 if self.no_collective else alpha_real,
-                    "e_star": e_star, "e0": e0, "tail_share": stats.get("tail_share", math.nan),
-                    "collective_mean_stat": stats.get("collective_mean", math.nan),
-                    "base_mean_stat": stats.get("base_mean", math.nan),
+                    **stat_columns,
                     "alpha_eff_trajectory": json.dumps([round(v, 6) for v in report.ledger.trajectory()]),
                     "success_trajectory": json.dumps(self.success_by_epoch),
                     "val_scores": json.dumps([[c, e, round(v, 4)] for c, e, v in selector.history]),
                     "selected_epoch": choice.epoch, "selected_candidate": choice.candidate,
-                    "selected_hparams": json.dumps(learner.hparams, sort_keys=True),
+                    "selected_hparams": json.dumps(hparams, sort_keys=True),
                     "val_score": choice.score, "dataset": self.ds.name, "model": cfg.train.model,
                     "signal": signal_label(cfg),
                     "validation": policy, "selection_metric": cfg.selection.metric,
@@ -229,8 +229,8 @@ def setup_run(cfg: EmpiricalConfig, seed: int, device: str = "cpu", *, no_collec
                       train_size=cfg.data.train_size, val_size=cfg.data.val_size, validation=policy)
               for policy in policies]
     data = splits[0]
-    x_success = ds.x_test[ds.y_test != collective.target]
-    x_success = signal(x_success) if no_collective else data.x_success
+    # success is measured over every test point (x ~ P0); attack success over those not of class y*
+    x_success = signal(ds.x_test)
     selectors = []
     for split in splits:
         g_val = None if split.groups_val is None else to_tensor(split.groups_val, dev, torch.long)
@@ -243,6 +243,7 @@ def setup_run(cfg: EmpiricalConfig, seed: int, device: str = "cpu", *, no_collec
     return Run(
         cfg=cfg, seed=int(seed), device=dev, no_collective=no_collective, ds=ds, collective=collective,
         policies=policies, data=data, x_success=x_success,
+        attack_mask=torch.as_tensor(ds.y_test != collective.target, device=dev),
         x=to_tensor(data.x_train, dev), y=to_tensor(data.y_train, dev, torch.long),
         members=torch.as_tensor(data.members, device=dev),
         groups=None if data.groups_train is None else to_tensor(data.groups_train, dev, torch.long),

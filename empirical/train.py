@@ -83,27 +83,51 @@ class WeightLedger:
         return [m / t if t > 0 else float("nan") for m, t in zip(self.member_weight, self.total_weight)]
 
 
-def train_epochs(model: nn.Module, x: torch.Tensor, y: torch.Tensor, weigh: Weigh, cfg: OptimConfig,
+def train_epochs(model, x: torch.Tensor, y: torch.Tensor, weigh: Weigh, cfg: OptimConfig,
                  generator: torch.Generator, ledger: WeightLedger | None = None,
                  on_epoch_end: Callable[[nn.Module, int], None] | None = None,
-                 epochs: int | None = None, optimizer: torch.optim.Optimizer | None = None) -> nn.Module:
-    """Train ``model`` in place for ``epochs`` (default ``cfg.epochs``) epochs of weighted SGD."""
-    optimizer = optimizer or make_optimizer(model, cfg)
+                 epochs: int | None = None, optimizer: torch.optim.Optimizer | None = None,
+                 loss_fn: Callable | None = None):
+    """Train for ``epochs`` (default ``cfg.epochs``) epochs of weighted SGD, in place.
+
+    ``model`` is one module (``weigh`` maps a loss tensor to a weight tensor) or a dict of modules
+    trained side by side on the same batches (``weigh`` maps a dict of losses to a dict of
+    weights; the step is on the sum of their weighted means; ``"main"`` is the one the ledger and
+    ``on_epoch_end`` see). ``loss_fn(logits, y)`` replaces the main model's cross-entropy.
+    """
+    single = isinstance(model, nn.Module)
+    models = {"main": model} if single else model
+    optimizers = {name: (optimizer if single and optimizer is not None else make_optimizer(m, cfg))
+                  for name, m in models.items()}
     for epoch in range(cfg.epochs if epochs is None else epochs):
-        model.train()
+        for m in models.values():
+            m.train()
         if ledger is not None:
             ledger.start_epoch()
         for idx in minibatches(len(y), cfg.batch_size, generator, x.device):
-            losses = F.cross_entropy(model(x[idx]), y[idx], reduction="none")
-            weights = weigh(losses.detach(), idx, epoch)
-            loss = (weights * losses).mean()
-            optimizer.zero_grad(set_to_none=True)
+            xb, yb = x[idx], y[idx]
+            losses = {}
+            for name, m in models.items():
+                logits = m(xb)
+                custom = loss_fn(logits, yb) if (loss_fn is not None and name == "main") else None
+                losses[name] = F.cross_entropy(logits, yb, reduction="none") if custom is None else custom
+            if single:
+                weights = {"main": weigh(losses["main"].detach(), idx, epoch)}
+            else:
+                weights = weigh({k: v.detach() for k, v in losses.items()}, idx, epoch)
+            loss = None
+            for name in models:
+                term = (weights[name] * losses[name]).mean()
+                loss = term if loss is None else loss + term
+            for opt in optimizers.values():
+                opt.zero_grad(set_to_none=True)
             loss.backward()
-            optimizer.step()
+            for opt in optimizers.values():
+                opt.step()
             if ledger is not None:
-                ledger.add(weights, idx)
+                ledger.add(weights["main"], idx)
         if on_epoch_end is not None:
-            on_epoch_end(model, epoch)
+            on_epoch_end(models["main"], epoch)
     return model
 
 

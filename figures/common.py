@@ -155,7 +155,7 @@ def colour_map(labels: Sequence[str]) -> dict[str, int]:
 # ------------------------------------------------------------------------------ legend labels
 #: Words written as symbols in legends (longest first where one contains another).
 _SYMBOLS = (
-    (r"\bbeta\b", "β"), (r"\blambda\b", "λ"), (r"\balpha\b", "α"), (r"\beta(?=_|\b)", "η"),
+    (r"\bbeta\b", "β"), (r"\blambda\b", "λ"), (r"\bupweight\b", "λ"), (r"\balpha\b", "α"), (r"\beta(?=_|\b)", "η"),
     (r"\brho\b", "ρ"), (r"\bepsilon\b", "ε"), (r"\beps\b", "ε"), (r"\bdelta\b", "δ"),
     (r"\bsigma\b", "σ"), (r"\bxi\b", "ξ"), (r"\bchi2\b", "χ²"), (r"\bP0\(", "P₀("),
 )
@@ -413,10 +413,20 @@ def plot_agreement(ax, frame: pd.DataFrame, x: str, y: str, xlabel: str, ylabel:
         ax.legend(loc="best")
 
 
+def success_panel(measured: pd.DataFrame) -> tuple[str, str]:
+    """Which success a panel shows, and its label. Rows of the empirical pillar show the attack
+    success (test points whose label is not y*, the convention of its published tables); every
+    other pillar shows Hardt et al.'s success over x ~ P0, the quantity theory predicts."""
+    pillars = set(measured["pillar"].astype(str)) if "pillar" in measured.columns else set()
+    if pillars == {"empirical"} and has_data(measured, "attack_success"):
+        return "attack_success", r"attack success (test $y \neq y^*$)"
+    return "success", r"success $\Pr_{x \sim P_0}[f(g(x)) = y^*]$"
+
+
 def standard_panels(frame: pd.DataFrame) -> list[tuple[str, str]]:
     """(column, y label) of the panels against alpha that this experiment's rows can fill."""
-    panels = [("success", r"success $S(\alpha)$")]
     measured = frame[~theory_rows(frame)]
+    panels = [success_panel(measured)]
     if has_data(measured, "clean_accuracy"):
         panels.append(("clean_accuracy", "clean test accuracy"))
     if has_data(measured, "worst_group_accuracy"):

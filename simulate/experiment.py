@@ -4,7 +4,7 @@ A ``config`` section looks like::
 
     family: gaussian            # discrete | gaussian | simplicity
     collective: {alpha: 0.01, strategy: feature-label, target: 1}
-    learner: {name: jtt, params: {upweight: 20, stage1_steps: 50}}
+    learner: {name: jtt, params: {upweight: 20, T: 50}}
     n_train: 2000
     n_test: 4000
     gaussian:                   # the family's own section (discrete: / simplicity:)
@@ -68,7 +68,7 @@ class DiscreteSpec(StrictModel):
 class LearnerSpec(StrictModel):
     """A learner name and its hyper-parameters (defaults from the registry fill the rest)."""
 
-    name: str = "logistic"
+    name: str = "erm"
     params: dict[str, Any] = Field(default_factory=dict)
 
     @model_validator(mode="after")

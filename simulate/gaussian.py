@@ -14,6 +14,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from typing import Optional
+
 import numpy as np
 
 from collective_action.collective import Collective
@@ -39,6 +41,7 @@ class SampleBatch:
     y_clean: np.ndarray
     n_classes: int
     target: int
+    y_signal: Optional[np.ndarray] = None  # labels of the x behind X_signal (attack success)
 
     @property
     def n_configs(self) -> int:
@@ -83,6 +86,7 @@ def sample_batch(problem: GaussianProblem, alphas, seeds, n_train: int, n_test: 
     X_signal = np.empty((C, n_test, d))
     X_clean = np.empty((C, n_test, d))
     y_clean = np.empty((C, n_test), dtype=np.int64)
+    y_signal = np.empty((C, n_test), dtype=np.int64)
     for c in range(C):
         rng = np.random.default_rng([int(seeds[c]), _TRAIN_STREAM])
         x0, y0 = problem.sample_base(n_train, rng)
@@ -91,7 +95,7 @@ def sample_batch(problem: GaussianProblem, alphas, seeds, n_train: int, n_test: 
                                 strategy=problem.strategy)
         X[c], y[c], member[c] = collective.plant_in_training_set(x0, y0, rng)
         test_rng = np.random.default_rng([int(seeds[c]), _TEST_STREAM])
-        xs, _ = problem.sample_base(n_test, test_rng)
+        xs, y_signal[c] = problem.sample_base(n_test, test_rng)
         X_signal[c] = problem.plant(xs, test_rng)
         X_clean[c], y_clean[c] = problem.sample_base(n_test, test_rng)
-    return SampleBatch(X, y, member, X_signal, X_clean, y_clean, problem.n_classes, problem.target)
+    return SampleBatch(X, y, member, X_signal, X_clean, y_clean, problem.n_classes, problem.target, y_signal)

@@ -20,6 +20,7 @@ in the trajectory.
 from __future__ import annotations
 
 import math
+import types
 from dataclasses import dataclass, field
 from typing import Any, ClassVar, Literal, Optional
 
@@ -31,7 +32,7 @@ from collective_action.experiment import StrictModel
 from collective_action.simulate.backend import Backend
 from collective_action.simulate.gaussian import SampleBatch
 from collective_action.simulate.logistic import LogisticFit, fit_logistic
-from collective_action import theory
+from collective_action.algorithms import ALGORITHMS, RENAMED, Algorithm, Start
 
 
 @dataclass
@@ -134,17 +135,6 @@ def _group_means(values: np.ndarray, member: np.ndarray):
         return (values * member).sum(axis=1) / n_m, (values * ~member).sum(axis=1) / n_b
 
 
-def _predicted(formula, alpha: np.ndarray, *args) -> np.ndarray:
-    """theory's alpha_eff formula where the collective is non-empty, NaN elsewhere."""
-    out = np.full(alpha.shape, np.nan)
-    ok = (alpha > 0) & (alpha < 1)
-    for a in args:
-        ok &= np.isfinite(a)
-    if ok.any():
-        out[ok] = np.asarray(formula(alpha[ok], *[a[ok] for a in args]), dtype=float)
-    return out
-
-
 # ------------------------------------------------------------------------------------------
 # Plain learners
 
@@ -207,7 +197,7 @@ class LogisticParams(StrictModel):
 class Logistic(Learner):
     """Multinomial logistic regression (ERM) by full-batch GD, minibatch SGD or Newton's method."""
 
-    name = "logistic"
+    name = "erm"
     label = "ERM (logistic)"
     Params = LogisticParams
 
@@ -242,249 +232,94 @@ class MaxMargin(Learner):
 
 
 # ------------------------------------------------------------------------------------------
-# Reweighting learners
+# The registry's learning algorithms (collective_action.algorithms), trained as logistic models
 
 
-class JTTParams(LogisticParams):
-    stage1_steps: int = Field(50, ge=1, description="GD steps T of the stage-1 ERM model")
-    upweight: float = Field(20.0, ge=1.0, description="lambda: weight of stage-1 errors")
+class TrainSettings(LogisticParams):
+    """How the simulator trains a registry algorithm's logistic models (not the algorithm itself)."""
+
+    rounds: int = Field(3, ge=1, description="reweight-and-refit rounds after the ERM start (adaptive rules)")
+    schedule: Literal["rounds", "steps"] = Field(
+        "rounds", description="rounds: fit, reweigh from the fit's losses, refit (iterated best response); "
+        "steps: the rule reweighs the full-batch losses at every gradient step, as the empirical "
+        "pillar does per mini-batch (full-batch GD only)")
 
 
-class JTT(Learner):
-    """Just Train Twice: stage-1 errors get weight lambda, the rest 1; then retrain.
+def _params_model(entry) -> type[StrictModel]:
+    """The simulator's parameter model of a registry entry: its Params plus TrainSettings."""
+    return types.new_class(f"{entry.__name__}SimulateParams", (TrainSettings, entry.Params),
+                           exec_body=lambda ns: ns.update({"__doc__": entry.__doc__}))
 
-    Measured: e_star / e0 = error share of collective / base points under stage 1.
+
+def _group_stats(stat, member):
+    return _group_means(np.asarray(stat, dtype=float), member)
+
+
+class RegistryLearner(Learner):
+    """A registry algorithm (JTT, CVaR, chi2, LfF, group DRO) on the simulator's logistic models.
+
+    ``schedule: rounds`` fits, applies the rule to the fit's full-batch training losses, refits
+    from scratch with the new weights, ``rounds`` times (weights that do not depend on the model,
+    JTT's, need one fit). ``schedule: steps`` runs full-batch GD and applies the rule at every step.
+    The per-point statistic of the last weighting gives theory's predicted alpha_eff.
     """
 
-    name = "jtt"
-    label = "JTT"
-    Params = JTTParams
-    batched = ("upweight",)
+    entry: ClassVar[type[Algorithm]]
 
     @classmethod
     def series(cls, params):
-        return f"JTT (lambda={params.upweight:g}, T={params.stage1_steps})"
+        return cls.entry(cls.entry.Params.model_validate(
+            {k: getattr(params, k) for k in cls.entry.Params.model_fields})).series()
 
     def fit(self, batch, params, backend):
         s = _logistic_settings(params)
-        lam = _batched(params, "upweight")
-        stage1 = _fit(batch, backend, {**s, "steps": _shared(params, "stage1_steps")})
-        errors = stage1.backend.to_numpy(stage1.predict(batch.X)) != batch.y
-        w = 1.0 + (lam[:, None] - 1.0) * errors
-        final = _fit(batch, backend, s, w)
-        e_star, e0 = _group_means(errors.astype(float), batch.member)
-        alpha = batch.alpha_realised
-        pred = _predicted(theory.alpha_eff_jtt, alpha, lam, e_star, e0)
-        meas = measured_alpha_eff(w, batch.member)
-        return Trained(*_predict(final, batch), weights=w, alpha_eff_predicted=pred,
-                       measured={"e_star": e_star, "e0": e0}, trajectory=meas[:, None],
-                       train_steps=s["steps"])
+        alg = self.entry([self.entry.Params.model_validate({k: getattr(p, k) for k in self.entry.Params.model_fields})
+                          for p in params])
+        if _shared(params, "schedule") == "steps":
+            from collective_action.simulate.online import fit_online
 
-
-def cvar_weights(losses: np.ndarray, beta: np.ndarray) -> np.ndarray:
-    """Optimal CVaR-DRO weights: 1/beta on the top beta-fraction of losses (fractional at the edge).
-
-    Weights have mean one. Exactly beta*n units of mass sit in the tail, the boundary point
-    taking the fractional remainder, so ties in the losses cannot overfill the tail.
-    """
-    C, n = losses.shape
-    order = np.argsort(-losses, axis=1, kind="stable")
-    rank = np.empty_like(order)
-    np.put_along_axis(rank, order, np.arange(n)[None, :].repeat(C, axis=0), axis=1)
-    k = beta[:, None] * n
-    return np.clip(k - rank, 0.0, 1.0) / beta[:, None]
-
-
-class CVaRParams(LogisticParams):
-    beta: float = Field(0.2, gt=0.0, lt=1.0, description="tail fraction")
-    rounds: int = Field(3, ge=1, description="reweight-and-refit rounds after the ERM start")
-
-
-def _reweighting_rounds(batch, backend, s, rounds, reweight):
-    """Iterated best response shared by the DRO learners: fit, reweight by the current fit's
-    training losses, refit, ``rounds`` times. ``reweight(losses) -> (weights, aux)``.
-
-    Returns (final fit, last losses, last weights, last aux, measured alpha_eff per round (C, rounds)).
-    """
-    fit = _fit(batch, backend, s)
-    traj = []
-    for _ in range(rounds):
-        losses = _train_losses(fit, batch)
-        w, aux = reweight(losses)
-        traj.append(measured_alpha_eff(w, batch.member))
-        fit = _fit(batch, backend, s, w)
-    return fit, losses, w, aux, np.stack(traj, axis=1)
-
-
-class CVaR(Learner):
-    """CVaR-DRO at level beta by iterated best response; records alpha_eff per round.
-
-    Measured: tail_share = share of the collective's points (mass) in the beta-tail of the
-    previous model's losses; predicted alpha_eff = alpha tail_share / beta.
-    """
-
-    name = "cvar"
-    label = "CVaR-DRO"
-    Params = CVaRParams
-    batched = ("beta",)
-
-    @classmethod
-    def series(cls, params):
-        return f"CVaR-DRO (beta={params.beta:g})"
-
-    def fit(self, batch, params, backend):
-        s = _logistic_settings(params)
-        beta = _batched(params, "beta")
-        fit, _, w, _, traj = _reweighting_rounds(batch, backend, s, _shared(params, "rounds"),
-                                                 lambda losses: (cvar_weights(losses, beta), None))
-        with np.errstate(invalid="ignore", divide="ignore"):
-            tail_share = (w * beta[:, None] * batch.member).sum(axis=1) / batch.member.sum(axis=1)
-        pred = _predicted(theory.alpha_eff_cvar, batch.alpha_realised, beta, tail_share)
-        return Trained(*_predict(fit, batch), weights=w, alpha_eff_predicted=pred,
-                       measured={"tail_share": tail_share}, trajectory=traj, train_steps=s["steps"])
-
-
-def chi2_weights(losses: np.ndarray, rho: np.ndarray, iters: int = 100):
-    """chi-square DRO weights w ∝ (loss - eta)_+ (mean one) with eta making the constraint bind.
-
-    The divergence is D(w) = mean((w - 1)^2) / 2 <= rho; D grows with eta, from 0 (eta -> -inf)
-    to (n - 1)/2 (all mass on the worst point), so eta is found by bisection, for all C at once.
-    Returns (weights (C, n), eta (C,)).
-    """
-    mean = losses.mean(axis=1)
-    std = losses.std(axis=1)
-
-    def weights(eta):
-        excess = np.maximum(losses - eta[:, None], 0.0)
-        return excess / np.maximum(excess.mean(axis=1, keepdims=True), 1e-300)
-
-    # below min(loss), D = var / (2 (mean - eta)^2): this lower end has D <= rho
-    lo = mean - std / np.sqrt(2 * rho) - 1.0
-    hi = losses.max(axis=1)
-    for _ in range(iters):
-        mid = (lo + hi) / 2
-        div = 0.5 * ((weights(mid) - 1.0) ** 2).mean(axis=1)
-        too_far = div > rho
-        hi = np.where(too_far, mid, hi)
-        lo = np.where(too_far, lo, mid)
-    return weights(lo), lo
-
-
-class Chi2Params(LogisticParams):
-    rho: float = Field(1.0, gt=0.0, description="radius of the chi-square ball")
-    rounds: int = Field(3, ge=1)
-
-
-class Chi2DRO(Learner):
-    """chi-square DRO by iterated best response. Measured: mean excess (loss - eta)_+ per group."""
-
-    name = "chi2"
-    label = "chi2-DRO"
-    Params = Chi2Params
-    batched = ("rho",)
-
-    @classmethod
-    def series(cls, params):
-        return f"chi2-DRO (rho={params.rho:g})"
-
-    def fit(self, batch, params, backend):
-        s = _logistic_settings(params)
-        rho = _batched(params, "rho")
-        fit, losses, w, eta, traj = _reweighting_rounds(batch, backend, s, _shared(params, "rounds"),
-                                                        lambda losses: chi2_weights(losses, rho))
-        excess = np.maximum(losses - eta[:, None], 0.0)
-        coll_x, base_x = _group_means(excess, batch.member)
-        pred = _predicted(theory.alpha_eff_chi2, batch.alpha_realised, coll_x, base_x)
-        return Trained(*_predict(fit, batch), weights=w, alpha_eff_predicted=pred,
-                       measured={"collective_excess": coll_x, "base_excess": base_x},
+            if s.get("batch_size") or s.get("solver") == "newton":
+                raise InputError("schedule 'steps' runs full-batch GD: drop batch_size and solver newton")
+            run = fit_online(alg, batch.X, batch.y, batch.member, n_classes=batch.n_classes, steps=s["steps"],
+                             lr=s["lr"], backend=backend)
+            weights, stat, fit, traj = run.weights, run.statistic, run.model, run.trajectory
+        else:
+            fit, weights, stat, traj = self._rounds(alg, batch, backend, s, _shared(params, "rounds"))
+        measured, pred = {}, None
+        if alg.statistic is not None:
+            coll, base = _group_stats(stat, batch.member)
+            pred = alg.predict_alpha_eff(batch.alpha_realised, coll, base)
+            names = alg.stat_columns
+            measured[names[0]] = coll
+            if names[1]:
+                measured[names[1]] = base
+        return Trained(*_predict(fit, batch), weights=weights, alpha_eff_predicted=pred, measured=measured,
                        trajectory=traj, train_steps=s["steps"])
 
-
-class LfFParams(LogisticParams):
-    q: float = Field(0.7, gt=0.0, le=1.0, description="generalised cross-entropy exponent of the biased model")
-    rounds: int = Field(3, ge=1)
-
-
-class LfF(Learner):
-    """Learning from Failure, in rounds: a biased model b trained with generalised cross-entropy
-    and a debiased model d trained with weights W = CE_b / (CE_b + CE_d).
-
-    GCE's gradient is p_y^q times the cross-entropy gradient, so b is refitted each round with
-    weights p_y(b)^q from the previous round (its fixed point is a GCE stationary point).
-    """
-
-    name = "lff"
-    label = "LfF"
-    Params = LfFParams
-    batched = ("q",)
-
-    @classmethod
-    def series(cls, params):
-        return f"LfF (q={params.q:g})"
-
-    def fit(self, batch, params, backend):
-        s = _logistic_settings(params)
-        q = _batched(params, "q")
-        biased = debiased = _fit(batch, backend, s)
+    def _rounds(self, alg, batch, backend, s, rounds):
+        errors = None
+        if alg.stage1_length():
+            stage1 = _fit(batch, backend, {**s, "steps": alg.stage1_length()})
+            errors = stage1.backend.to_numpy(stage1.predict(batch.X)) != batch.y
+        state = alg.start(Start(labels=batch.y, dtype=np.float64, n_groups=batch.n_classes, stage1_errors=errors))
+        if not alg.adaptive:
+            weights, stat = alg.weigh(state, {})
+            w = weights["main"]
+            return _fit(batch, backend, s, w), w, stat, measured_alpha_eff(w, batch.member)[:, None]
+        erm = _fit(batch, backend, s)
+        fits = {m: erm for m in alg.models}
         traj = []
-        for _ in range(_shared(params, "rounds")):
-            ce_b, ce_d = _train_losses(biased, batch), _train_losses(debiased, batch)
-            W = ce_b / np.maximum(ce_b + ce_d, 1e-300)
-            W = np.where(ce_b + ce_d > 0, W, 0.5)  # both models perfect: no preference
-            traj.append(measured_alpha_eff(W, batch.member))
-            gce = np.exp(-ce_b) ** q[:, None]
-            biased = _fit(batch, backend, s, gce)
-            debiased = _fit(batch, backend, s, W)
-        coll_w, base_w = _group_means(W, batch.member)
-        pred = _predicted(theory.alpha_eff_lff, batch.alpha_realised, coll_w, base_w)
-        return Trained(*_predict(debiased, batch), weights=W, alpha_eff_predicted=pred,
-                       measured={"collective_mean_weight": coll_w, "base_mean_weight": base_w},
-                       trajectory=np.stack(traj, axis=1), train_steps=s["steps"])
+        for _ in range(rounds):
+            weights, stat = alg.weigh(state, {m: _train_losses(f, batch) for m, f in fits.items()})
+            traj.append(measured_alpha_eff(weights["main"], batch.member))
+            fits = {m: _fit(batch, backend, s, weights[m]) for m in alg.models}
+        return fits["main"], weights["main"], stat, np.stack(traj, axis=1)
 
 
-class GroupDROParams(LogisticParams):
-    eta_q: float = Field(1.0, gt=0.0, description="step size of the exponentiated-gradient group weights")
-    rounds: int = Field(5, ge=1)
-
-
-class GroupDRO(Learner):
-    """Group DRO with the classes as groups (the only groups a synthetic family has).
-
-    Group weights q follow exponentiated gradient ascent on the group losses; a point of group g
-    gets weight q_g / n_g. The collective lands in the group of its reported label.
-    """
-
-    name = "group-dro"
-    label = "group DRO"
-    Params = GroupDROParams
-    batched = ("eta_q",)
-
-    @classmethod
-    def series(cls, params):
-        return f"group DRO (eta_q={params.eta_q:g})"
-
-    def fit(self, batch, params, backend):
-        s = _logistic_settings(params)
-        eta = _batched(params, "eta_q")
-        K = batch.n_classes
-        onehot = batch.y[..., None] == np.arange(K)  # (C, n, K)
-        n_g = np.maximum(onehot.sum(axis=1), 1)  # (C, K)
-        q = np.full((batch.n_configs, K), 1.0 / K)
-
-        def reweight(losses):  # one exponentiated-gradient step on the group weights q
-            nonlocal q
-            group_loss = (losses[..., None] * onehot).sum(axis=1) / n_g
-            q = q * np.exp(eta[:, None] * group_loss)
-            q = q / q.sum(axis=1, keepdims=True)
-            return (q / n_g)[np.arange(batch.n_configs)[:, None], batch.y] * batch.y.shape[1], group_loss
-
-        fit, _, w, group_loss, traj = _reweighting_rounds(batch, backend, s, _shared(params, "rounds"), reweight)
-        coll_w, base_w = _group_means(w, batch.member)
-        pred = _predicted(theory.alpha_eff, batch.alpha_realised, coll_w, base_w)
-        return Trained(*_predict(fit, batch), weights=w, alpha_eff_predicted=pred,
-                       measured={"collective_mean_weight": coll_w, "base_mean_weight": base_w,
-                                 "worst_group_loss": group_loss.max(axis=1)},
-                       trajectory=traj, train_steps=s["steps"])
+def _registry_learner(entry) -> type[RegistryLearner]:
+    return type(f"Simulate{entry.__name__}", (RegistryLearner,), {
+        "entry": entry, "name": entry.name, "label": entry.label, "Params": _params_model(entry),
+        "batched": tuple(k for k in entry.Params.model_fields if k not in entry.shared), "__doc__": entry.__doc__})
 
 
 class BayesParams(StrictModel):
@@ -518,9 +353,8 @@ class PlugInParams(StrictModel):
 
 
 #: Learners for sampled feature vectors (families 2 and 3), by name.
-LEARNERS: dict[str, type[Learner]] = {
-    cls.name: cls for cls in (LDA, Logistic, MaxMargin, JTT, CVaR, Chi2DRO, LfF, GroupDRO, BayesOracle)
-}
+LEARNERS: dict[str, type[Learner]] = {cls.name: cls for cls in (LDA, Logistic, MaxMargin, BayesOracle)}
+LEARNERS.update({name: _registry_learner(entry) for name, entry in ALGORITHMS.items() if "simulate" in entry.pillars and name != "erm"})
 
 #: Learner names per family ('plug-in' is the counting learner of family 1, simulate/discrete.py).
 FAMILY_LEARNERS = {
@@ -532,6 +366,8 @@ FAMILY_LEARNERS = {
 def learner_params_model(name: str) -> type[StrictModel]:
     if name == "plug-in":
         return PlugInParams
+    if name in RENAMED:
+        raise InputError(f"learner {name!r} is now called {RENAMED[name]!r}")
     check_choice("learner", name, set(LEARNERS) | {"plug-in"})
     return LEARNERS[name].Params
 

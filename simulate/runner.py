@@ -111,12 +111,21 @@ def _configs(group: list[Cell]):
 
 
 def _row(cell: Cell, cfg, *, learner: str, success: float, clean: float, extra: dict,
-         worst_group=math.nan, predicted=math.nan, measured=math.nan) -> ResultRow:
+         worst_group=math.nan, predicted=math.nan, measured=math.nan, attack=math.nan) -> ResultRow:
     return ResultRow(experiment=cell.experiment, pillar="simulate", config=cell.config, seed=cell.seed,
                      alpha=float(cfg.collective.alpha), learner=learner, success=float(success),
                      clean_accuracy=float(clean), worst_group_accuracy=float(worst_group),
                      alpha_eff_predicted=float(predicted), alpha_eff_measured=float(measured),
-                     cell_id=cell.cell_id, extra=extra)
+                     attack_success=float(attack), cell_id=cell.cell_id, extra=extra)
+
+
+def attack_success(pred_signal: np.ndarray, labels: np.ndarray, target: int) -> np.ndarray:
+    """Pr[f(g(x)) = y*] over the signal points whose own label is not y* (C,); NaN without labels."""
+    if labels is None:
+        return np.full(pred_signal.shape[0], np.nan)
+    keep = labels != target
+    with np.errstate(invalid="ignore", divide="ignore"):
+        return ((pred_signal == target) & keep).sum(axis=1) / keep.sum(axis=1)
 
 
 def _hardt(alpha_r: np.ndarray, delta: float, xi: float, strategy: str) -> np.ndarray:
@@ -144,6 +153,10 @@ def _run_discrete(group, cfg, backend: Backend, bar):
         exact[ok] = theory.bayes_success(problem, res.alpha_realised[ok], strategy)
     bound = _hardt(res.alpha_realised, delta, xi, strategy)
     bar.update(len(group))
+    # attack success: Pr[f(g(x)) = y* | y != y*], exact for each trained classifier (x ~ P0 given y != y*)
+    not_target = problem.p0.sum(axis=1) - problem.p0[:, problem.target]
+    hits = (res.labels == problem.target)[:, problem.g]
+    attack = (hits * not_target).sum(axis=1) / not_target.sum() if not_target.sum() > 0 else np.full(len(group), np.nan)
     rows = []
     for i, (cell, v) in enumerate(zip(group, validated)):
         extra = {"series": _discrete_series(cfg), "success_theory": float(exact[i]),
@@ -153,7 +166,7 @@ def _run_discrete(group, cfg, backend: Backend, bar):
                  "backend": "numpy", "device": "cpu", "n_train": cfg.n_train, "n_test": cfg.n_test,
                  "family": "discrete"}
         rows.append([_row(cell, v, learner="plug-in", success=res.success[i],
-                          clean=res.clean_accuracy[i], extra=extra)])
+                          clean=res.clean_accuracy[i], attack=attack[i], extra=extra)])
     return rows
 
 
@@ -188,6 +201,7 @@ def _run_gaussian(group, cfg, backend: Backend, bar):
         theory_s, theory_se, method = _gaussian_theory(problem, alpha_r, cfg, theory_cache)
         bound = _hardt(alpha_r, delta_bar, xi, problem.strategy)
         success = (trained.pred_signal == problem.target).mean(axis=1)
+        attack = attack_success(trained.pred_signal, batch.y_signal, problem.target)
         correct = trained.pred_clean == batch.y_clean
         clean = correct.mean(axis=1)
         worst = np.min(np.stack([_class_acc(correct, batch.y_clean, k) for k in range(problem.n_classes)]), axis=0)
@@ -216,7 +230,7 @@ def _run_gaussian(group, cfg, backend: Backend, bar):
                     extra[key] = float(values[j])
             rows.append([_row(group[idx], validated[idx], learner=cfg.learner.name, success=success[j],
                               clean=clean[j], worst_group=worst[j], predicted=predicted[j],
-                              measured=measured[j], extra=extra)])
+                              measured=measured[j], attack=attack[j], extra=extra)])
         bar.update(sl.stop - sl.start)
     return rows
 

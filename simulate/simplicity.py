@@ -276,6 +276,12 @@ def hardt_bound(alpha: float, xi: float, delta: float) -> float:
 # The experiment
 
 
+def _attack(hit: np.ndarray, labels: np.ndarray, target: int) -> float:
+    """Share of hits among the test points whose own label is not y* (attack success)."""
+    keep = np.asarray(labels) != target
+    return float((hit & keep).sum() / keep.sum()) if keep.any() else math.nan
+
+
 def _svm_or_none(X, y, fit_intercept):
     try:
         return mm.hard_margin_svm(X, y, fit_intercept=fit_intercept)
@@ -339,18 +345,21 @@ def _run_seed(cfg: SimplicityConfig, cfg_dict: dict, seed: int, bk: Backend) -> 
             idx = [c for c, (ii, _) in enumerate(combos) if ii == i]
             logits = bk.to_numpy(fit.decision_function(test_signal[i]))
             for c in idx:
-                results[("gd", c)]["success"] = float((np.argmax(logits[c], axis=-1) == cfg.target).mean())
+                hit = np.argmax(logits[c], axis=-1) == cfg.target
+                results[("gd", c)]["success"] = float(hit.mean())
+                results[("gd", c)]["attack"] = _attack(hit, y_test, cfg.target)
     svms = {}
     for c, (i, j) in enumerate(combos):
         svms[c] = _svm_or_none(X[c], y[c], cfg.fit_intercept)
         if "max-margin" in cfg.learners:
             sol = svms[c]
             if sol is None:
-                results[("max-margin", c)] = {"clean": math.nan, "success": math.nan}
+                results[("max-margin", c)] = {"clean": math.nan, "success": math.nan, "attack": math.nan}
             else:
+                hit = _svm_predict(sol, test_signal[i]) == cfg.target
                 results[("max-margin", c)] = {
                     "clean": float((_svm_predict(sol, X_test) == y_test).mean()),
-                    "success": float((_svm_predict(sol, test_signal[i]) == cfg.target).mean())}
+                    "success": float(hit.mean()), "attack": _attack(hit, y_test, cfg.target)}
 
     rows = []
     for c, (i, j) in enumerate(combos):
@@ -385,7 +394,7 @@ def _run_seed(cfg: SimplicityConfig, cfg_dict: dict, seed: int, bk: Backend) -> 
             succ = res["success"]
             rows.append(ResultRow(
                 experiment="simplicity", pillar="simulate", config=dict(cfg_dict), seed=seed, alpha=float(alpha),
-                learner=name, success=succ, clean_accuracy=res["clean"],
+                learner=name, success=succ, clean_accuracy=res["clean"], attack_success=res["attack"],
                 extra={
                     "series": sig.label, "placement": sig.placement, "pattern": sig.pattern,
                     "sign": int(sig.sign), "mode": sig.mode, "strength": float(sig.strength),

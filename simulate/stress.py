@@ -42,6 +42,7 @@ from collective_action.discrete import DiscreteProblem
 from collective_action.errors import InputError
 from collective_action.experiment import (StrictModel, check_alpha_list, format_validation_error, read_yaml_mapping,
                                          set_dotted)
+from collective_action.algorithms import ALGORITHMS
 from collective_action.results import ResultRow, rows_to_frame
 from collective_action.simulate import discrete as fam1
 from collective_action.simulate.backend import Backend, get_backend
@@ -53,7 +54,7 @@ from collective_action.simulate.stress_worlds import make_world, sample_world_ba
 
 #: Learners whose training weights are not uniform: Hardt's bound at alpha does not apply to them
 #: (they are Bayes-optimal, at best, for a reweighted law); their check is alpha_eff.
-REWEIGHTING = ("jtt", "cvar", "chi2", "lff", "group-dro")
+REWEIGHTING = tuple(name for name, entry in ALGORITHMS.items() if entry.statistic is not None)
 DISCRETE_LEARNERS = ("plug-in", "tv-adversary", "contamination-adversary")
 
 

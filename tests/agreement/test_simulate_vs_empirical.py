@@ -1,11 +1,13 @@
-"""The simulator's batched logistic regression against the empirical backend's linear model.
+"""The simulator's batched logistic models against the empirical pillar's linear model, for every
+learning algorithm of the registry.
 
-The same arrays (drawn once by the simulator's samplers) are trained by
-``simulate.logistic.fit_logistic`` and by ``empirical.learners`` (torch, linear model) with the
+The same arrays (drawn once by the simulator's samplers) are trained by the simulator (ERM:
+``simulate.logistic.fit_logistic``; every other algorithm: its rule at every full-batch GD step,
+``simulate.online``) and by the empirical pillar's training loop (torch, linear model) with the
 same optimiser: full-batch GD, the same lr and steps, l2 = 0, parameters starting at zero, float64.
-Both are the same sequence of GD iterates, so the tolerances are rounding-level:
-weights within 1e-9, identical success and clean accuracy on the shared test points, and (JTT)
-the same stage-1 error shares and measured alpha_eff within 1e-6 (torch averages in float32).
+Both are the same sequence of GD iterates and of weights, so the tolerances are rounding-level:
+model parameters and the last step's per-point weights within 1e-9, identical success and clean
+accuracy on the shared test points, the same statistic and weight share at every step.
 """
 
 from __future__ import annotations
@@ -42,15 +44,41 @@ def test_gaussian_three_classes_erm_same_iterates():
                  "Gaussian K=3 ERM")
 
 
-def test_gaussian_jtt_same_error_set_weights_and_model():
+#: Every reweighting algorithm of the registry, with parameters that make its weights move.
+REWEIGHTING = {
+    "jtt": {"T": 50, "upweight": 20},
+    "cvar": {"beta": 0.2},
+    "chi2": {"rho": 1.0},
+    "lff": {"q": 0.7, "ema": 0.7},
+    "group-dro": {"eta_q": 0.5},
+}
+
+
+def test_every_simulator_algorithm_is_compared():
+    from collective_action.algorithms import algorithms_for
+
+    assert set(algorithms_for("simulate")) == {"erm", *REWEIGHTING}
+
+
+@pytest.mark.parametrize("learner", sorted(REWEIGHTING))
+def test_gaussian_reweighting_same_weights_iterates_and_predictions(learner):
     d = gaussian_arrays(alpha=0.01, seed=0, n_train=1000, n_test=2000)
-    sim = fit_linear_simulate(d, steps=300, lr=0.5, learner="jtt", stage1_steps=50, upweight=20)
-    emp = fit_linear_empirical(d, steps=300, lr=0.5, learner="jtt", stage1_steps=50, upweight=20)
-    _assert_same(sim, emp, "Gaussian JTT")
-    for key in ("e_star", "e0", "alpha_eff_measured"):
+    sim = fit_linear_simulate(d, steps=150, lr=0.5, learner=learner, params=REWEIGHTING[learner])
+    emp = fit_linear_empirical(d, steps=150, lr=0.5, learner=learner, params=REWEIGHTING[learner])
+    _assert_same(sim, emp, f"Gaussian {learner}")
+    dw = float(np.max(np.abs(sim.weights - emp.weights)))
+    assert dw <= WEIGHT_TOL, f"{learner}: last-step weights differ by {dw:.3g}"
+    np.testing.assert_allclose(sim.trajectory, emp.trajectory, rtol=0, atol=1e-9)
+    for key in ("stat_collective", "stat_base"):
         a, b = getattr(sim, key), getattr(emp, key)
-        assert abs(a - b) <= 1e-6, f"JTT {key}: simulate {a:.6f} vs empirical {b:.6f}"
-    assert sim.alpha_eff_measured > d.alpha_realised  # the comparison covers an amplified collective
+        assert abs(a - b) <= 1e-9, f"{learner} {key}: simulate {a:.12f} vs empirical {b:.12f}"
+    assert np.ptp(sim.weights) > 0  # the weights are not uniform: the rule did something
+
+
+def test_gaussian_jtt_amplifies_the_collective():
+    d = gaussian_arrays(alpha=0.01, seed=0, n_train=1000, n_test=2000)
+    sim = fit_linear_simulate(d, steps=300, lr=0.5, learner="jtt", params={"T": 50, "upweight": 20})
+    assert sim.alpha_eff_measured > d.alpha_realised
 
 
 @pytest.mark.parametrize("signal", [

@@ -44,7 +44,7 @@ def test_train_writes_results_and_prints_json(cli, tmp_path):
     assert set(frame["learner"]) == {"erm", "cvar"} and set(frame["seed"]) == {0, 1}
     assert (frame["epochs"] == 1).all()  # the quick override was applied
     assert frame["clean_accuracy"].between(0, 1).all() and frame["alpha_eff_measured"].notna().all()
-    assert {s["series"] for s in payload["summary"]} == {"ERM", "CVaR (beta=0.5)"}
+    assert {s["series"] for s in payload["summary"]} == {"ERM", "CVaR-DRO (beta=0.5)"}
 
 
 def test_python_api_returns_one_row_per_config_and_seed(tmp_path):

@@ -28,7 +28,7 @@ def _success(place, alpha, seeds):
         })
         row = train_once(cfg, seed)
         assert row.clean_accuracy > 0.98  # the bar alone solves the task
-        out.append(row.success)
+        out.append(row.attack_success)  # the convention the dominoes claim is stated in
     return float(np.mean(out))
 
 

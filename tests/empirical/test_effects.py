@@ -47,18 +47,20 @@ def test_erm_success_rises_from_zero_to_one_and_clean_accuracy_holds():
     tiny = runs("erm", {}, 0.0005, [0, 1])
     big = runs("erm", {}, 0.05, [0, 1])
     base = runs("erm", {}, 0.05, [0, 1], no_collective=True)  # same subsets and seeds, no collective
-    assert mean(tiny, "success") < 0.1
-    assert mean(big, "success") > 0.8
+    assert mean(tiny, "attack_success") < 0.1
+    assert mean(big, "attack_success") > 0.8
     assert abs(mean(big, "clean_accuracy") - mean(base, "clean_accuracy")) < 0.015
-    assert mean(base, "success") < 0.05  # the patch alone does not push clean models to y*
+    assert mean(base, "attack_success") < 0.05  # the patch alone does not push clean models to y*
 
 
-@pytest.mark.parametrize("learner, hparams", [("jtt", JTT), ("cvar", CVAR)])
-def test_dro_amplifies_small_collectives(learner, hparams):
-    erm = runs("erm", {}, SMALL, [0, 1, 2])
-    dro = runs(learner, hparams, SMALL, [0, 1, 2])
+# CVaR's success gain at alpha 0.004 is about +0.08 with a seed-to-seed spread of 0.1 (20 seeds:
+# 0.171 vs ERM 0.092), so its check averages 8 seeds with a margin of 0.03; JTT's gain is larger.
+@pytest.mark.parametrize("learner, hparams, seeds, margin", [("jtt", JTT, 3, 0.08), ("cvar", CVAR, 8, 0.03)])
+def test_dro_amplifies_small_collectives(learner, hparams, seeds, margin):
+    erm = runs("erm", {}, SMALL, list(range(seeds)))
+    dro = runs(learner, hparams, SMALL, list(range(seeds)))
     assert all(r.alpha_eff_measured > 2 * r.extra["alpha_realised"] for r in dro)
-    assert mean(dro, "success") > mean(erm, "success") + 0.08
+    assert mean(dro, "attack_success") > mean(erm, "attack_success") + margin
     if learner == "jtt":  # amplification happens because stage 1 misses the collective
         assert all(r.extra["e_star"] > r.extra["e0"] for r in dro)
 
@@ -77,8 +79,8 @@ def test_jtt_with_a_fully_trained_stage_one_dilutes_in_success():
     jtt = runs("jtt", {"T": 3, "upweight": 5}, 0.02, [0, 1])
     erm = runs("erm", {}, 0.02, [0, 1])
     assert all(r.extra["e_star"] < r.extra["e0"] and r.alpha_eff_measured < 0.02 for r in jtt)
-    assert mean(erm, "success") > 0.85
-    assert mean(jtt, "success") < mean(erm, "success") - 0.2
+    assert mean(erm, "attack_success") > 0.85
+    assert mean(jtt, "attack_success") < mean(erm, "attack_success") - 0.2
 
 
 @pytest.mark.parametrize("learner, hparams", [("jtt", JTT), ("cvar", CVAR)])
@@ -118,8 +120,8 @@ def test_erm_small_cnn_success_rises_and_clean_accuracy_holds():
     tiny = [cnn(0.0004, s) for s in seeds]          # 2 of 5000 images
     big = [cnn(0.1, s) for s in seeds]
     base = [cnn(0.1, s, no_collective=True) for s in seeds]
-    assert mean(tiny, "success") < 0.1, mean(tiny, "success")
-    assert mean(big, "success") > 0.8, mean(big, "success")
+    assert mean(tiny, "attack_success") < 0.1, mean(tiny, "attack_success")
+    assert mean(big, "attack_success") > 0.8, mean(big, "attack_success")
     assert abs(mean(big, "clean_accuracy") - mean(base, "clean_accuracy")) < 0.03
 
 
@@ -131,8 +133,8 @@ def test_erm_cnn_full_fashion_mnist_threshold():
     tiny = [cnn(0.0001, s) for s in (0, 1)]
     big = [cnn(0.03, s) for s in (0, 1)]
     base = [cnn(0.03, s, no_collective=True) for s in (0, 1)]
-    assert mean(tiny, "success") < 0.1
-    assert mean(big, "success") > 0.9
+    assert mean(tiny, "attack_success") < 0.1
+    assert mean(big, "attack_success") > 0.9
     assert abs(mean(big, "clean_accuracy") - mean(base, "clean_accuracy")) < 0.01
 
 
@@ -157,4 +159,4 @@ def test_spurious_set_is_a_real_spurious_benchmark_and_jtt_amplifies_there():
     # JTT's error set is the minority groups plus the collective: the collective is amplified.
     assert all(r.extra["e_star"] > r.extra["e0"] and r.alpha_eff_measured > 2 * r.extra["alpha_realised"]
                for r in jtt)
-    assert mean(jtt, "success") > mean(erm, "success")
+    assert mean(jtt, "attack_success") > mean(erm, "attack_success")

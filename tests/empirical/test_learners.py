@@ -8,9 +8,13 @@ import torch
 
 from collective_action import InputError
 from collective_action.empirical.config import EmpiricalConfig
-from collective_action.empirical.learners import LEARNERS, chi2_weights, make_learner
+from collective_action.algorithms import algorithms_for
+from collective_action.algorithms.rules import chi2_weights
+from collective_action.empirical.learners import make_learner
 from collective_action.empirical.runner import train_once
 from collective_action import theory
+
+LEARNERS = algorithms_for("empirical")
 
 
 def test_chi2_weights_sit_on_the_ball_and_follow_excess_loss():
@@ -29,15 +33,15 @@ def test_chi2_weights_sit_on_the_ball_and_follow_excess_loss():
 
 
 def test_hyperparameters_are_checked_and_listed():
-    assert set(LEARNERS) == {"erm", "jtt", "cvar", "chi2", "lff", "group-dro"}
-    assert make_learner("jtt", {"upweight": 7}).hparams == {"T": 1.0, "upweight": 7.0}
-    with pytest.raises(InputError, match="no hyper-parameter 'lam'"):
+    assert set(LEARNERS) == {"erm", "jtt", "cvar", "chi2", "lff", "group-dro", "label-smoothing"}
+    assert make_learner("jtt", {"upweight": 7}).params.model_dump() == {"T": 1, "upweight": 7.0}
+    with pytest.raises(InputError, match="lam"):
         make_learner("jtt", {"lam": 3})
     for name, bad in (("cvar", {"beta": 0}), ("chi2", {"rho": -1}), ("jtt", {"T": 0.5}), ("lff", {"q": 2}),
                       ("group-dro", {"eta_q": 0})):
         with pytest.raises(InputError, match=name):
             make_learner(name, bad)
-    with pytest.raises(InputError, match="unknown learner"):
+    with pytest.raises(InputError, match="unknown learning algorithm"):
         make_learner("adam", {})
 
 
@@ -128,8 +132,12 @@ def test_test_size_scores_every_seed_on_the_same_test_subset():
     small = cfg.model_copy(update={"data": cfg.data.model_copy(update={"test_size": 120})})
     rows = [train_once(small, seed=s) for s in (0, 1)]
     assert all(r.extra["n_test"] == 120 for r in rows)
-    # the success set is the subset's points of classes other than y* (here 3)
-    assert rows[0].extra["success_se"] == pytest.approx(
-        math.sqrt(rows[0].success * (1 - rows[0].success) / int((a.y_test != 3).sum())))
+    # success is measured over every point of the subset (x ~ P0), attack success over those not
+    # of class y* (here 3): the attack set is a subset, so their hit counts are nested
+    assert rows[0].extra["success_se"] == pytest.approx(math.sqrt(rows[0].success * (1 - rows[0].success) / 120))
+    n_attack = int((a.y_test != 3).sum())
+    hits_attack = round(rows[0].attack_success * n_attack)
+    assert hits_attack == pytest.approx(rows[0].attack_success * n_attack, abs=1e-6)
+    assert round(rows[0].success * 120) >= hits_attack
     with pytest.raises(Exception):
         EmpiricalConfig.model_validate({**cfg.model_dump(), "data": {"name": "digits", "test_size": 5}})

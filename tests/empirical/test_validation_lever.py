@@ -5,7 +5,6 @@ are selected twice, on a clean validation split and on the same split with the c
 planted, so any difference between the two rows comes from selection alone.
 """
 
-import numpy as np
 import pytest
 
 from collective_action.empirical import data
@@ -41,10 +40,7 @@ def test_collective_points_in_validation_change_cvar_selection():
         assert clean.extra["val_scores"] != with_coll.extra["val_scores"]
     changed = [(c.extra["selected_candidate"], c.extra["selected_epoch"]) !=
                (w.extra["selected_candidate"], w.extra["selected_epoch"]) for c, w in pairs]
+    # Selection moves in at least one seed. Its direction is not asserted: at this size it is one
+    # seed's move, and with the exact-tail CVaR rule it went towards lower success (docs/RESULTS.md, C3).
     assert any(changed)
-    # Where selection moved, it moved to a model that fits the signal better (the lever's direction).
-    for (clean, with_coll), moved in zip(pairs, changed):
-        if moved:
-            assert with_coll.success > clean.success
-    assert np.mean([w.success for _, w in pairs]) > np.mean([c.success for c, _ in pairs])
 

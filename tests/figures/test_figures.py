@@ -33,7 +33,7 @@ def _rows(experiment: str, series: list[str], with_groups: bool, with_alpha_eff:
             for seed in SEEDS:
                 success = float(np.clip(_logistic(alpha, centre) + rng.normal(0, 0.03), 0, 1))
                 rec = {
-                    "alpha": alpha, "learner": "logistic", "series": name, "success": success,
+                    "alpha": alpha, "learner": "erm", "series": name, "success": success,
                     "success_theory": _logistic(alpha, centre), "success_bound": _logistic(alpha, centre) * 0.9,
                     "success_se": 0.01, "clean_accuracy": 0.9 - 0.02 * s_idx + rng.normal(0, 0.005),
                 }

@@ -76,7 +76,7 @@ def _namespace(name):
 
 
 @pytest.mark.parametrize("namespace", ["strict", "torch"])
-@pytest.mark.parametrize("name", ["lda", "logistic", "max-margin", "jtt", "cvar", "chi2", "lff", "group-dro"])
+@pytest.mark.parametrize("name", ["lda", "erm", "max-margin", "jtt", "cvar", "chi2", "lff", "group-dro"])
 def test_every_learner_is_the_same_on_other_array_namespaces(name, namespace):
     """Each trained learner (the Bayes oracle evaluates densities on the host), three classes (so
     group DRO has three groups), on a second namespace."""

@@ -19,7 +19,7 @@ def test_family2_bound_below_simulated_bayes_success(c1_gaussian_quick):
 
 def test_family2_trained_learners_report_clean_accuracy_and_theory(c1_gaussian_quick):
     df = c1_gaussian_quick
-    for name in ("lda", "logistic"):
+    for name in ("lda", "erm"):
         part = df[df.learner == name]
         assert part.clean_accuracy.between(0.5, 0.8).all()  # separation 1 sigma: Bayes acc ~0.69
         # plug-in learners approach Bayes at large alpha, where the finite sample is rich

@@ -11,7 +11,7 @@ from collective_action.simulate.backend import cupy_usable
 GOOD = {
     "name": "cli-test", "pillar": "simulate", "seeds": 2,
     "config": {"family": "gaussian", "collective": {"alpha": 0.05, "target": 1},
-               "learner": {"name": "logistic", "params": {"steps": 50}}, "n_train": 200, "n_test": 200},
+               "learner": {"name": "erm", "params": {"steps": 50}}, "n_train": 200, "n_test": 200},
     "grid": {"collective.alpha": [0.01, 0.1]},
 }
 

@@ -8,7 +8,7 @@ import pytest
 
 
 def test_measured_alpha_eff_matches_prediction_within_002(c2_quick):
-    weighted = c2_quick[c2_quick.learner != "logistic"]
+    weighted = c2_quick[c2_quick.learner != "erm"]
     assert set(weighted.learner) == {"jtt", "cvar", "chi2", "lff"}
     assert weighted.alpha_eff_measured.notna().all() and weighted.alpha_eff_predicted.notna().all()
     gap = np.abs(weighted.alpha_eff_measured - weighted.alpha_eff_predicted)
@@ -16,7 +16,7 @@ def test_measured_alpha_eff_matches_prediction_within_002(c2_quick):
 
 
 def test_erm_gives_no_reweighting(c2_quick):
-    erm = c2_quick[c2_quick.learner == "logistic"]
+    erm = c2_quick[c2_quick.learner == "erm"]
     assert erm.alpha_eff_measured.isna().all()
 
 

@@ -19,7 +19,7 @@ from collective_action.theory import jtt_collapse_upweight
 
 
 def _spec(separation: float, upweights: list[float]) -> dict:
-    jtt = [{"name": "jtt", "params": {"steps": 200, "stage1_steps": 50, "upweight": float(u)}} for u in upweights]
+    jtt = [{"name": "jtt", "params": {"steps": 200, "T": 50, "upweight": float(u)}} for u in upweights]
     return {
         "name": "jtt-collapse", "pillar": "simulate", "seeds": 3,
         "config": {
@@ -27,13 +27,13 @@ def _spec(separation: float, upweights: list[float]) -> dict:
             "n_train": 1000, "n_test": 2000,
             "gaussian": {"separation": separation, "tau": 1.0, "n_free": 1, "signal": {"amplitude": 4.0}},
         },
-        "grid": {"learner": [{"name": "logistic", "params": {"steps": 200}}] + jtt},
+        "grid": {"learner": [{"name": "erm", "params": {"steps": 200}}] + jtt},
     }
 
 
 def test_jtt_collapses_at_large_base_error_with_lambda_20():
     df = run(_spec(2.0, [20]), backend="numpy")
-    erm, jtt = df[df.learner == "logistic"], df[df.learner == "jtt"]
+    erm, jtt = df[df.learner == "erm"], df[df.learner == "jtt"]
     assert jtt.e0.between(0.10, 0.22).all()  # base error around 16%
     assert erm.clean_accuracy.mean() > 0.8
     assert jtt.clean_accuracy.mean() < 0.25  # collapsed to about the error rate
@@ -45,7 +45,7 @@ def test_collapse_threshold_matches_theory(separation):
     lam_c = jtt_collapse_upweight(separation)
     df = run(_spec(separation, [0.6 * lam_c, 1.6 * lam_c]), backend="numpy")
     jtt = df[df.learner == "jtt"]
-    lam = jtt.series.str.extract(r"lambda=([0-9.]+)")[0].astype(float)
+    lam = jtt.series.str.extract(r"upweight=([0-9.]+)")[0].astype(float)
     below, above = jtt[lam < lam_c], jtt[lam > lam_c]
     e0 = jtt.e0.mean()
     # below lambda_c the classifier keeps its orientation (accuracy well above 1/2; finite samples

@@ -60,7 +60,7 @@ def test_logistic_learner_with_the_newton_solver_matches_long_gd_and_rejects_l2_
     def spec(params):
         return {"name": "newton", "pillar": "simulate", "seeds": 2,
                 "config": {"family": "gaussian", "collective": {"alpha": 0.02, "target": 1},
-                           "learner": {"name": "logistic", "params": params},
+                           "learner": {"name": "erm", "params": params},
                            "n_train": 400, "n_test": 2000,
                            "gaussian": {"separation": 3.0, "tau": 1.0, "n_free": 1, "signal": {"amplitude": 3.0}}},
                 "grid": {"collective.alpha": [0.005, 0.05]}}

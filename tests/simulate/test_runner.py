@@ -8,14 +8,14 @@ import pytest
 
 from collective_action.experiment import load_experiment
 from collective_action.simulate import run
-from collective_action.simulate.learners import chi2_weights, cvar_weights
+from collective_action.algorithms.rules import chi2_weights, cvar_weights
 from collective_action.simulate.runner import batch_key
 
 SPEC = {
     "name": "runner-test", "pillar": "simulate", "seeds": 2,
     "config": {
         "family": "gaussian", "collective": {"alpha": 0.05, "target": 1},
-        "learner": {"name": "jtt", "params": {"steps": 100, "stage1_steps": 20, "upweight": 10}},
+        "learner": {"name": "jtt", "params": {"steps": 100, "T": 20, "upweight": 10}},
         "n_train": 400, "n_test": 500,
         "gaussian": {"separation": 4.0, "tau": 1.0, "n_free": 1, "signal": {"amplitude": 3.0}},
     },
@@ -28,7 +28,7 @@ NUMERIC = ["success", "clean_accuracy", "alpha_eff_measured", "alpha_eff_predict
 def test_cells_differing_in_alpha_seed_and_batched_params_form_one_batch():
     cells = load_experiment(SPEC).cells()
     assert len(cells) == 8 and len({batch_key(c.config) for c in cells}) == 1
-    other = dict(SPEC, grid={"learner.params.stage1_steps": [10, 20]})
+    other = dict(SPEC, grid={"learner.params.T": [10, 20]})
     assert len({batch_key(c.config) for c in load_experiment(other).cells()}) == 2
 
 
@@ -109,7 +109,7 @@ def test_run_cells_keeps_the_order_of_mixed_batches():
     from collective_action.simulate.runner import run_cells
 
     spec = dict(SPEC, grid={"collective.alpha": [0.01, 0.1],
-                            "learner": [{"name": "lda"}, {"name": "logistic", "params": {"steps": 20}}]})
+                            "learner": [{"name": "lda"}, {"name": "erm", "params": {"steps": 20}}]})
     cells = load_experiment(spec).cells()
     shuffled = [cells[i] for i in np.random.default_rng(0).permutation(len(cells))]
     rows = run_cells(shuffled)

@@ -80,7 +80,7 @@ def test_bound_with_halved_delta_xi_is_a_violation_near_the_threshold():
 
 GAUSS = {"name": "g", "engine": "gaussian", "seeds": 2,
          "config": {"separation": 3.0, "tau": 1.0, "signal": {"amplitude": 3.0, "target": 1},
-                    "learner": {"name": "logistic", "params": {"steps": 200}}, "alphas": [0.05, 0.7],
+                    "learner": {"name": "erm", "params": {"steps": 200}}, "alphas": [0.05, 0.7],
                     "n_train": 600, "n_test": 1000, "theory_mc": 5000, "label_noise": 0.2,
                     "priors": [0.7, 0.3]}}
 
@@ -97,7 +97,7 @@ def test_nan_and_not_converged_flags_fire_on_constructed_cases():
     empty = {"name": "empty", "engine": "discrete", "seeds": 2,
              "config": {"alphas": [1e-4], "n_train": 1000, "n_test": 100}}  # round(alpha n) = 0 members
     one_step = {**GAUSS, "name": "one-step",
-                "config": {**GAUSS["config"], "learner": {"name": "logistic", "params": {"steps": 1}},
+                "config": {**GAUSS["config"], "learner": {"name": "erm", "params": {"steps": 1}},
                            "alphas": [0.3]}}
     adversary_empty = {**TV, "name": "adversary-empty", "config": {**TV["config"], "alphas": [1e-7]}}
     res = run_battery(_battery(empty, one_step, adversary_empty), backend="numpy")
