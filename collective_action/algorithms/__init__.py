@@ -13,7 +13,34 @@ from collective_action.experiment import format_validation_error
 from .base import PILLARS, Algorithm, Start, predicted
 from .entries import ENTRIES
 
-ALGORITHMS: dict[str, type[Algorithm]] = {cls.name: cls for cls in ENTRIES}
+def check_entry(cls: type[Algorithm]) -> type[Algorithm]:
+    """Raise TypeError naming what an entry lacks: a name, a label, a parameter model, a rule, a
+    theory function, row columns for its statistic, the pillars that implement it."""
+    from collective_action.experiment import StrictModel
+
+    missing = []
+    if not isinstance(getattr(cls, "name", None), str) or not cls.name:
+        missing.append("name")
+    if not isinstance(getattr(cls, "label", None), str) or not cls.label:
+        missing.append("label")
+    if not (isinstance(getattr(cls, "Params", None), type) and issubclass(cls.Params, StrictModel)):
+        missing.append("Params (a StrictModel)")
+    if cls.weigh is Algorithm.weigh:
+        missing.append("weigh (its rule)")
+    if cls.predict_alpha_eff is Algorithm.predict_alpha_eff:
+        missing.append("predict_alpha_eff (its theory function)")
+    if cls.statistic is not None and not cls.stat_columns[0]:
+        missing.append("stat_columns (row columns of its statistic)")
+    if not cls.pillars or not set(cls.pillars) <= PILLARS:
+        missing.append(f"pillars (a non-empty subset of {sorted(PILLARS)})")
+    if "main" not in cls.models:
+        missing.append("a 'main' model")
+    if missing:
+        raise TypeError(f"algorithm entry {getattr(cls, '__name__', cls)!r} lacks: {', '.join(missing)}")
+    return cls
+
+
+ALGORITHMS: dict[str, type[Algorithm]] = {cls.name: check_entry(cls) for cls in ENTRIES}
 
 #: Names that were renamed; an experiment file using one gets a one-line hint.
 RENAMED = {"logistic": "erm"}
@@ -50,8 +77,9 @@ def validate_params(name: str, params: dict | None, where: str = "") -> object:
 
 def get_algorithm(name: str, params: dict | None = None) -> Algorithm:
     """The entry ``name`` built with validated ``params`` (defaults fill the rest)."""
-    return ALGORITHMS[name](validate_params(name, params))
+    cls = check_name(name)
+    return cls(validate_params(name, params))
 
 
-__all__ = ["ALGORITHMS", "Algorithm", "PILLARS", "RENAMED", "Start", "algorithms_for", "check_name",
+__all__ = ["ALGORITHMS", "Algorithm", "PILLARS", "RENAMED", "Start", "algorithms_for", "check_entry", "check_name",
            "get_algorithm", "predicted", "validate_params"]

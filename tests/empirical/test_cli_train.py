@@ -88,3 +88,20 @@ def test_mean_interval_over_seeds():
     m, lo, hi = mean_interval([0.2, 0.4, 0.6])
     assert m == pytest.approx(0.4) and lo < 0.4 < hi and hi - 0.4 == pytest.approx(0.4 - lo)
     assert mean_interval([0.5])[1] != mean_interval([0.5])[1]  # NaN for one seed
+
+
+@pytest.mark.parametrize("learner, key", [
+    ("{name: cvar, hparams: {bta: 0.5}}", "bta"),            # misspelt
+    ("{name: cvar, hparams: {beta: 2.0}}", "beta"),          # out of range
+    ("{name: jtt, candidates: [{T: 1}, {upweight: 0.1}]}", "upweight"),  # a bad candidate
+    ("{name: logistic}", "erm"),                             # renamed
+    ("{name: max-margin}", "max-margin"),                    # a simulator-only learner
+])
+def test_bad_algorithm_parameters_stop_at_load_time(cli, tmp_path, learner, key):
+    out = tmp_path / "res"
+    result = cli("train", _write(tmp_path, TINY.replace("{name: cvar, hparams: {beta: 0.5}}", learner)),
+                 "--quick", "--out", out)
+    assert result.exit_code == 2
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1 and key in lines[0] and "Traceback" not in result.stderr
+    assert not out.exists()  # nothing was written: no cell ran
