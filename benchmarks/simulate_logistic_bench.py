@@ -129,7 +129,7 @@ def main(argv=None) -> dict:
             f"## simulate_logistic_bench ({record['date']}, {record['backend']}, {record['dtype']})",
             "",
             f"{record['configs']} binary logistic regressions (n = {record['n_train']}, d = {record['dim']}, "
-            f"l2 = {record['l2']}) on {record['machine']}; other engineers' jobs were running on the "
+            f"l2 = {record['l2']}) on {record['machine']}; other jobs were running on the "
             "same 2 cores, so absolute times are noisy; the ratio is measured in one run.",
             "",
             "| learner | wall s | configs/s | mean test accuracy |",

@@ -1,4 +1,4 @@
-"""A collective and its strategies (THEORY section 1).
+"""A collective and its strategies (docs/theory.md §1).
 
 A collective is a fraction ``alpha`` of the population. Its members are drawn from the base
 distribution P0 and report h(x, y) instead of (x, y). For signal planting, h uses a signal map

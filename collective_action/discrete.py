@@ -1,6 +1,6 @@
 """Discrete problems: P0 as a joint probability table over X x Y and a signal map g on X.
 
-This is the setting in which every bound of THEORY sections 2-4 can be checked exactly, by
+This is the setting in which every bound of docs/theory.md §2-§4 can be checked exactly, by
 enumeration. The table is validated once, at construction, so that downstream code can trust it.
 """
 

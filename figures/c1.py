@@ -1,4 +1,4 @@
-"""C1: Hardt et al.'s lower bound against the exact Bayes success (THEORY sections 2-4).
+"""C1: Hardt et al.'s lower bound against the exact Bayes success (docs/theory.md §2-§4).
 
 Lines: the bound and the closed-form/exact success (theory pillar rows, and the experiments'
 ``success_bound`` / ``success_theory`` columns); points: simulated success with 95% intervals

@@ -10,6 +10,7 @@ mode prints, per file, the columns whose values differ and the largest differenc
 
 from __future__ import annotations
 
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -19,7 +20,10 @@ import pandas as pd
 
 ROOT = Path(__file__).resolve().parent.parent
 KEY = ["experiment", "cell_id", "seed"]
-VOLATILE = {"train_seconds", "wall_s", "seconds", "started", "finished", "created", "elapsed_s"}
+VOLATILE = {"train_seconds", "wall_s", "seconds", "started", "finished", "created", "elapsed_s", "started_at",
+            "finished_at"}
+#: names the algorithm registry changed, applied to the 'before' side so that rows line up
+RENAMED_LEARNERS = {"logistic": "erm"}
 
 
 def snapshot(out: Path) -> None:
@@ -57,10 +61,21 @@ def export(store: Path, csv: Path) -> None:
         pd.concat(frames).to_csv(csv, index=False)
 
 
-def _sorted(df: pd.DataFrame) -> pd.DataFrame:
+def _series_key(series) -> str:
+    """The numbers of a curve label, sorted: the same curve before and after a relabelling."""
+    text = re.sub(r"ema=0\b", "", str(series))
+    return ",".join(sorted(re.findall(r"-?[0-9]+(?:\.[0-9]+)?(?:e-?[0-9]+)?", text)))
+
+
+def _sorted(df: pd.DataFrame, before: bool = False) -> pd.DataFrame:
     cols = [c for c in df.columns if c not in VOLATILE]
-    df = df[cols]
-    key = [c for c in KEY + ["series", "table", "scenario", "alpha", "validation"] if c in df.columns]
+    df = df[cols].copy()
+    if before and "learner" in df.columns:
+        df["learner"] = df["learner"].replace(RENAMED_LEARNERS)
+    if "series" in df.columns:
+        df["series_key"] = df["series"].map(_series_key)
+    key = [c for c in ["table", "scenario", "experiment", "seed", "alpha", "learner", "series_key", "validation",
+                       "placement", "pattern", "sign", "mode", "strength", "point"] if c in df.columns]
     return df.sort_values(key, kind="stable").reset_index(drop=True)
 
 
@@ -72,12 +87,21 @@ def compare(a: Path, b: Path) -> int:
             print(f"{fa.stem}: missing in {b}")
             bad += 1
             continue
-        da, db = _sorted(pd.read_csv(fa)), _sorted(pd.read_csv(fb))
+        da, db = _sorted(pd.read_csv(fa), before=True), _sorted(pd.read_csv(fb))
         if len(da) != len(db):
             print(f"{fa.stem}: {len(da)} rows vs {len(db)}")
             bad += 1
             continue
         diffs = []
+        notes = []
+        if ("attack_success" in db.columns and "attack_success" not in da.columns and "pillar" in da.columns
+                and (da["pillar"] == "empirical").all()):
+            # the empirical pillar's success was the attack success: compare it with its new column
+            x, y = da["success"].to_numpy(float), db["attack_success"].to_numpy(float)
+            same = (x == y) | (np.isnan(x) & np.isnan(y))
+            notes.append("old success == attack_success" if same.all() else
+                         f"old success vs attack_success: max |d| {np.nanmax(np.abs(x - y)):.3g}, "
+                         f"{int((~same).sum())} rows")
         for c in sorted(set(da.columns) | set(db.columns)):
             if c not in da.columns or c not in db.columns:
                 diffs.append(f"{c} (only in {'before' if c in da.columns else 'after'})")
@@ -88,9 +112,12 @@ def compare(a: Path, b: Path) -> int:
                 same = (xv == yv) | (np.isnan(xv) & np.isnan(yv))
                 if not same.all():
                     diffs.append(f"{c} (max |d| {np.nanmax(np.abs(xv - yv)):.3g}, {int((~same).sum())} rows)")
-            elif not (x.astype(str) == y.astype(str)).all():
-                diffs.append(f"{c} ({int((x.astype(str) != y.astype(str)).sum())} rows)")
-        print(f"{fa.stem}: {'identical' if not diffs else 'differs: ' + '; '.join(diffs)}")
+            else:
+                xs, ys = (v.astype(object).where(v.notna(), "").astype(str) for v in (x, y))
+                if not (xs == ys).all():
+                    diffs.append(f"{c} ({int((xs != ys).sum())} rows)")
+        text = 'identical' if not diffs else 'differs: ' + '; '.join(diffs)
+        print(f"{fa.stem}: {text}" + (f" [{'; '.join(notes)}]" if notes else ""))
         bad += bool(diffs)
     return bad
 

@@ -46,7 +46,7 @@ import sys
 from pathlib import Path
 sys.path.insert(0, "scripts")
 from results_tables import agreement_stats, experiment_table
-from collective_action.sweep import read_results
+from collective_action.runs.sweep import read_results
 frame = read_results(Path(sys.argv[1]))
 print(f"\n### {sys.argv[1]} ({len(frame)} rows, {frame['seed'].nunique()} seeds)\n")
 print(experiment_table(frame))

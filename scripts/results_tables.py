@@ -4,7 +4,7 @@
 
 For every claim store found under each folder (``<folder>/c1`` ... ``<folder>/c5``), prints one
 Markdown table per experiment: per curve (``series``) and alpha, the mean success over seeds with
-its 95% Student-t interval, the mean clean accuracy (and worst-group accuracy where defined) with
+its 95% Student-t interval (and the attack success where the rows have it), the mean clean accuracy (and worst-group accuracy where defined) with
 theirs, theory's prediction or bound where the rows carry them, and the number of seeds. Then the
 agreement statistics the C5 claim is judged by: the largest |measured - exact| success in Monte
 Carlo standard errors, the largest |measured - predicted| alpha_eff, and bound violations. It
@@ -21,7 +21,7 @@ import numpy as np
 import pandas as pd
 
 from collective_action.figures.common import curve_labels, interval_95, numeric
-from collective_action.sweep import read_results
+from collective_action.runs.sweep import read_results
 
 
 def fmt_interval(values, se=None, bounds=(0.0, 1.0)) -> str:
@@ -42,7 +42,11 @@ def mean_or_dash(values) -> str:
 def experiment_table(frame: pd.DataFrame) -> str:
     frame = frame.copy()
     frame["curve"] = curve_labels(frame, with_learner=True)
-    cols = ["curve", "alpha", "n", "success (95% CI)", "clean acc. (95% CI)"]
+    cols = ["curve", "alpha", "n", "success (95% CI)"]
+    has_attack = numeric(frame, "attack_success").notna().any() if "attack_success" in frame else False
+    if has_attack:  # the empirical pillar's tables: the attack-success convention beside Hardt's
+        cols.append("attack success (95% CI)")
+    cols.append("clean acc. (95% CI)")
     has_wg = numeric(frame, "worst_group_accuracy").notna().any()
     has_theory = numeric(frame, "success_theory").notna().any()
     has_bound = numeric(frame, "success_bound").notna().any()
@@ -58,8 +62,10 @@ def experiment_table(frame: pd.DataFrame) -> str:
     lines = ["| " + " | ".join(cols) + " |", "|" + "---|" * len(cols)]
     for (curve, alpha), g in frame.groupby(["curve", "alpha"], sort=True):
         cells = [str(curve), f"{alpha:g}", str(g["seed"].nunique()),
-                 fmt_interval(numeric(g, "success"), numeric(g, "success_se")),
-                 fmt_interval(numeric(g, "clean_accuracy"))]
+                 fmt_interval(numeric(g, "success"), numeric(g, "success_se"))]
+        if has_attack:
+            cells.append(fmt_interval(numeric(g, "attack_success")))
+        cells.append(fmt_interval(numeric(g, "clean_accuracy")))
         if has_wg:
             cells.append(fmt_interval(numeric(g, "worst_group_accuracy")))
         if has_theory:

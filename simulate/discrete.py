@@ -1,9 +1,9 @@
 """Family 1: discrete problems, finite training sets, the plug-in (empirical Bayes) learner.
 
 A training set of n points with m = round(alpha n) collective members is a pair of multinomial
-count tables over X x Y: (n - m) draws from P0 plus m draws from P* (THEORY section 1). The
+count tables over X x Y: (n - m) draws from P0 plus m draws from P* (docs/theory.md §1). The
 plug-in learner predicts, at each x, the label with the most training points there; ties (and
-unseen x) go against the collective, as in the exact Bayes success of THEORY section 2. Success is
+unseen x) go against the collective, as in the exact Bayes success of docs/theory.md §2. Success is
 measured on n_test fresh signal points g(x), x ~ P0, and clean accuracy on n_test fresh points of
 P0; the exact population success of the trained classifier is reported beside them.
 

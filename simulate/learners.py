@@ -10,7 +10,7 @@ measured quantities that theory's alpha_eff formula needs.
 Hyper-parameters named in a learner's ``batched`` tuple may differ between the configurations of
 one batch (they are (C,) arrays inside the learner); the others must agree within a batch.
 
-The reweighting learners (THEORY section 5) are built on the batched logistic regression of
+The reweighting learners (docs/theory.md §5) are built on the batched logistic regression of
 :mod:`collective_action.simulate.logistic`. Their weights depend on a model that they train, so
 they proceed in rounds: fit, recompute the weights from the fitted model's per-point losses, refit
 from scratch with the new weights (iterated best response). Each round's measured alpha_eff is kept

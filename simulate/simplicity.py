@@ -40,7 +40,7 @@ Theory attached to each row:
   that the clean separator labels against y*: before t* the prediction is the clean max-margin
   model's success S_clean. Not separable -> NaN (the max-margin analysis does not apply).
 
-Which placement wins is measured, never assumed (spec/EXPERIMENTS.md, C4).
+Which placement wins is measured, never assumed (docs/RESULTS.md, C4).
 """
 
 from __future__ import annotations

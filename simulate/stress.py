@@ -6,9 +6,9 @@ configurations of one of two engines:
 * ``discrete`` (family 1): a random categorical problem whose signal mass xi = P0(X*) can be set,
   training sets drawn as multinomial counts (so n = 10^7 costs one draw and collectives down to
   alpha = 1e-6 are visible), and a learner: the plug-in (empirical Bayes) learner, or the exact
-  worst eps-suboptimal learner under either definition of THEORY section 3. Predictions: exact
+  worst eps-suboptimal learner under either definition of docs/theory.md §3. Predictions: exact
   Bayes / worst-case success, Hardt's bound (contamination or TV form), the finite-sample bound of
-  THEORY section 4, the critical mass.
+  docs/theory.md §4, the critical mass.
 * ``gaussian`` (family 2, :mod:`.stress_worlds`): Gaussian classes with class imbalance, label
   noise, signals on free or class coordinates, several collectives and noisy planting, trained by
   the simulator's learners (:data:`collective_action.simulate.learners.LEARNERS`) or the exact
@@ -533,7 +533,7 @@ def _aggregate(scenario: Scenario, point_values: dict, cfg, records: list, meta:
         collapse_pred, collapsed = math.nan, math.nan
         lam_c, lam = meta.get("jtt_lambda_c", math.nan), meta.get("jtt_upweight", math.nan)
         if math.isfinite(lam_c) and math.isfinite(c):
-            # THEORY: the second stage flips a binary classifier exactly when lambda > lambda_c;
+            # docs/theory.md §5: the second stage flips a binary classifier exactly when lambda > lambda_c;
             # flipped, clean accuracy falls to about the stage-1 error (below 1/2)
             collapse_pred, collapsed = float(lam > lam_c), float(c < 0.5)
         reweighting = meta["learner"] in REWEIGHTING

@@ -13,7 +13,7 @@ describes a *world* with
 
 and computes, for every collective, the two things theory predicts: the exact Bayes success of
 the mixture (Monte Carlo with its standard error; every density is known) and Hardt's bound with
-the integrated gap (THEORY section 2 with densities, as in :mod:`collective_action.theory.gaussian`).
+the integrated gap (docs/theory.md §2 with densities, as in :mod:`collective_action.theory.gaussian`).
 
 The derivation behind the prediction. Writing a_j = alpha_j p_j (the share of training points that
 really carry collective j's signal), the training law is

@@ -47,5 +47,5 @@ from .cvar_fixed_point import (
     iterate_cvar_bayes,
 )
 
-# Other engineers' theory modules are exported below (gaussian, max_margin).
-from .gaussian import GaussianProblem, bayes_success as gaussian_bayes_success, bayes_success_closed_form as gaussian_bayes_success_closed_form, bayes_success_mc as gaussian_bayes_success_mc, hardt_constants_gaussian, jtt_collapse_upweight  # noqa: E501  (engineer B)
+# The Gaussian and max-margin modules are exported below.
+from .gaussian import GaussianProblem, bayes_success as gaussian_bayes_success, bayes_success_closed_form as gaussian_bayes_success_closed_form, bayes_success_mc as gaussian_bayes_success_mc, hardt_constants_gaussian, jtt_collapse_upweight  # noqa: E501

@@ -1,4 +1,4 @@
-"""Exact success of the Bayes-optimal learner on a discrete problem (THEORY section 2).
+"""Exact success of the Bayes-optimal learner on a discrete problem (docs/theory.md §2).
 
 The learner sees the mixture P_alpha = (1 - alpha) P0 + alpha P* and predicts, at every x, the
 label of largest joint probability. Ties are broken AGAINST the collective: the target label is

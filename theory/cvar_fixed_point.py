@@ -1,6 +1,6 @@
 """CVaR-DRO and the Bayes learner: pure fixed points, the gap between them, and oscillation.
 
-This is OUR derivation (THEORY section 5 asks for it; the 2024 paper's own statement is not
+This is OUR derivation (docs/theory.md §5 asks for it; the 2024 paper's own statement is not
 available). Setting: 0-1 loss; CVaR-DRO at level beta puts weight 1/beta on the worst
 beta-fraction of the population (ties at the quantile are spread uniformly over the tied mass);
 the learner is the Bayes classifier of the reweighted mixture, which learns the signal exactly

@@ -1,4 +1,4 @@
-"""The weighted-risk lemma and the effective collective size alpha_eff (THEORY section 5).
+"""The weighted-risk lemma and the effective collective size alpha_eff (docs/theory.md §5).
 
 A learner that minimises E_P[w(x, y) loss(f(x), y)] over all f with a proper loss returns the
 Bayes classifier of P_w = w P / E_P[w]. With P = (1 - alpha) P0 + alpha P* this reweighted law

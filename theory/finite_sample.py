@@ -1,6 +1,6 @@
-"""Finite-sample success bound computed from the collective's own samples (THEORY section 4).
+"""Finite-sample success bound computed from the collective's own samples (docs/theory.md §4).
 
-This implements Theorem 3.3 of Gauthier, Bach and Jordan (2025) as THEORY.md states it. With n
+This implements Theorem 3.3 of Gauthier, Bach and Jordan (2025) as docs/theory.md §4 states it. With n
 collective members among N training points and confidence 1 - delta, every estimated quantity
 is off by at most a Hoeffding radius R(k) = sqrt(log(1/delta') / (2k)), where delta' spreads
 delta over the 2 + 2|X*| + 2|X*||Y| events of a union bound. At a signal point x' the pointwise
@@ -74,7 +74,7 @@ def finite_sample_margin() -> Formula:
         expr=margin,
         symbols=(p_hat, d_hat, n_sym, n_total, delta_sym, eps_sym, n_signal, n_labels),
         assumptions=(
-            "Gauthier, Bach, Jordan (2025), Theorem 3.3 as stated in THEORY section 4",
+            "Gauthier, Bach, Jordan (2025), Theorem 3.3 as stated in docs/theory.md §4",
             "training set: exactly n collective points (feature-label) and N - n i.i.d. base points",
             "P*_hat and D_hat estimated from the n members' own samples; learner eps-suboptimal "
             "(contamination definition) on the empirical training distribution",

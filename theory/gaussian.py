@@ -1,6 +1,6 @@
-"""Exact Bayes success for Gaussian class-conditionals with a planted signal (THEORY section 7).
+"""Exact Bayes success for Gaussian class-conditionals with a planted signal (docs/theory.md §7).
 
-The model (family 2 of spec/EXPERIMENTS.md)
+The model (family 2 of docs/simulate.md)
 -------------------------------------------
 * Labels y in {0..K-1} with uniform priors pi_y = 1/K.
 * Features x = (x_c, x_f): ``d_class`` class coordinates x_c | y ~ N(mu_y, sigma^2 I) and
@@ -11,7 +11,7 @@ The model (family 2 of spec/EXPERIMENTS.md)
   - ``overwrite``: g(x)_S = v + jitter * N(0, I) (a member cannot reproduce v exactly; with
     ``jitter = 0`` the signal is a point mass on the affine set {x_S = v}).
   On free coordinates with ``jitter = tau`` the two modes have the same law.
-* Strategies as in THEORY section 1: feature-label (g(x), y*) or feature-only (g(x), y) when y = y*.
+* Strategies as in docs/theory.md §1: feature-label (g(x), y*) or feature-only (g(x), y) when y = y*.
 
 Exact results
 -------------
@@ -38,7 +38,7 @@ every alpha > 0.
 
 Hardt's bound for a continuous signal
 -------------------------------------
-The proof of THEORY section 2 runs unchanged with densities: on the failure set B,
+The proof of docs/theory.md §2 runs unchanged with densities: on the failure set B,
 alpha P*(B) <= (1 - alpha) int_B D^+ <= (1 - alpha) int_{X*} D^+, where D(x) = max_{y != y*}
 p0(x, y) - p0(x, y*). We report Delta_bar * xi with xi = P0(X*) and Delta_bar = int_{X*} D^+ / xi
 (the average rather than the supremum of the posterior gap: the same argument without its last
@@ -250,7 +250,7 @@ def bayes_predict(problem: GaussianProblem, alpha, x: np.ndarray) -> np.ndarray:
 
 def argmax_against(scores: np.ndarray, target: int) -> np.ndarray:
     """argmax over labels (rows of ``scores``), but y* only when it wins strictly: the Bayes
-    classifier's tie rule of THEORY section 1, shared with the stress worlds."""
+    classifier's tie rule of docs/theory.md §1, shared with the stress worlds."""
     others = scores.copy()
     others[:, target] = -np.inf
     best_other = np.argmax(others, axis=1)
@@ -261,7 +261,7 @@ def argmax_against(scores: np.ndarray, target: int) -> np.ndarray:
 def bayes_success_mc(problem: GaussianProblem, alpha, n: int = 200_000, seed: int = 0):
     """Monte Carlo success of the mixture's Bayes classifier: (success, standard error), per alpha.
 
-    Test points are g(x) for fresh x ~ P0 (all classes), as in THEORY section 1.
+    Test points are g(x) for fresh x ~ P0 (all classes), as in docs/theory.md §1.
     """
     rng = np.random.default_rng(seed)
     x, _ = problem.sample_base(n, rng)

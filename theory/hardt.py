@@ -1,4 +1,4 @@
-"""Hardt's lower bound on success and the critical mass alpha* (THEORY sections 2-3).
+"""Hardt's lower bound on success and the critical mass alpha* (docs/theory.md §2-§3).
 
 Both results are derived here from the failure-set argument, not typed in. Let B be the set of
 signal points where the learner does not predict y*. Summing the per-point failure condition

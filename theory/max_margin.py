@@ -1,4 +1,4 @@
-"""Max-margin theory for gradient descent on the logistic loss (THEORY section 6).
+"""Max-margin theory for gradient descent on the logistic loss (docs/theory.md §6).
 
 On linearly separable data, gradient descent on the logistic loss converges in direction to the
 hard-margin SVM separator (Soudry et al. 2018), but only logarithmically fast. This module gives

@@ -1,4 +1,4 @@
-"""Exact worst-case success of an eps-suboptimal learner on a discrete problem (THEORY section 3).
+"""Exact worst-case success of an eps-suboptimal learner on a discrete problem (docs/theory.md §3).
 
 The adversary picks the distribution the learner is Bayes-optimal on, within the budget that
 defines eps-suboptimality, to destroy as much success as possible. Let m(x') be the margin of

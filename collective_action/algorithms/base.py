@@ -13,8 +13,9 @@ An :class:`Algorithm` subclass is one entry of the registry. It says
 * ``statistic``: the per-point statistic whose collective and base means theory needs, and
   ``predict_alpha_eff``: theory's effective size from those means;
 * ``loss``: the per-point loss it minimises (cross-entropy unless it changes the loss, as label
-  smoothing does); rules that change the optimisation step itself (gradient clipping, noise)
-  set ``step`` and are applied by the training loop after the backward pass.
+  smoothing does). An algorithm that changes the optimisation step itself (per-sample gradient
+  clipping and noise, DP-SGD) is an entry of the same kind: uniform weights, plus a step hook
+  that the training loop calls between the backward pass and the update (not built yet).
 
 The simulator applies ``weigh`` once per round to full-batch losses (or once per gradient step,
 ``schedule: steps``); the empirical pillar applies it to every mini-batch inside its one training
@@ -68,8 +69,6 @@ class Algorithm:
     adaptive: ClassVar[bool] = False
     #: hyper-parameters that must be equal across the simulator's batched configurations
     shared: ClassVar[tuple[str, ...]] = ()
-    #: Name of a step transformation (e.g. per-sample clipping) the training loop applies, or None.
-    step: ClassVar[str | None] = None
 
     def __init__(self, params: StrictModel | list[StrictModel] | dict | None = None):
         if params is None or isinstance(params, dict):

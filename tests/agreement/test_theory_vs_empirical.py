@@ -10,7 +10,7 @@ A 2x2 checkerboard in the image corner, target class 0, MLP (64 hidden units), m
   seed-mean e*, e0 curves) between the last amplified and the first diluted alpha.
 
 (A 1-epoch stage 1 is not used: on digits its base error is 34-90%, the JTT-collapse regime of
-EXPERIMENTS.md, reported in docs/RESULTS.md.)
+docs/RESULTS.md, C5.)
 """
 
 from __future__ import annotations

@@ -4,7 +4,7 @@ Tolerances (stated once, never loosened after a failure):
 
 * exact/closed-form success vs Monte Carlo success: |difference| <= 3 combined standard errors;
 * a bound vs simulated success: bound <= success + 3 SE (beyond Monte Carlo error = failure);
-* predicted vs measured alpha_eff: 0.02 absolute (EXPERIMENTS.md C5), with the prediction
+* predicted vs measured alpha_eff: 0.02 absolute (docs/RESULTS.md, C5), with the prediction
   recomputed here from theory's formulas and the row's measured statistics;
 * the weighted-risk lemma with collective/base-constant weights: the weighted learner's success
   equals the ERM learner's at alpha_eff within 0.03 on the mean over seeds (both on the same

@@ -10,7 +10,7 @@ import pandas as pd
 import pytest
 
 from collective_action.figures import c1, c2, common, style
-from collective_action.store import CellOutcome, ResultStore
+from collective_action.runs.store import CellOutcome, ResultStore
 
 YELLOW = "#F0E442"
 

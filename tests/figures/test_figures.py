@@ -12,7 +12,7 @@ from scipy import stats
 
 from collective_action.figures import common
 from collective_action.figures.style import OKABE_ITO
-from collective_action.store import CellOutcome, ResultStore
+from collective_action.runs.store import CellOutcome, ResultStore
 
 ALPHAS = (0.001, 0.003, 0.01, 0.03, 0.1)
 SEEDS = (0, 1, 2)

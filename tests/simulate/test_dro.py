@@ -30,7 +30,7 @@ def test_amplify_small_dilute_large(c2_quick, learner):
 
 
 def test_jtt_amplification_follows_the_error_shares(c2_quick):
-    """alpha_eff > alpha exactly when e* > e0 (THEORY section 5), row by row."""
+    """alpha_eff > alpha exactly when e* > e0 (docs/theory.md §5), row by row."""
     jtt = c2_quick[c2_quick.learner == "jtt"]
     up = jtt.alpha_eff_measured > jtt.alpha_realised
     assert (up == (jtt.e_star > jtt.e0)).all()

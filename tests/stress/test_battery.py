@@ -40,7 +40,7 @@ def test_contamination_bound_on_a_tv_learner_is_a_violation():
     wrong = {**TV, "config": {**TV["config"], "bound_definition": "contamination"}}
     res = run_battery(_battery(wrong), backend="numpy")
     hit = res.table[res.table["flags"].str.contains("VIOLATION")]
-    assert list(hit["alpha"]) == [0.02]  # the counterexample of THEORY section 3: alpha = 2 eps
+    assert list(hit["alpha"]) == [0.02]  # the counterexample of docs/theory.md §3: alpha = 2 eps
     assert "wrong formula" in hit["violation_cause"].iloc[0]
 
 

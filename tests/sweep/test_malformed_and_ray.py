@@ -8,8 +8,8 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from collective_action.store import comparable
-from collective_action.sweep import run_sweep
+from collective_action.runs.store import comparable
+from collective_action.runs.sweep import run_sweep
 
 HERE = Path(__file__).resolve().parent
 

@@ -10,8 +10,8 @@ from collective_action import load_experiment
 from collective_action.experiments import experiment_files
 from collective_action.figures import c1
 from collective_action.figures.common import data_panels
-from collective_action.store import comparable
-from collective_action.sweep import run_sweep
+from collective_action.runs.store import comparable
+from collective_action.runs.sweep import run_sweep
 
 
 def test_theory_file_gives_the_same_table_cell_by_cell_and_batched(tmp_path):

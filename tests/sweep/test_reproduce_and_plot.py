@@ -6,8 +6,8 @@ import json
 
 import pytest
 
-from collective_action import reproduce as reproduce_mod
-from collective_action.store import ResultStore
+from collective_action.runs import reproduce as reproduce_mod
+from collective_action.runs.store import ResultStore
 
 
 @pytest.fixture

@@ -14,8 +14,8 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from collective_action.store import ResultStore, comparable
-from collective_action.sweep import read_results, run_sweep
+from collective_action.runs.store import ResultStore, comparable
+from collective_action.runs.sweep import read_results, run_sweep
 
 HERE = Path(__file__).resolve().parent
 DRIVER = HERE / "sweep_driver.py"
@@ -192,7 +192,7 @@ def test_results_export_round_trips(toy, write_experiment, tmp_path, cli):
 
 
 def test_parquet_export_of_a_column_mixing_lists_and_numbers(tmp_path, cli):
-    from collective_action.store import CellOutcome
+    from collective_action.runs.store import CellOutcome
 
     with ResultStore.open(tmp_path / "out", create=True) as store:
         for i, extra in enumerate(([0.1, 0.2, 0.3], float("nan"))):

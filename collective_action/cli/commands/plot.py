@@ -18,7 +18,7 @@ def register(app: typer.Typer) -> None:
         as_json: bool = JSON_OPTION,
     ) -> int:
         """Draw the figures (PNG and PDF) of every claim stored under DIR."""
-        from ...reproduce import redraw
+        from ...runs.reproduce import redraw
 
         drawn = redraw(folder, figures, claim)
         emit({claim_key: ", ".join(paths) for claim_key, paths in drawn.items()} if not as_json else drawn,

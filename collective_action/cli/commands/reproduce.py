@@ -25,7 +25,7 @@ def register(app: typer.Typer) -> None:
         """Run CLAIM's experiment files through the sweep runner (resuming) and draw its figure."""
         import json
 
-        from ...reproduce import reproduce
+        from ...runs.reproduce import reproduce
 
         target = out or Path("results") / ("quick" if quick else "full")
 

@@ -21,7 +21,7 @@ def register(app: typer.Typer) -> None:
         failed: bool = typer.Option(False, "--failed", help="List the failed cells and their errors instead."),
     ) -> int:
         """Read every stored row back as one table (the store is checked first)."""
-        from ...sweep import read_failures, read_results
+        from ...runs.sweep import read_failures, read_results
 
         check_choice("format", fmt, FORMATS)
         if fmt == "parquet" and output is None:

@@ -27,7 +27,7 @@ def register(app: typer.Typer) -> None:
     ) -> int:
         """Run every cell of EXPERIMENT not yet stored; each finished cell is stored at once."""
         from ...experiment import load_experiment
-        from ...sweep import run_sweep
+        from ...runs.sweep import run_sweep
 
         exp = load_experiment(experiment)
         report = run_sweep(

@@ -8,7 +8,7 @@ resumes, and the final table equals an uninterrupted run's (apart from timing co
 
 Example::
 
-    from collective_action.sweep import run_sweep
+    from collective_action.runs.sweep import run_sweep
     report = run_sweep("experiments/c1_bayes.yaml", "results/c1", backend="pool", quick=True)
     frame = report.frame()          # one pandas DataFrame, rows_to_frame schema
 """
@@ -26,11 +26,11 @@ from pathlib import Path
 import pandas as pd
 from tqdm import tqdm
 
-from ._version import __version__
-from .backends import BACKENDS, Batch, WorkerPool, run_pool, run_ray, run_serial, utc_now
-from .errors import InputError, check_choice
-from .experiment import Cell, Experiment, canonical_json, load_experiment
-from .results import rows_to_frame
+from .._version import __version__
+from .executors import BACKENDS, Batch, WorkerPool, run_pool, run_ray, run_serial, utc_now
+from ..errors import InputError, check_choice
+from ..experiment import Cell, Experiment, canonical_json, load_experiment
+from ..results import rows_to_frame
 from .store import ResultStore, store_path
 
 #: Cells per batch when the caller does not choose: enough batches to keep every worker busy
@@ -101,7 +101,7 @@ def check_options(backend: str, workers: int | None, address: str | None, batch_
     if address and backend != "ray":
         raise InputError("--address needs --backend ray")
     if backend == "ray":
-        from .backends import ray_module
+        from .executors import ray_module
 
         ray_module()
     return workers or os.cpu_count() or 1

@@ -2,7 +2,7 @@
 
 A *batch* is a list of cells of one pillar that ``pillar.run_cells`` computes in one call (so
 the simulator stays vectorised). Every backend runs :func:`run_batch` and yields, for each batch,
-one :class:`~collective_action.store.CellOutcome` per cell; the sweep's parent process is the
+one :class:`~collective_action.runs.store.CellOutcome` per cell; the sweep's parent process is the
 only one that writes to the store.
 
 Worker deaths are retried: the pool rebuilds itself and resubmits the unfinished batches, Ray
@@ -19,9 +19,9 @@ import time
 from datetime import datetime, timezone
 from typing import Iterator
 
-from .errors import InputError
-from .experiment import PILLAR_MODULES, Cell, get_pillar
-from .results import ResultRow
+from ..errors import InputError
+from ..experiment import PILLAR_MODULES, Cell, get_pillar
+from ..results import ResultRow
 from .store import CellOutcome
 
 BACKENDS = ("serial", "pool", "ray")

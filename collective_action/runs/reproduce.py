@@ -20,10 +20,10 @@ from pathlib import Path
 
 import pandas as pd
 
-from .backends import WorkerPool, connect_ray, ray_module
-from .errors import InputError
-from .experiment import load_experiment
-from .experiments import experiment_files
+from .executors import WorkerPool, connect_ray, ray_module
+from ..errors import InputError
+from ..experiment import load_experiment
+from ..experiments import experiment_files
 from .store import ResultStore, has_store, store_path
 from .sweep import check_compatible, check_options, experiment_fingerprint, run_sweep
 
@@ -59,7 +59,7 @@ class ClaimReport:
 
 
 def draw_claim(claim: str, frame: pd.DataFrame, figures_dir: Path) -> list[Path]:
-    from .figures.common import figure_module
+    from ..figures.common import figure_module
 
     return figure_module(claim).draw(frame, figures_dir)
 

@@ -31,8 +31,8 @@ from typing import Any, Iterable
 
 import pandas as pd
 
-from .errors import InputError
-from .results import rows_to_frame
+from ..errors import InputError
+from ..results import rows_to_frame
 
 STORE_FILENAME = "results.sqlite"
 STORE_FORMAT = "collective-action-results"

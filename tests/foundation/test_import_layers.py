@@ -1,0 +1,51 @@
+"""The layers import only downward: the core (vocabulary, errors, result rows) imports neither
+torch nor a pillar nor the orchestration; theory imports no pillar; the simulator and the
+algorithm registry import no torch. Each check imports the module in a fresh interpreter and
+lists what came with it; the last test shows a check fails when a layer is crossed."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+
+import pytest
+
+PILLARS = ("collective_action.simulate", "collective_action.empirical", "collective_action.figures")
+ORCHESTRATION = ("collective_action.runs", "collective_action.agreement", "collective_action.cli")
+
+
+def _loaded(module: str) -> set[str]:
+    code = f"import sys, json, {module}; print(json.dumps(sorted(sys.modules)))"
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    return set(json.loads(out.stdout.strip().splitlines()[-1]))
+
+
+def _crossed(loaded: set[str], forbidden) -> list[str]:
+    return sorted(m for m in loaded if any(m == f or m.startswith(f + ".") for f in forbidden))
+
+
+CORE = ("collective_action", "collective_action.collective", "collective_action.discrete",
+        "collective_action.errors", "collective_action.experiment", "collective_action.intervals",
+        "collective_action.results")
+
+
+@pytest.mark.parametrize("module", CORE)
+def test_core_imports_no_torch_no_pillar_no_orchestration(module):
+    loaded = _loaded(module)
+    assert not _crossed(loaded, ("torch", "ray") + PILLARS + ORCHESTRATION + ("collective_action.theory",)), module
+
+
+def test_theory_imports_no_pillar_and_no_torch():
+    loaded = _loaded("collective_action.theory")
+    assert not _crossed(loaded, ("torch",) + PILLARS + ORCHESTRATION)
+
+
+@pytest.mark.parametrize("module", ["collective_action.simulate", "collective_action.algorithms"])
+def test_simulator_and_registry_import_no_torch(module):
+    loaded = _loaded(module)
+    assert not _crossed(loaded, ("torch", "collective_action.empirical") + ORCHESTRATION), module
+
+
+def test_a_crossed_layer_is_caught():
+    assert "torch" in _crossed(_loaded("collective_action.empirical"), ("torch",))
