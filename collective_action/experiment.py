@@ -116,13 +116,16 @@ PILLAR_MODULES = {
 class Pillar:
     """A pillar's entry points for experiment files.
 
-    ``run_cells(cells)`` runs a batch of cells (possibly as one vectorised computation) and
-    returns one list of ResultRow per cell, in order.
+    ``run_cells(cells, compute=...)`` runs a batch of cells (possibly as one vectorised
+    computation) and returns one list of ResultRow per cell, in order. ``check_cells(cells)``,
+    where a pillar has one, raises InputError for configurations that are valid on their own but
+    cannot run (a signal place the data set lacks); the runner calls it before anything is written.
     """
 
     name: str
     config_model: type[BaseModel]
-    run_cells: Callable[[list["Cell"]], list[list[Any]]]
+    run_cells: Callable[..., list[list[Any]]]
+    check_cells: Callable[[list["Cell"]], None] | None = None
 
 
 _PILLARS: dict[str, Pillar] = {}

@@ -13,25 +13,32 @@ from pathlib import Path
 
 import pandas as pd
 
+from collective_action.compute import Compute
+from collective_action.errors import InputError
 from collective_action.experiment import Cell, Pillar, load_experiment, register_pillar
 from collective_action.results import rows_to_frame
 
 from .config import EmpiricalConfig
 from .runner import batch_key, build_dataset, group_size_limit, train_and_select, train_erm_mlps_batched
 
-#: Device used by run_cells (set by :func:`run` and the CLI; the pillar interface has no device).
-_DEVICE = {"name": "cpu"}
-
-
-def run_cells(cells: list[Cell], device: str | None = None, progress=None, batched: bool = True) -> list[list]:
+def run_cells(cells: list[Cell], compute: Compute | None = None, progress=None, batched: bool = True,
+              device: str | None = None) -> list[list]:
     """Train every cell (one row per validation policy), results in cell order.
 
     With ``batched``, cells whose configurations differ only in alpha and seed and train an
     ERM MLP without selection are trained together as one stacked model (same numbers up to
     float rounding, several times faster); every other cell trains alone.
-    ``progress(i, n, row)`` is called for every finished row.
+    ``progress(i, n, row)`` is called for every finished row. The torch device and thread count
+    come from ``compute`` (``device`` overrides its device).
     """
-    device = device or _DEVICE["name"]
+    from .train import pick_device
+
+    compute = compute or Compute()
+    device = pick_device(device or compute.device)
+    if compute.threads:
+        import torch
+
+        torch.set_num_threads(int(compute.threads))
     configs = [EmpiricalConfig.model_validate(cell.config) for cell in cells]
     out: list[list | None] = [None] * len(cells)
     groups: dict[str, list[int]] = {}
@@ -69,19 +76,43 @@ def _input_size(cfg: EmpiricalConfig) -> int:
     return int(math.prod(build_dataset(cfg).input_shape))
 
 
-register_pillar(Pillar("empirical", EmpiricalConfig, run_cells))
+def check_cells(cells: list[Cell]) -> None:
+    """Before anything runs: every distinct (data, signal, target) of ``cells`` can be built.
+
+    Loads each distinct data set once and builds its signal; a signal place the data set lacks,
+    a patch that does not fit, or a target that is not a class is an InputError naming it.
+    """
+    from .runner import build_signal
+
+    seen: set[str] = set()
+    for cell in cells:
+        cfg = EmpiricalConfig.model_validate(cell.config)
+        key = cfg.model_dump_json(include={"data", "signal", "collective"}, exclude={"collective": {"alpha"}})
+        if key in seen:
+            continue
+        seen.add(key)
+        ds = build_dataset(cfg)
+        build_signal(cfg, ds)
+        if cfg.collective.target >= ds.n_classes:
+            raise InputError(f"collective.target {cfg.collective.target} is not a class of {ds.name} "
+                             f"(0..{ds.n_classes - 1})")
 
 
-def run(spec: str | Path | dict, quick: bool = False, device: str = "cpu", progress=None,
+register_pillar(Pillar("empirical", EmpiricalConfig, run_cells, check_cells))
+
+
+def run(spec: str | Path | dict, quick: bool = False, device: str = "auto", progress=None,
         batched: bool = True) -> pd.DataFrame:
-    """Run an empirical experiment file (path or mapping) and return one row per (config, seed)."""
-    from .train import resolve_device
+    """Run an empirical experiment file (path or mapping) and return one row per (config, seed).
 
-    resolve_device(device)  # fail before any work when CUDA is asked for but absent
+    ``device``: auto (CUDA when torch sees one, else the CPU), cpu or cuda."""
+    from .train import pick_device
+
+    device = pick_device(device)  # fails before any work when CUDA is asked for but absent
     exp = load_experiment(spec)
     if exp.spec.pillar != "empirical":
         from collective_action.errors import InputError
 
         raise InputError(f"{exp.source}: pillar is {exp.spec.pillar!r}, not 'empirical'")
-    rows = run_cells(exp.cells(quick=quick), device=device, progress=progress, batched=batched)
+    rows = run_cells(exp.cells(quick=quick), Compute(device=device), progress=progress, batched=batched)
     return rows_to_frame([r for cell_rows in rows for r in cell_rows])

@@ -44,7 +44,14 @@ def resolve_device(device: str) -> torch.device:
         if not torch.cuda.is_available():
             raise InputError("device 'cuda' requested but torch sees no CUDA device; use --device cpu")
         return torch.device("cuda")
-    raise InputError(f"unknown device {device!r}; choose one of: cpu, cuda")
+    raise InputError(f"unknown device {device!r}; choose one of: auto, cpu, cuda")
+
+
+def pick_device(device: str) -> str:
+    """``auto`` -> ``cuda`` when torch sees a CUDA device, else ``cpu``; ``cpu``/``cuda`` are checked."""
+    if device == "auto":
+        return "cuda" if torch.cuda.is_available() else "cpu"
+    return str(resolve_device(device))
 
 
 def make_optimizer(model: nn.Module, cfg: OptimConfig) -> torch.optim.Optimizer:

@@ -25,6 +25,7 @@ from tqdm import tqdm
 
 from collective_action import theory
 from collective_action.discrete import DiscreteProblem
+from collective_action.compute import Compute
 from collective_action.errors import InputError
 from collective_action.experiment import Cell, Experiment, canonical_json, load_experiment
 from collective_action.results import ResultRow, rows_to_frame
@@ -35,7 +36,6 @@ from collective_action.simulate.learners import LEARNERS, measured_alpha_eff
 from collective_action.simulate.logistic import chunked, logistic_working_set_bytes
 from collective_action.theory import gaussian as gauss_theory
 
-_BACKEND: contextvars.ContextVar["str | Backend"] = contextvars.ContextVar("simulate_backend", default="auto")
 _PROGRESS: contextvars.ContextVar[bool] = contextvars.ContextVar("simulate_progress", default=False)
 
 
@@ -81,9 +81,9 @@ def batch_key(config: dict) -> str:
     return canonical_json(cfg)
 
 
-def run_cells(cells: list[Cell]) -> list[list[ResultRow]]:
-    """The pillar entry point: one list of ResultRow per cell, in order."""
-    backend = get_backend(_BACKEND.get())
+def run_cells(cells: list[Cell], compute: Compute | None = None) -> list[list[ResultRow]]:
+    """The pillar entry point: one list of ResultRow per cell, in order, on ``compute``'s array library."""
+    backend = get_backend((compute or Compute()).array_backend)
     groups: dict[str, list[int]] = {}
     for i, cell in enumerate(cells):
         groups.setdefault(batch_key(cell.config), []).append(i)
@@ -277,11 +277,12 @@ def _run_simplicity(group, cfg, backend: Backend, bar):
 # Public entry point
 
 
-def run(spec, quick: bool = False, backend: str | Backend = "auto", progress: bool = False) -> pd.DataFrame:
+def run(spec, quick: bool = False, backend: "str | Backend | Compute" = "auto", progress: bool = False) -> pd.DataFrame:
     """Run a simulate experiment: a path, a parsed mapping or an :class:`Experiment`.
 
-    ``backend`` is a name ('auto', 'numpy', 'cupy') or a :class:`Backend` built on any array-API
-    namespace (the tests run the whole pillar on ``array_api_strict`` this way).
+    ``backend`` is a name ('auto', 'numpy', 'cupy'), a :class:`Backend` built on any array-API
+    namespace (the tests run the whole pillar on ``array_api_strict`` this way), or a
+    :class:`~collective_action.compute.Compute`.
 
     Returns one row per (configuration, seed) in the shared result schema
     (:func:`collective_action.results.rows_to_frame`), plus the columns ``success_theory``,
@@ -292,12 +293,12 @@ def run(spec, quick: bool = False, backend: str | Backend = "auto", progress: bo
         spec if isinstance(spec, (dict, Path)) else Path(spec))
     if exp.spec.pillar != "simulate":
         raise InputError(f"{exp.source}: pillar is {exp.spec.pillar!r}, not 'simulate'")
-    backend = get_backend(backend)  # a bad or unusable backend fails before anything runs
+    compute = backend if isinstance(backend, Compute) else Compute(array_backend=get_backend(backend))
+    get_backend(compute.array_backend)  # a bad or unusable backend fails before anything runs
     cells = exp.cells(quick=quick)
-    token_b, token_p = _BACKEND.set(backend), _PROGRESS.set(progress)
+    token_p = _PROGRESS.set(progress)
     try:
-        rows = run_cells(cells)
+        rows = run_cells(cells, compute)
     finally:
-        _BACKEND.reset(token_b)
         _PROGRESS.reset(token_p)
     return rows_to_frame([r for cell_rows in rows for r in cell_rows])

@@ -67,3 +67,24 @@ def format_intervals(summary, columns: dict[str, tuple[str, str]]):
     for col, (lo, hi) in columns.items():
         shown[col] = [f"{m:.3f} [{a:.3f}, {b:.3f}]" for m, a, b in zip(shown[col], shown[lo], shown[hi])]
     return shown
+
+
+def run_to_store(exp, out, *, quick: bool, executor: str, compute, batch_size, workers, progress: bool):
+    """Run ``exp`` through the sweep runner into the results folder ``out`` (default
+    results/<name>): every finished cell in its store, so `results` and `plot` read it and a
+    rerun resumes; results.parquet and results.csv are exports of this experiment's rows.
+    Returns (frame, folder, report); failed cells end the command with exit 1 after the export."""
+    from pathlib import Path
+
+    from ..runs.sweep import run_sweep
+
+    folder = Path(out) if out else Path("results") / exp.name
+    report = run_sweep(exp, folder, executor=executor, workers=workers, batch_size=batch_size, quick=quick,
+                       progress=progress, compute=compute)
+    frame = report.frame()
+    frame.to_parquet(folder / "results.parquet", index=False)
+    frame.to_csv(folder / "results.csv", index=False)
+    if report.n_failed:
+        typer.echo(f"error: {report.n_failed} cell(s) failed; see `collective-action results {folder} --failed`",
+                   err=True)
+    return frame, folder, report

@@ -3,7 +3,8 @@
 A *batch* is a list of cells of one pillar that ``pillar.run_cells`` computes in one call (so
 the simulator stays vectorised). Every backend runs :func:`run_batch` and yields, for each batch,
 one :class:`~collective_action.runs.store.CellOutcome` per cell; the sweep's parent process is the
-only one that writes to the store.
+only one that writes to the store. Every batch carries the run's :class:`~collective_action.compute.Compute`
+(array library, device, threads) to its pillar, on every executor and every Ray worker.
 
 Worker deaths are retried: the pool rebuilds itself and resubmits the unfinished batches, Ray
 resubmits the task (``max_retries``). A batch that keeps killing its worker ends as failed cells.
@@ -19,12 +20,13 @@ import time
 from datetime import datetime, timezone
 from typing import Iterator
 
+from ..compute import EXECUTORS, Compute, pass_compute
 from ..errors import InputError
 from ..experiment import PILLAR_MODULES, Cell, get_pillar
 from ..results import ResultRow
 from .store import CellOutcome
 
-BACKENDS = ("serial", "pool", "ray")
+BACKENDS = EXECUTORS  # the executors, by name
 
 #: How often a batch is resubmitted after its worker process died.
 WORKER_RETRIES = 2
@@ -62,7 +64,8 @@ def _records_of(cell: Cell, rows) -> list[dict]:
     return records
 
 
-def run_batch(pillar_name: str, pillar_module: str, cells: Batch, sweep_backend: str) -> list[CellOutcome]:
+def run_batch(pillar_name: str, pillar_module: str, cells: Batch, sweep_backend: str,
+              compute: Compute | None = None) -> list[CellOutcome]:
     """Run one batch through its pillar; never raises for a failing cell.
 
     If the batch as a whole raises, its cells are run one at a time so that only the cells
@@ -73,7 +76,7 @@ def run_batch(pillar_name: str, pillar_module: str, cells: Batch, sweep_backend:
     started, t0 = utc_now(), time.perf_counter()
     try:
         pillar = get_pillar(pillar_name)
-        results = pillar.run_cells(list(cells))
+        results = pass_compute(pillar.run_cells, list(cells), compute)
         if len(results) != len(cells):
             raise RuntimeError(f"pillar {pillar_name!r} returned {len(results)} results for {len(cells)} cells")
         records = [_records_of(cell, rows) for cell, rows in zip(cells, results)]
@@ -81,7 +84,7 @@ def run_batch(pillar_name: str, pillar_module: str, cells: Batch, sweep_backend:
         if len(cells) > 1:
             out: list[CellOutcome] = []
             for cell in cells:
-                out.extend(run_batch(pillar_name, pillar_module, [cell], sweep_backend))
+                out.extend(run_batch(pillar_name, pillar_module, [cell], sweep_backend, compute))
             return out
         wall = time.perf_counter() - t0
         cell = cells[0]
@@ -105,9 +108,9 @@ def _died(batch: Batch, backend: str, why: str) -> list[CellOutcome]:
 
 
 # ------------------------------------------------------------------------------------ serial
-def run_serial(batches: list[Batch]) -> Iterator[list[CellOutcome]]:
+def run_serial(batches: list[Batch], compute: Compute | None = None) -> Iterator[list[CellOutcome]]:
     for batch in batches:
-        yield run_batch(batch[0].pillar, PILLAR_MODULES[batch[0].pillar], batch, "serial")
+        yield run_batch(batch[0].pillar, PILLAR_MODULES[batch[0].pillar], batch, "serial", compute)
 
 
 # ------------------------------------------------------------------------------------ pool
@@ -121,13 +124,14 @@ class WorkerPool:
     """A process pool (*spawn* start method: safe with threads and torch) that can outlive one
     sweep, so that ``reproduce`` pays the workers' start-up (imports) once for many files."""
 
-    def __init__(self, workers: int):
+    def __init__(self, workers: int, threads: int | None = None):
         self.workers = workers
+        self.threads = threads
         self._executor: cf.ProcessPoolExecutor | None = None
 
     def executor(self) -> cf.ProcessPoolExecutor:
         if self._executor is None:
-            threads = max(1, (os.cpu_count() or 1) // self.workers)
+            threads = self.threads or max(1, (os.cpu_count() or 1) // self.workers)
             # Spawned workers inherit the environment at start, before they import numpy/torch:
             # set the thread caps here too (the parent only writes to the store).
             _pool_initialiser(threads)
@@ -155,17 +159,19 @@ class WorkerPool:
         self.close()
 
 
-def run_pool(batches: list[Batch], workers: int, pool: WorkerPool | None = None) -> Iterator[list[CellOutcome]]:
+def run_pool(batches: list[Batch], workers: int, pool: WorkerPool | None = None,
+             compute: Compute | None = None) -> Iterator[list[CellOutcome]]:
     """Run batches on a local process pool; a dead worker's batches are resubmitted."""
     own = pool is None
-    pool = pool or WorkerPool(workers)
+    pool = pool or WorkerPool(workers, None if compute is None else compute.threads)
     attempts = {i: 0 for i in range(len(batches))}
     todo = list(range(len(batches)))
     try:
         while todo:
             executor = pool.executor()
             futures = {
-                executor.submit(run_batch, batches[i][0].pillar, PILLAR_MODULES[batches[i][0].pillar], batches[i], "pool"): i
+                executor.submit(run_batch, batches[i][0].pillar, PILLAR_MODULES[batches[i][0].pillar], batches[i], "pool",
+                                compute): i
                 for i in todo
             }
             broken: list[int] = []
@@ -220,7 +226,8 @@ def connect_ray(workers: int | None, address: str | None) -> bool:
     return True
 
 
-def run_ray(batches: list[Batch], workers: int | None, address: str | None) -> Iterator[list[CellOutcome]]:
+def run_ray(batches: list[Batch], workers: int | None, address: str | None,
+            compute: Compute | None = None) -> Iterator[list[CellOutcome]]:
     """Run on Ray: an existing connection, ``address``, or a local head bound to 127.0.0.1.
 
     Each batch is a task with ``max_retries``: if its worker process dies, Ray runs it again.
@@ -230,7 +237,7 @@ def run_ray(batches: list[Batch], workers: int | None, address: str | None) -> I
     remote = ray.remote(num_cpus=1, max_retries=WORKER_RETRIES + 1, retry_exceptions=False)(run_batch)
     try:
         refs = {
-            remote.remote(b[0].pillar, PILLAR_MODULES[b[0].pillar], b, "ray"): i for i, b in enumerate(batches)
+            remote.remote(b[0].pillar, PILLAR_MODULES[b[0].pillar], b, "ray", compute): i for i, b in enumerate(batches)
         }
         pending = list(refs)
         while pending:

@@ -20,6 +20,8 @@ from pathlib import Path
 
 import pandas as pd
 
+from ..compute import Compute
+from .compute_check import check_compute
 from .executors import WorkerPool, connect_ray, ray_module
 from ..errors import InputError
 from ..experiment import load_experiment
@@ -69,21 +71,26 @@ def reproduce(
     out: str | Path,
     *,
     quick: bool = False,
-    backend: str = "pool",
+    executor: str = "pool",
     workers: int | None = None,
     address: str | None = None,
     batch_size: int | None = None,
     progress: bool = True,
     on_claim=None,
+    compute: Compute | None = None,
+    backend: str | None = None,
 ) -> list[ClaimReport]:
     """Run the shipped experiment files of ``claim`` ('C1'..'C5' or 'all') and draw the figures.
 
     Every file is validated before anything runs or is written. A claim without files is
     skipped with a note; a failing cell is counted (its claim's figure is drawn from the rest).
-    ``on_claim(report)`` is called as each claim finishes (the CLI prints it at once).
+    ``on_claim(report)`` is called as each claim finishes (the CLI prints it at once). ``compute``
+    (array library, device, threads) reaches every cell; ``backend`` is the former name of ``executor``.
     """
+    executor = backend or executor
+    compute = check_compute(compute or Compute())
     claims = parse_claims(claim)
-    n_workers = check_options(backend, workers, address, batch_size)
+    n_workers = check_options(executor, workers, address, batch_size)
     plan = {c: [load_experiment(f) for f in experiment_files(c)] for c in claims}  # validate all first
     out = Path(out)
     for c, experiments in plan.items():  # refuse a folder of an edited or other-size run before any work
@@ -94,14 +101,15 @@ def reproduce(
                                      hint="choose another --out (quick and full runs need separate folders)")
     # Start workers once for every file: spawning and importing costs seconds per sweep.
     with ExitStack() as stack:
-        pool = stack.enter_context(WorkerPool(n_workers)) if backend == "pool" else None
-        if backend == "ray" and connect_ray(workers, address):
+        pool = stack.enter_context(WorkerPool(n_workers, compute.threads)) if executor == "pool" else None
+        if executor == "ray" and connect_ray(workers, address):
             stack.callback(ray_module().shutdown)
-        return _run_claims(claims, plan, out, quick, backend, workers, address, batch_size, progress, pool, on_claim)
+        return _run_claims(claims, plan, out, quick, executor, workers, address, batch_size, progress, pool,
+                           on_claim, compute)
 
 
-def _run_claims(claims, plan, out, quick, backend, workers, address, batch_size, progress, pool,
-                on_claim) -> list[ClaimReport]:
+def _run_claims(claims, plan, out, quick, executor, workers, address, batch_size, progress, pool,
+                on_claim, compute) -> list[ClaimReport]:
     figures_dir = out / "figures"
     reports = []
     for c in claims:
@@ -116,8 +124,9 @@ def _run_claims(claims, plan, out, quick, backend, workers, address, batch_size,
         folder = out / c.lower()
         cell_ids: list[str] = []
         for exp in plan[c]:
-            sweep = run_sweep(exp, folder, backend=backend, workers=workers, address=address,
-                              batch_size=batch_size, quick=quick, progress=progress, share_store=True, pool=pool)
+            sweep = run_sweep(exp, folder, executor=executor, workers=workers, address=address,
+                              batch_size=batch_size, quick=quick, progress=progress, share_store=True, pool=pool,
+                              compute=compute)
             report.files.append(Path(exp.source).name)
             report.cells += sweep.n_cells
             report.ran += sweep.n_run

@@ -28,9 +28,11 @@ from tqdm import tqdm
 
 from .._version import __version__
 from .executors import BACKENDS, Batch, WorkerPool, run_pool, run_ray, run_serial, utc_now
+from ..compute import Compute
 from ..errors import InputError, check_choice
-from ..experiment import Cell, Experiment, canonical_json, load_experiment
+from ..experiment import Cell, Experiment, canonical_json, get_pillar, load_experiment
 from ..results import rows_to_frame
+from .compute_check import check_compute
 from .store import ResultStore, store_path
 
 #: Cells per batch when the caller does not choose: enough batches to keep every worker busy
@@ -91,16 +93,16 @@ def auto_batch_size(n_cells: int, workers: int) -> int:
     return max(1, min(MAX_AUTO_BATCH, math.ceil(n_cells / (4 * max(1, workers)))))
 
 
-def check_options(backend: str, workers: int | None, address: str | None, batch_size: int | None) -> int:
+def check_options(executor: str, workers: int | None, address: str | None, batch_size: int | None) -> int:
     """Validate runner options (before anything is written); returns the worker count."""
-    check_choice("backend", backend, BACKENDS)
+    check_choice("executor", executor, BACKENDS)
     if workers is not None and workers < 1:
         raise InputError(f"workers must be at least 1, got {workers}")
     if batch_size is not None and batch_size < 1:
         raise InputError(f"batch size must be at least 1, got {batch_size}")
-    if address and backend != "ray":
-        raise InputError("--address needs --backend ray")
-    if backend == "ray":
+    if address and executor != "ray":
+        raise InputError("--address needs --executor ray")
+    if executor == "ray":
         from .executors import ray_module
 
         ray_module()
@@ -128,7 +130,7 @@ def run_sweep(
     experiment: Experiment | str | Path | dict,
     out: str | Path,
     *,
-    backend: str = "pool",
+    executor: str = "pool",
     workers: int | None = None,
     address: str | None = None,
     batch_size: int | None = None,
@@ -137,6 +139,8 @@ def run_sweep(
     progress: bool = True,
     share_store: bool = False,
     pool: WorkerPool | None = None,
+    compute: Compute | None = None,
+    backend: str | None = None,
 ) -> SweepReport:
     """Run (or resume) one experiment's sweep into the results folder ``out``.
 
@@ -144,10 +148,15 @@ def run_sweep(
     of this one (without it that is an error, so results of different sweeps are not mixed by
     accident). ``share_store``: a store meant to hold several experiments (``reproduce`` puts
     all files of one claim in one folder). ``pool``: a WorkerPool to reuse across sweeps.
-    Raises InputError for bad input before writing.
+    ``compute`` (array library, device, threads) reaches every cell's pillar. ``backend`` is the
+    former name of ``executor``. Raises InputError for bad input before writing.
     """
+    if backend is not None:
+        executor = backend
+    compute = compute or Compute()
     exp = experiment if isinstance(experiment, Experiment) else load_experiment(experiment)
-    n_workers = check_options(backend, workers, address, batch_size)
+    n_workers = check_options(executor, workers, address, batch_size)
+    check_compute(compute)
     cells = exp.cells(quick=quick)
     ids = [c.cell_id for c in cells]
     if len(set(ids)) != len(ids):
@@ -156,6 +165,10 @@ def run_sweep(
     if out.exists() and not out.is_dir():
         raise InputError(f"--out {out} exists and is not a folder")
     fingerprint = experiment_fingerprint(exp, quick)
+    for name in sorted({c.pillar for c in cells}):  # configurations that cannot run: before any write
+        pillar = get_pillar(name)
+        if getattr(pillar, "check_cells", None) is not None:
+            pillar.check_cells([c for c in cells if c.pillar == name])
 
     t_start = time.perf_counter()
     store = ResultStore.open(out, create=True)
@@ -168,12 +181,12 @@ def run_sweep(
         todo = [c for c in cells if c.cell_id not in done]
         size = batch_size or auto_batch_size(len(todo), n_workers)
         batches = make_batches(todo, size)
-        if backend == "serial":
-            stream = run_serial(batches)
-        elif backend == "pool":
-            stream = run_pool(batches, n_workers, pool)
+        if executor == "serial":
+            stream = run_serial(batches, compute)
+        elif executor == "pool":
+            stream = run_pool(batches, n_workers, pool, compute)
         else:
-            stream = run_ray(batches, workers, address)
+            stream = run_ray(batches, workers, address, compute)
 
         failures: list[tuple[str, str]] = []
         bar = tqdm(total=len(cells), initial=len(cells) - len(todo), desc=exp.name, unit="cell",
@@ -203,7 +216,7 @@ def run_sweep(
     return SweepReport(
         out=out, experiment=exp.name, cell_ids=ids, n_cells=len(cells), n_skipped=len(cells) - len(todo),
         n_run=len(todo), n_failed=len(failures), failures=failures,
-        wall_s=time.perf_counter() - t_start, backend=backend,
+        wall_s=time.perf_counter() - t_start, backend=executor,
     )
 
 

@@ -24,7 +24,7 @@ def _write(tmp_path, spec, name="exp.yaml"):
 
 def test_writes_parquet_and_csv_and_prints_summary(cli, tmp_path):
     out = tmp_path / "res"
-    r = cli("simulate", _write(tmp_path, GOOD), "--out", out, "--backend", "numpy", "--no-progress")
+    r = cli("simulate", _write(tmp_path, GOOD), "--out", out, "--array-backend", "numpy", "--no-progress")
     assert r.exit_code == 0, r.stderr
     frame = pd.read_parquet(out / "results.parquet")
     assert len(frame) == 4 and len(pd.read_csv(out / "results.csv")) == 4
@@ -74,13 +74,13 @@ def test_bad_input_exits_2_with_one_line(cli, tmp_path, spec, needle):
 @pytest.mark.skipif(cupy_usable(), reason="a GPU is usable here")
 def test_cupy_without_gpu_is_bad_input(cli, tmp_path):
     out = tmp_path / "never"
-    r = cli("simulate", _write(tmp_path, GOOD), "--backend", "cupy", "--out", out)
+    r = cli("simulate", _write(tmp_path, GOOD), "--array-backend", "cupy", "--out", out)
     assert r.exit_code == 2 and "cupy" in r.stderr and len(r.stderr.strip().splitlines()) == 1
     assert not out.exists()
 
 
 def test_unknown_backend_and_missing_file(cli, tmp_path):
-    r = cli("simulate", _write(tmp_path, GOOD), "--backend", "tpu")
+    r = cli("simulate", _write(tmp_path, GOOD), "--array-backend", "tpu")
     assert r.exit_code == 2 and "backend" in r.stderr
     r = cli("simulate", tmp_path / "nope.yaml")
     assert r.exit_code == 2 and "not found" in r.stderr

@@ -125,7 +125,7 @@ def test_cli_runs_a_user_battery_and_writes_everything(cli, tmp_path):
     path = tmp_path / "mine.yaml"
     path.write_text(yaml.safe_dump({"name": "mine", "scenarios": [TV]}))
     out = tmp_path / "out"
-    res = cli("stress", "--file", path, "--backend", "numpy", "--out", out, "--json")
+    res = cli("stress", "--file", path, "--array-backend", "numpy", "--out", out, "--json")
     assert res.exit_code == 0, res.stderr
     payload = res.json()
     assert payload["rows"] == 4 and payload["flags"]["VIOLATION"] == 0
@@ -146,7 +146,7 @@ def test_cli_runs_a_user_battery_and_writes_everything(cli, tmp_path):
 
 @pytest.mark.parametrize("args, needle", [
     (("--scenario", "no-such"), "unknown scenario"),
-    (("--backend", "tpu"), "backend"),
+    (("--array-backend", "tpu"), "backend"),
     (("--file", "/no/such.yaml"), "not found"),
 ])
 def test_cli_bad_input_exits_2_with_one_line(cli, tmp_path, args, needle):

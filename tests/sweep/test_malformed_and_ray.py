@@ -37,7 +37,7 @@ def test_malformed_experiment_exits_2_with_one_line_and_writes_nothing(
     assert old in text
     path.write_text(text.replace(old, new, 1))
     out = tmp_path / "results-folder"
-    res = cli("sweep", path, "--out", out, "--backend", "serial")
+    res = cli("sweep", path, "--out", out, "--executor", "serial")
     assert res.exit_code == 2
     assert res.stderr.count("\n") == 1 and res.stderr.startswith("error:"), res.stderr
     assert fragment in res.stderr, res.stderr
@@ -48,10 +48,10 @@ def test_malformed_experiment_exits_2_with_one_line_and_writes_nothing(
 @pytest.mark.parametrize(
     "args, fragment",
     [
-        (("--backend", "slurm"), "unknown backend"),
+        (("--executor", "slurm"), "unknown executor"), (("--backend", "slurm"), "unknown executor"),
         (("--workers", "0"), "workers"),
         (("--batch-size", "0"), "batch size"),
-        (("--address", "10.0.0.1:6379"), "--backend ray"),
+        (("--address", "10.0.0.1:6379"), "--executor ray"),
     ],
 )
 def test_bad_runner_options_exit_2_and_write_nothing(toy, write_experiment, tmp_path, cli, args, fragment):
@@ -71,7 +71,7 @@ def test_local_ray_cluster_matches_pool_and_retries_a_dead_worker(toy, write_exp
     monkeypatch.setenv("PYTHONPATH", pythonpath)
     monkeypatch.setenv("OMP_NUM_THREADS", "1")
     assert not ray.is_initialized()
-    on_ray = run_sweep(exp, tmp_path / "ray", backend="ray", workers=2, batch_size=4, progress=False)
+    on_ray = run_sweep(exp, tmp_path / "ray", executor="ray", workers=2, batch_size=4, progress=False)
     assert not ray.is_initialized(), "a head the toolkit started must be shut down again"
     assert marker.exists(), "no Ray worker died, so the retry was not exercised"
     assert on_ray.n_failed == 0 and on_ray.n_run == 24
@@ -79,7 +79,7 @@ def test_local_ray_cluster_matches_pool_and_retries_a_dead_worker(toy, write_exp
     assert set(ray_frame["sweep_backend"]) == {"ray"}
     assert ray_frame["cell_id"].is_unique
     # the marker now exists, so the pool run does not crash; same cells, same numbers
-    on_pool = run_sweep(exp, tmp_path / "pool", backend="pool", workers=2, batch_size=4, progress=False)
+    on_pool = run_sweep(exp, tmp_path / "pool", executor="pool", workers=2, batch_size=4, progress=False)
     pd.testing.assert_frame_equal(comparable(ray_frame), comparable(on_pool.frame()))
 
 
@@ -107,9 +107,9 @@ def test_sweep_on_an_existing_ray_cluster_by_address(toy, write_experiment, tmp_
     assert start.returncode == 0, start.stderr[-2000:]
     try:
         exp = write_experiment()
-        report = run_sweep(exp, tmp_path / "cluster", backend="ray", address=f"127.0.0.1:{port}", batch_size=6,
+        report = run_sweep(exp, tmp_path / "cluster", executor="ray", address=f"127.0.0.1:{port}", batch_size=6,
                            progress=False)
-        local = run_sweep(exp, tmp_path / "serial", backend="serial", progress=False)
+        local = run_sweep(exp, tmp_path / "serial", executor="serial", progress=False)
         assert report.n_failed == 0
         pd.testing.assert_frame_equal(comparable(report.frame()), comparable(local.frame()))
     finally:

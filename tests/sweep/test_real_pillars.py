@@ -21,8 +21,8 @@ def test_theory_file_gives_the_same_table_cell_by_cell_and_batched(tmp_path):
     raw["seeds"] = 3  # the shipped grid with fewer seeds keeps the default suite fast
     exp = load_experiment(raw)
     # one cell per pillar call vs batches of 5 (the pool path itself is tested with the toy pillar)
-    serial = run_sweep(exp, tmp_path / "one", backend="serial", batch_size=1, quick=True, progress=False)
-    pooled = run_sweep(exp, tmp_path / "batched", backend="serial", batch_size=5, quick=True, progress=False)
+    serial = run_sweep(exp, tmp_path / "one", executor="serial", batch_size=1, quick=True, progress=False)
+    pooled = run_sweep(exp, tmp_path / "batched", executor="serial", batch_size=5, quick=True, progress=False)
     a, b = serial.frame(), pooled.frame()
     assert serial.n_failed == pooled.n_failed == 0 and len(a) == serial.n_cells
     pd.testing.assert_frame_equal(comparable(a), comparable(b))

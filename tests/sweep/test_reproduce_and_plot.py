@@ -31,7 +31,7 @@ def test_unknown_claim_exits_2_and_writes_nothing(cli, tmp_path):
 
 def test_reproduce_all_runs_claim_files_draws_and_plot_redraws(toy_claim_files, cli, tmp_path):
     out = tmp_path / "quick"
-    res = cli("reproduce", "all", "--quick", "--out", out, "--backend", "serial", "--no-progress", "--json")
+    res = cli("reproduce", "all", "--quick", "--out", out, "--executor", "serial", "--no-progress", "--json")
     assert res.exit_code == 0, res.stderr
     claims = {c["claim"]: c for c in res.json()["claims"]}
     assert set(claims) == {"C1", "C2", "C3", "C4", "C5"}
@@ -43,7 +43,7 @@ def test_reproduce_all_runs_claim_files_draws_and_plot_redraws(toy_claim_files, 
     with ResultStore.open(out / "c2") as store:
         assert set(store.experiments()) == {"c2-toy-a", "c2-toy-b"} and store.count("done") == 36
 
-    again = cli("reproduce", "C2", "--quick", "--out", out, "--backend", "serial", "--no-progress", "--json")
+    again = cli("reproduce", "C2", "--quick", "--out", out, "--executor", "serial", "--no-progress", "--json")
     assert again.exit_code == 0 and again.json()["claims"][0]["ran"] == 0
 
     png.unlink()
@@ -52,7 +52,7 @@ def test_reproduce_all_runs_claim_files_draws_and_plot_redraws(toy_claim_files, 
     assert json.loads(res.stdout)["C2"][0].endswith("c2.png")
 
     # a full run into the quick folder is refused before anything runs
-    res = cli("reproduce", "C2", "--out", out, "--backend", "serial", "--no-progress")
+    res = cli("reproduce", "C2", "--out", out, "--executor", "serial", "--no-progress")
     assert res.exit_code == 2 and "another --out" in res.stderr and res.stderr.count("\n") == 1
 
 
@@ -60,7 +60,7 @@ def test_plot_of_a_single_sweep_infers_its_claim(toy, write_experiment, cli, tmp
     exp = write_experiment()
     exp.write_text(exp.read_text().replace("name: toy-sweep", "name: c4-toy"))
     out = tmp_path / "sweep"
-    assert cli("sweep", exp, "--out", out, "--backend", "serial", "--no-progress").exit_code == 0
+    assert cli("sweep", exp, "--out", out, "--executor", "serial", "--no-progress").exit_code == 0
     res = cli("plot", out, "--json")
     assert res.exit_code == 0, res.stderr
     assert (out / "figures" / "c4.png").exists()

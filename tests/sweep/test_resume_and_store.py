@@ -44,7 +44,7 @@ def _done_count(out) -> int:
 
 def test_sigkill_mid_sweep_then_resume_equals_uninterrupted_run(toy, write_experiment, tmp_path):
     exp = write_experiment(extra_config="sleep_s: 0.2\n")
-    reference = run_sweep(exp, tmp_path / "reference", backend="serial", progress=False).frame()
+    reference = run_sweep(exp, tmp_path / "reference", executor="serial", progress=False).frame()
     assert len(reference) == 24
 
     out = tmp_path / "killed"
@@ -75,10 +75,10 @@ def test_sigkill_mid_sweep_then_resume_equals_uninterrupted_run(toy, write_exper
 
 def test_pool_and_serial_agree_and_rerun_skips_everything(toy, write_experiment, tmp_path):
     exp = write_experiment()
-    serial = run_sweep(exp, tmp_path / "s", backend="serial", progress=False)
-    pool = run_sweep(exp, tmp_path / "p", backend="pool", workers=2, batch_size=5, progress=False)
+    serial = run_sweep(exp, tmp_path / "s", executor="serial", progress=False)
+    pool = run_sweep(exp, tmp_path / "p", executor="pool", workers=2, batch_size=5, progress=False)
     pd.testing.assert_frame_equal(comparable(serial.frame()), comparable(pool.frame()))
-    again = run_sweep(exp, tmp_path / "p", backend="pool", progress=False)
+    again = run_sweep(exp, tmp_path / "p", executor="pool", progress=False)
     assert again.n_skipped == 24 and again.n_run == 0
     frame = pool.frame()
     # real numbers: success grows with alpha on average, and every row carries its provenance
@@ -93,7 +93,7 @@ def test_pool_and_serial_agree_and_rerun_skips_everything(toy, write_experiment,
 def test_pool_worker_death_is_retried(toy, write_experiment, tmp_path):
     marker = tmp_path / "crashed-once"
     exp = write_experiment(extra_config=f"crash_marker: {marker}\n")
-    report = run_sweep(exp, tmp_path / "out", backend="pool", workers=2, batch_size=4, progress=False)
+    report = run_sweep(exp, tmp_path / "out", executor="pool", workers=2, batch_size=4, progress=False)
     assert marker.exists(), "the worker never crashed, so the retry was not exercised"
     assert report.n_failed == 0 and len(report.frame()) == 24
 
@@ -103,7 +103,7 @@ def test_failing_cell_is_recorded_and_does_not_stop_the_sweep(toy, write_experim
     body = exp.read_text().replace("learner: [majority, smoothed]", "learner: [majority, smoothed]\n  fail: [false, true]")
     exp.write_text(body)
     out = tmp_path / "out"
-    res = cli("sweep", exp, "--out", out, "--backend", "serial", "--batch-size", "4", "--no-progress", "--json")
+    res = cli("sweep", exp, "--out", out, "--executor", "serial", "--batch-size", "4", "--no-progress", "--json")
     assert res.exit_code == 1
     assert json.loads(res.stdout.splitlines()[0])["failed"] == 24
     with ResultStore.open(out) as store:
@@ -118,12 +118,12 @@ def test_rerun_retries_failed_cells_and_keeps_done_ones(toy, write_experiment, t
     marker = tmp_path / "fixed"
     exp = write_experiment(extra_config=f"fail_marker: {marker}\n")
     out = tmp_path / "out"
-    first = cli("sweep", exp, "--out", out, "--backend", "serial", "--no-progress", "--json")
+    first = cli("sweep", exp, "--out", out, "--executor", "serial", "--no-progress", "--json")
     assert first.exit_code == 1 and json.loads(first.stdout.splitlines()[0])["failed"] == 8  # seed 0 of 8 configs
     with ResultStore.open(out) as store:
         done_before = store.frame().set_index("cell_id")["finished_at"]
     marker.write_text("the cause is fixed")
-    second = cli("sweep", exp, "--out", out, "--backend", "serial", "--no-progress", "--json")
+    second = cli("sweep", exp, "--out", out, "--executor", "serial", "--no-progress", "--json")
     assert second.exit_code == 0
     summary = json.loads(second.stdout)
     assert summary["already_stored"] == 16 and summary["ran"] == 8 and summary["failed"] == 0
@@ -136,12 +136,12 @@ def test_rerun_retries_failed_cells_and_keeps_done_ones(toy, write_experiment, t
 def test_other_experiment_in_the_same_folder_needs_resume(toy, write_experiment, tmp_path, cli):
     first = write_experiment()
     out = tmp_path / "out"
-    assert cli("sweep", first, "--out", out, "--backend", "serial", "--no-progress").exit_code == 0
+    assert cli("sweep", first, "--out", out, "--executor", "serial", "--no-progress").exit_code == 0
     other = write_experiment(name="other.yaml")
     other.write_text(other.read_text().replace("name: toy-sweep", "name: toy-other").replace("n_points: 300", "n_points: 200"))
-    res = cli("sweep", other, "--out", out, "--backend", "serial", "--no-progress")
+    res = cli("sweep", other, "--out", out, "--executor", "serial", "--no-progress")
     assert res.exit_code == 2 and res.stderr.count("\n") == 1 and "toy-sweep" in res.stderr
-    res = cli("sweep", other, "--out", out, "--backend", "serial", "--no-progress", "--resume")
+    res = cli("sweep", other, "--out", out, "--executor", "serial", "--no-progress", "--resume")
     assert res.exit_code == 0
     assert set(read_results(out)["experiment"]) == {"toy-sweep", "toy-other"}
 
@@ -149,7 +149,7 @@ def test_other_experiment_in_the_same_folder_needs_resume(toy, write_experiment,
 @pytest.mark.parametrize("damage", ["truncate", "garbage", "checksum", "foreign"])
 def test_corrupt_store_is_reported_never_used(toy, write_experiment, tmp_path, cli, damage):
     out = tmp_path / "out"
-    run_sweep(write_experiment(), out, backend="serial", progress=False)
+    run_sweep(write_experiment(), out, executor="serial", progress=False)
     path = out / "results.sqlite"
     if damage == "truncate":
         data = path.read_bytes()
@@ -167,14 +167,14 @@ def test_corrupt_store_is_reported_never_used(toy, write_experiment, tmp_path, c
     res = cli("results", out)
     assert res.exit_code == 2, res.stdout[:200]
     assert res.stderr.count("\n") == 1 and "results store" in res.stderr
-    res = cli("sweep", write_experiment(), "--out", out, "--backend", "serial", "--no-progress")
+    res = cli("sweep", write_experiment(), "--out", out, "--executor", "serial", "--no-progress")
     if damage != "checksum":  # a bad checksum is found when rows are read, not when cells are skipped
         assert res.exit_code == 2 and res.stderr.count("\n") == 1
 
 
 def test_results_export_round_trips(toy, write_experiment, tmp_path, cli):
     out = tmp_path / "out"
-    run_sweep(write_experiment(), out, backend="serial", progress=False)
+    run_sweep(write_experiment(), out, executor="serial", progress=False)
     stored = read_results(out)
     for fmt in ("csv", "json", "parquet"):
         target = tmp_path / f"export.{fmt}"
@@ -211,5 +211,5 @@ def test_store_whose_creation_was_interrupted_is_started_afresh(toy, write_exper
     out = tmp_path / "out"
     out.mkdir()
     (out / "results.sqlite").write_bytes(b"")  # SIGKILL between creating the file and its schema
-    report = run_sweep(write_experiment(), out, backend="serial", progress=False)
+    report = run_sweep(write_experiment(), out, executor="serial", progress=False)
     assert report.n_run == 24 and len(report.frame()) == 24

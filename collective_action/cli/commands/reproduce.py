@@ -6,6 +6,8 @@ from pathlib import Path
 
 import typer
 
+from ..compute_options import (ARRAY_BACKEND_OPTION, DEVICE_OPTION, EXECUTOR_OPTION, LEGACY_BACKEND_OPTION,
+                               THREADS_OPTION, make_compute)
 from ..output import JSON_OPTION
 
 
@@ -15,12 +17,16 @@ def register(app: typer.Typer) -> None:
         claim: str = typer.Argument(..., help="C1 ... C5, or all."),
         quick: bool = typer.Option(False, "--quick", help="Use each file's quick: sizes (minutes on 2 cores)."),
         out: Path = typer.Option(None, "--out", help="Results folder (default: results/quick or results/full)."),
-        backend: str = typer.Option("pool", "--backend", help="serial | pool (default) | ray"),
-        address: str = typer.Option(None, "--address", help="Ray cluster address (with --backend ray)."),
+        executor: str = EXECUTOR_OPTION,
+        array_backend: str = ARRAY_BACKEND_OPTION,
+        device: str = DEVICE_OPTION,
+        threads: int = THREADS_OPTION,
+        address: str = typer.Option(None, "--address", help="Ray cluster address (with --executor ray)."),
         workers: int = typer.Option(None, "--workers", help="Parallel workers (default: CPU cores)."),
         batch_size: int = typer.Option(None, "--batch-size", help="Cells per pillar call (default: automatic)."),
         progress: bool = typer.Option(True, "--progress/--no-progress", help="Progress bars on stderr."),
         as_json: bool = JSON_OPTION,
+        backend: str = LEGACY_BACKEND_OPTION,
     ) -> int:
         """Run CLAIM's experiment files through the sweep runner (resuming) and draw its figure."""
         import json
@@ -42,8 +48,9 @@ def register(app: typer.Typer) -> None:
             if r.note:
                 typer.echo(f"  note    {r.note}")
 
-        reports = reproduce(claim, target, quick=quick, backend=backend, workers=workers, address=address,
-                            batch_size=batch_size, progress=progress, on_claim=show)
+        reports = reproduce(claim, target, quick=quick, executor=backend or executor, workers=workers,
+                            address=address, batch_size=batch_size, progress=progress, on_claim=show,
+                            compute=make_compute(array_backend, device, threads))
         failed = sum(r.failed for r in reports)
         if as_json:
             typer.echo(json.dumps({"out": str(target), "claims": [r.as_dict() for r in reports]}))

@@ -7,6 +7,8 @@ from typing import List, Optional
 
 import typer
 
+from ..compute_options import ARRAY_BACKEND_OPTION, LEGACY_BACKEND_OPTION
+
 from ..output import JSON_OPTION, _clean
 
 
@@ -14,13 +16,14 @@ def register(app: typer.Typer) -> None:
     @app.command("stress")
     def stress(
         quick: bool = typer.Option(False, "--quick", help="Apply each scenario's quick: overrides (minutes on 2 cores)."),
-        backend: str = typer.Option("auto", "--backend", help="auto | numpy | cupy"),
+        array_backend: str = ARRAY_BACKEND_OPTION,
         out: Path = typer.Option(Path("results/stress"), "--out", help="Output folder."),
         scenario: Optional[List[str]] = typer.Option(None, "--scenario", help="Run only this scenario (repeatable)."),
         battery_file: Optional[List[Path]] = typer.Option(
             None, "--file", help="Battery file(s) (YAML); default: the shipped experiments/stress_*.yaml."),
         list_only: bool = typer.Option(False, "--list", help="List the scenarios and exit."),
         as_json: bool = JSON_OPTION,
+        backend: str = LEGACY_BACKEND_OPTION,
     ) -> int:
         """Train every scenario of the battery for real; flag VIOLATION, NOT_CONVERGED and NAN rows."""
         import json
@@ -30,6 +33,7 @@ def register(app: typer.Typer) -> None:
         from ...simulate.stress import load_battery, run_battery
         from ...simulate.stress_report import flag_counts, scenario_summary, write_outputs
 
+        backend = backend or array_backend
         bk = get_backend(backend)  # bad input fails here, before anything runs or is written
         battery = load_battery(battery_file or None)
         if list_only:

@@ -6,17 +6,20 @@ from pathlib import Path
 
 import typer
 
+from ..compute_options import (ARRAY_BACKEND_OPTION, DEVICE_OPTION, EXECUTOR_OPTION, LEGACY_BACKEND_OPTION,
+                               THREADS_OPTION, make_compute)
 from ..output import JSON_OPTION, emit
-
-BACKEND_HELP = "serial | pool (local processes, default) | ray"
 
 
 def register(app: typer.Typer) -> None:
     @app.command("sweep")
     def sweep(
         experiment: Path = typer.Argument(..., help="Experiment file (YAML)."),
-        backend: str = typer.Option("pool", "--backend", help=BACKEND_HELP),
-        address: str = typer.Option(None, "--address", help="Ray cluster address (with --backend ray)."),
+        executor: str = EXECUTOR_OPTION,
+        array_backend: str = ARRAY_BACKEND_OPTION,
+        device: str = DEVICE_OPTION,
+        threads: int = THREADS_OPTION,
+        address: str = typer.Option(None, "--address", help="Ray cluster address (with --executor ray)."),
         workers: int = typer.Option(None, "--workers", help="Parallel workers (default: CPU cores)."),
         batch_size: int = typer.Option(None, "--batch-size", help="Cells per pillar call (default: automatic)."),
         out: Path = typer.Option(None, "--out", help="Results folder (default: results/<experiment name>)."),
@@ -24,6 +27,7 @@ def register(app: typer.Typer) -> None:
         quick: bool = typer.Option(False, "--quick", help="Apply the file's quick: overrides."),
         progress: bool = typer.Option(True, "--progress/--no-progress", help="Progress bar on stderr."),
         as_json: bool = JSON_OPTION,
+        backend: str = LEGACY_BACKEND_OPTION,
     ) -> int:
         """Run every cell of EXPERIMENT not yet stored; each finished cell is stored at once."""
         from ...experiment import load_experiment
@@ -31,8 +35,9 @@ def register(app: typer.Typer) -> None:
 
         exp = load_experiment(experiment)
         report = run_sweep(
-            exp, out or Path("results") / exp.name, backend=backend, workers=workers, address=address,
+            exp, out or Path("results") / exp.name, executor=backend or executor, workers=workers, address=address,
             batch_size=batch_size, quick=quick, resume=resume, progress=progress,
+            compute=make_compute(array_backend, device, threads),
         )
         payload = report.summary()
         if report.failures:
