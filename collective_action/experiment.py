@@ -24,7 +24,7 @@ import hashlib
 import importlib
 import itertools
 import json
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable
 
@@ -151,18 +151,26 @@ def get_pillar(name: str) -> Pillar:
 
 @dataclass(frozen=True)
 class Cell:
-    """One (configuration, seed) of an experiment, with a stable identity."""
+    """One (configuration, seed) of an experiment, with a stable identity.
+
+    ``validated`` is the pillar's configuration model, built once when the file is expanded
+    (:meth:`Experiment.cells`) and carried to the workers with the cell, so no pillar validates
+    the same configuration again; it takes no part in the identity or equality of a cell.
+    """
 
     experiment: str
     pillar: str
     config: dict
     seed: int
+    validated: Any = field(default=None, compare=False, repr=False, hash=False)
 
     @property
     def cell_id(self) -> str:
         return cell_identity(self.pillar, self.config, self.seed)
 
     def validated_config(self) -> BaseModel:
+        if self.validated is not None:
+            return self.validated
         return get_pillar(self.pillar).config_model.model_validate(self.config)
 
 
@@ -238,11 +246,12 @@ class Experiment:
             for (path, _), value in zip(axes, combo):
                 set_dotted(cfg, path, value)
             try:
-                normalised = model.model_validate(cfg).model_dump(mode="json")
+                validated = model.model_validate(cfg)
             except ValidationError as err:
                 raise InputError(format_validation_error(err, f"{self.source}: config")) from None
+            normalised = validated.model_dump(mode="json")
             for seed in self.spec.seeds:
-                cells.append(Cell(self.spec.name, self.spec.pillar, normalised, int(seed)))
+                cells.append(Cell(self.spec.name, self.spec.pillar, normalised, int(seed), validated))
         if not cells:
             raise InputError(f"{self.source}: the experiment expands to no cells")
         return cells

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 from typing import Literal
 
-from pydantic import Field, field_validator, model_validator
+from pydantic import Field, PrivateAttr, field_validator, model_validator
 
 from collective_action.experiment import CollectiveSpec, StrictModel
 
@@ -62,15 +62,23 @@ class LearnerSpec(StrictModel):
         default_factory=list,
         description="hyper-parameter overrides to choose among by the selection metric (empty: hparams only)")
 
+    _validated: list = PrivateAttr(default_factory=list)  # one Params per candidate, built once here
+
     @model_validator(mode="after")
     def _known(self):
         from collective_action.algorithms import check_name, validate_params
 
         check_name(self.name, "empirical")
-        validate_params(self.name, self.hparams, f"learner {self.name!r} hparams")
-        for i, override in enumerate(self.candidates):
-            validate_params(self.name, {**self.hparams, **override}, f"learner {self.name!r} candidates[{i}]")
+        base = validate_params(self.name, self.hparams, f"learner {self.name!r} hparams")
+        self._validated = [validate_params(self.name, {**self.hparams, **override},
+                                           f"learner {self.name!r} candidates[{i}]")
+                           for i, override in enumerate(self.candidates)] or [base]
         return self
+
+    @property
+    def validated_candidates(self) -> list:
+        """The algorithm's validated Params, one per candidate (the hparams alone without candidates)."""
+        return self._validated
 
 
 class TrainSpec(StrictModel):

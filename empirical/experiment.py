@@ -39,7 +39,7 @@ def run_cells(cells: list[Cell], compute: Compute | None = None, progress=None, 
         import torch
 
         torch.set_num_threads(int(compute.threads))
-    configs = [EmpiricalConfig.model_validate(cell.config) for cell in cells]
+    configs = [cell.validated_config() for cell in cells]  # validated once, when the file was loaded
     out: list[list | None] = [None] * len(cells)
     groups: dict[str, list[int]] = {}
     for i, cfg in enumerate(configs):
@@ -86,7 +86,7 @@ def check_cells(cells: list[Cell]) -> None:
 
     seen: set[str] = set()
     for cell in cells:
-        cfg = EmpiricalConfig.model_validate(cell.config)
+        cfg = cell.validated_config()
         key = cfg.model_dump_json(include={"data", "signal", "collective"}, exclude={"collective": {"alpha"}})
         if key in seen:
             continue

@@ -101,8 +101,8 @@ def train_and_select(cfg: EmpiricalConfig, seed: int, device: str = "cpu", *, ex
     collective planted -- and the two rows differ only through selection (a paired comparison).
     """
     run = setup_run(cfg, seed, device, no_collective=no_collective)
-    for i, override in enumerate(cfg.learner.candidates or [{}]):
-        learner = make_learner(cfg.learner.name, {**cfg.learner.hparams, **override})
+    for i, params in enumerate(cfg.learner.validated_candidates):  # validated when the file was loaded
+        learner = ALGORITHMS[cfg.learner.name](params)
         run.start_candidate(i)
         ctx = FitContext(run.make_model, run.x, run.y, run.members, run.optim, run.generator, run.ds.n_classes,
                          run.groups, run.data.n_groups, on_epoch_end=run.end_of_epoch)

@@ -22,7 +22,7 @@ from __future__ import annotations
 
 from typing import Any, Literal, Optional
 
-from pydantic import Field, model_validator
+from pydantic import Field, PrivateAttr, model_validator
 
 from collective_action.experiment import CollectiveSpec, Pillar, StrictModel, register_pillar
 from collective_action.simulate.learners import FAMILY_LEARNERS, learner_params_model
@@ -70,6 +70,7 @@ class LearnerSpec(StrictModel):
 
     name: str = "erm"
     params: dict[str, Any] = Field(default_factory=dict)
+    _validated: Any = PrivateAttr(default=None)  # the learner's Params, built once here
 
     @model_validator(mode="after")
     def _known(self):
@@ -78,11 +79,17 @@ class LearnerSpec(StrictModel):
 
         model = learner_params_model(self.name)
         try:
-            normalised = model.model_validate(self.params).model_dump(mode="json")
+            validated = model.model_validate(self.params)
         except ValidationError as err:
             raise ValueError(format_validation_error(err, f"learner {self.name!r} params")) from None
-        object.__setattr__(self, "params", normalised)
+        object.__setattr__(self, "params", validated.model_dump(mode="json"))
+        self._validated = validated
         return self
+
+    @property
+    def validated_params(self):
+        """The learner's validated Params (built when the file was loaded)."""
+        return self._validated
 
 
 class SimulateConfig(StrictModel):
@@ -98,6 +105,12 @@ class SimulateConfig(StrictModel):
     simplicity: Optional[dict[str, Any]] = None
     theory_mc_samples: int = Field(200_000, ge=1000, description="Monte Carlo size of theory's success where no closed form exists")
     memory_budget_mb: float = Field(512.0, gt=0, description="working-set budget of one chunk of configurations")
+    _simplicity: Any = PrivateAttr(default=None)  # family 3's validated section
+
+    @property
+    def simplicity_config(self):
+        """Family 3's validated SimplicityConfig (built when the file was loaded)."""
+        return self._simplicity
 
     @model_validator(mode="after")
     def _consistent(self):
@@ -119,9 +132,9 @@ class SimulateConfig(StrictModel):
                                  f"own section; remove {', '.join(sorted(stray))}")
             if self.simplicity is None:
                 raise ValueError("family 'simplicity' needs a 'simplicity' section")
-            from collective_action.simulate import simplicity as fam3  # C's module
+            from collective_action.simulate import simplicity as fam3
 
-            fam3.SimplicityConfig.model_validate(self.simplicity)
+            self._simplicity = fam3.SimplicityConfig.model_validate(self.simplicity)
             return self
         if self.collective is None:
             raise ValueError(f"family {fam!r} needs a 'collective' section")

@@ -247,8 +247,12 @@ class TrainSettings(LogisticParams):
 
 def _params_model(entry) -> type[StrictModel]:
     """The simulator's parameter model of a registry entry: its Params plus TrainSettings."""
-    return types.new_class(f"{entry.__name__}SimulateParams", (TrainSettings, entry.Params),
-                           exec_body=lambda ns: ns.update({"__doc__": entry.__doc__}))
+    name = f"{entry.__name__}SimulateParams"
+    cls = types.new_class(name, (TrainSettings, entry.Params),
+                          exec_body=lambda ns: ns.update({"__doc__": entry.__doc__, "__module__": __name__,
+                                                          "__qualname__": name}))
+    globals()[name] = cls  # importable by name: cells carrying these parameters pickle to workers
+    return cls
 
 
 def _group_stats(stat, member):
@@ -273,7 +277,8 @@ class RegistryLearner(Learner):
 
     def fit(self, batch, params, backend):
         s = _logistic_settings(params)
-        alg = self.entry([self.entry.Params.model_validate({k: getattr(p, k) for k in self.entry.Params.model_fields})
+        # the values were validated with the file; only the algorithm's own fields are picked out
+        alg = self.entry([self.entry.Params.model_construct(**{k: getattr(p, k) for k in self.entry.Params.model_fields})
                           for p in params])
         if _shared(params, "schedule") == "steps":
             from collective_action.simulate.online import fit_online
@@ -317,9 +322,12 @@ class RegistryLearner(Learner):
 
 
 def _registry_learner(entry) -> type[RegistryLearner]:
-    return type(f"Simulate{entry.__name__}", (RegistryLearner,), {
-        "entry": entry, "name": entry.name, "label": entry.label, "Params": _params_model(entry),
-        "batched": tuple(k for k in entry.Params.model_fields if k not in entry.shared), "__doc__": entry.__doc__})
+    name = f"Simulate{entry.__name__}"
+    cls = globals()[name] = type(name, (RegistryLearner,), {
+        "__module__": __name__, "__qualname__": name, "entry": entry, "name": entry.name, "label": entry.label,
+        "Params": _params_model(entry), "__doc__": entry.__doc__,
+        "batched": tuple(k for k in entry.Params.model_fields if k not in entry.shared)})
+    return cls
 
 
 class BayesParams(StrictModel):

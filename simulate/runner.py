@@ -184,7 +184,7 @@ def _run_gaussian(group, cfg, backend: Backend, bar):
     validated, alphas, seeds = _configs(group)
     problem = gaussian_problem(cfg)
     learner_cls = LEARNERS[cfg.learner.name]
-    params = [learner_cls.Params.model_validate(v.learner.params) for v in validated]
+    params = [v.learner.validated_params for v in validated]  # validated once, when the file was loaded
     per_config = (logistic_working_set_bytes(cfg.n_train, problem.dim, problem.n_classes)
                   + 8 * 3 * cfg.n_test * problem.dim)
     budget = int(cfg.memory_budget_mb * 2**20)
@@ -265,7 +265,7 @@ def _run_simplicity(group, cfg, backend: Backend, bar):
 
     rows = []
     for cell in group:
-        result = fam3.run_simplicity(cell.validated_config().simplicity, [cell.seed], backend)
+        result = fam3.run_simplicity(cell.validated_config().simplicity_config, [cell.seed], backend)
         for r in result:
             r.experiment, r.pillar, r.config, r.cell_id = cell.experiment, "simulate", cell.config, cell.cell_id
         rows.append(list(result))

@@ -111,7 +111,7 @@ def _signal_label(config: TheoryConfig) -> str:
 
 
 def run_cell(cell: Cell) -> ResultRow:
-    config = TheoryConfig.model_validate(cell.config)
+    config = cell.validated_config()
     problem, problem_seed = build_problem(config, cell.seed)
     alpha = config.collective.alpha
     strategy = config.collective.strategy

@@ -123,3 +123,14 @@ def test_reproduce_c2_quick_on_the_cpu_with_numpy(cli, tmp_path):
             "--no-progress", "--json")
     assert r.exit_code == 0, r.stderr
     assert r.json()["claims"][0]["failed"] == 0 and (out / "figures" / "c2.png").exists()
+
+
+def test_pool_workers_receive_validated_cells_of_every_registry_algorithm(cli, tmp_path):
+    spec = dict(SIM, grid={"learner": [{"name": n, "params": {"steps": 20}}
+                                       for n in ("erm", "jtt", "cvar", "chi2", "lff", "group-dro")]})
+    out = tmp_path / "pool"
+    r = cli("sweep", _write(tmp_path, spec, "algos.yaml"), "--out", out, "--executor", "pool", "--workers", "2",
+            "--array-backend", "numpy", "--no-progress")
+    assert r.exit_code == 0, r.stderr
+    frame = _frame(cli("results", out, "--format", "json").stdout)
+    assert set(frame["learner"]) == {"erm", "jtt", "cvar", "chi2", "lff", "group-dro"} and len(frame) == 12
