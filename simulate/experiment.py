@@ -92,6 +92,47 @@ class LearnerSpec(StrictModel):
         return self._validated
 
 
+#: Family 3 learners: GD on the logistic loss (``erm``: its steps and lr) and the hard-margin SVM
+#: that GD's direction tends to (``max-margin``, solved exactly).
+SIMPLICITY_LEARNERS = ("erm", "max-margin")
+#: Family 3 section keys that are now grid axes, the collective or the learner's parameters.
+_SIMPLICITY_MOVED = {"alphas": "collective.alpha (a grid axis)", "learners": "learner (a grid axis)",
+                     "strategy": "collective.strategy", "target": "collective.target",
+                     "steps": "learner.params.steps", "lr": "learner.params.lr"}
+
+
+def _simplicity_section(cfg) -> Any:
+    """Family 3's SimplicityConfig for one cell: the section, plus the cell's collective and learner."""
+    from collective_action.simulate import simplicity as fam3
+
+    defaults = SimulateConfig.model_fields
+    stray = [name for name, off in (("n_train", cfg.n_train != defaults["n_train"].default),
+                                    ("n_test", cfg.n_test != defaults["n_test"].default)) if off]
+    if stray:
+        raise ValueError(f"family 'simplicity' sets its sizes in its own section; remove {', '.join(stray)}")
+    if cfg.simplicity is None:
+        raise ValueError("family 'simplicity' needs a 'simplicity' section")
+    moved = [f"simplicity.{k} (now {v})" for k, v in _SIMPLICITY_MOVED.items() if k in cfg.simplicity]
+    if moved:
+        raise ValueError(f"family 'simplicity': {', '.join(moved)}")
+    if cfg.collective is None:
+        raise ValueError("family 'simplicity' needs a 'collective' section (alpha, strategy, target)")
+    if cfg.learner.name not in SIMPLICITY_LEARNERS:
+        raise ValueError(f"learner {cfg.learner.name!r} does not apply to family 'simplicity'; "
+                         f"choose one of: {', '.join(SIMPLICITY_LEARNERS)}")
+    extra = {}
+    if cfg.learner.name == "erm":
+        p = cfg.learner.validated_params
+        if p.l2 != 0 or p.batch_size is not None or p.solver != "gd":
+            raise ValueError("family 'simplicity' trains erm by full-batch GD without a penalty: "
+                             "drop l2, batch_size and solver")
+        extra = {"steps": p.steps, "lr": p.lr}
+    section = {**cfg.simplicity, **extra, "alphas": [cfg.collective.alpha],
+               "learners": ["gd" if cfg.learner.name == "erm" else "max-margin"],
+               "strategy": cfg.collective.strategy, "target": cfg.collective.target}
+    return fam3.SimplicityConfig.model_validate(section)
+
+
 class SimulateConfig(StrictModel):
     """The ``config`` of a simulate experiment file."""
 
@@ -119,22 +160,7 @@ class SimulateConfig(StrictModel):
             if section != fam and getattr(self, section) is not None:
                 raise ValueError(f"section {section!r} does not apply to family {fam!r}")
         if fam == "simplicity":
-            # (checked by value, not by fields set: validated configs are dumped and re-validated)
-            defaults = SimulateConfig.model_fields
-            stray = [name for name, off in (
-                ("collective", self.collective is not None),
-                ("learner", self.learner != LearnerSpec()),
-                ("n_train", self.n_train != defaults["n_train"].default),
-                ("n_test", self.n_test != defaults["n_test"].default),
-            ) if off]
-            if stray:
-                raise ValueError(f"family 'simplicity' sets its collective, learners and sizes in its "
-                                 f"own section; remove {', '.join(sorted(stray))}")
-            if self.simplicity is None:
-                raise ValueError("family 'simplicity' needs a 'simplicity' section")
-            from collective_action.simulate import simplicity as fam3
-
-            self._simplicity = fam3.SimplicityConfig.model_validate(self.simplicity)
+            self._simplicity = _simplicity_section(self)
             return self
         if self.collective is None:
             raise ValueError(f"family {fam!r} needs a 'collective' section")

@@ -261,15 +261,25 @@ def _gaussian_theory(problem, alpha_r: np.ndarray, cfg, cache: dict):
 
 
 def _run_simplicity(group, cfg, backend: Backend, bar):
+    """The cells of one group differ only in alpha and seed: per seed, every alpha's training sets
+    (for every signal) are trained in one batched call, and each row goes to its alpha's cell."""
     from collective_action.simulate import simplicity as fam3
 
-    rows = []
-    for cell in group:
-        result = fam3.run_simplicity(cell.validated_config().simplicity_config, [cell.seed], backend)
+    by_seed: dict[int, list[int]] = {}
+    for i, cell in enumerate(group):
+        by_seed.setdefault(cell.seed, []).append(i)
+    rows: list[list] = [[] for _ in group]
+    for seed, members in by_seed.items():
+        alphas = list(dict.fromkeys(float(group[i].validated_config().collective.alpha) for i in members))
+        section = group[members[0]].validated_config().simplicity_config.model_copy(update={"alphas": alphas})
+        result = fam3.run_simplicity(section, [seed], backend)
+        cell_of = {float(group[i].validated_config().collective.alpha): i for i in members}
         for r in result:
+            i = cell_of[float(r.alpha)]
+            cell = group[i]
             r.experiment, r.pillar, r.config, r.cell_id = cell.experiment, "simulate", cell.config, cell.cell_id
-        rows.append(list(result))
-        bar.update(1)
+            rows[i].append(r)
+        bar.update(len(members))
     return rows
 
 

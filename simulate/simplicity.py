@@ -276,6 +276,11 @@ def hardt_bound(alpha: float, xi: float, delta: float) -> float:
 # The experiment
 
 
+def alpha_key(alpha: float) -> int:
+    """A seed word for ``alpha``: the bits of its float64 value (equal alphas, equal draws)."""
+    return int(np.asarray(float(alpha), dtype=np.float64).view(np.uint64))
+
+
 def _attack(hit: np.ndarray, labels: np.ndarray, target: int) -> float:
     """Share of hits among the test points whose own label is not y* (attack success)."""
     keep = np.asarray(labels) != target
@@ -321,8 +326,9 @@ def _run_seed(cfg: SimplicityConfig, cfg_dict: dict, seed: int, bk: Backend) -> 
     for i, j in combos:
         sig, alpha = cfg.signals[i], cfg.alphas[j]
         coll = Collective(alpha=alpha, target=cfg.target, signal=planting_function(sig, cfg), strategy=cfg.strategy)
-        # members drawn per (seed, alpha): every signal sees the same base data and members
-        rng = np.random.default_rng([seed, 2, j])
+        # members drawn per (seed, alpha): every signal sees the same base data and members, and
+        # the draw depends on alpha's value only, not on which other alphas share the batch
+        rng = np.random.default_rng([seed, 2, alpha_key(alpha)])
         Xc, yc, members = coll.plant_in_training_set(X_base, y_base, rng)
         Xs.append(Xc)
         ys.append(yc)
@@ -387,7 +393,7 @@ def _run_seed(cfg: SimplicityConfig, cfg_dict: dict, seed: int, bk: Backend) -> 
                     theory_s = s_clean
                 else:
                     theory_s = s_mm
-                name = "logistic-gd"
+                name = "erm"
             else:
                 theory_s = math.nan
                 name = "max-margin"

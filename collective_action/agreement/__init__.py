@@ -90,7 +90,7 @@ def simplicity_arrays(*, alpha: float, seed: int, signal: dict, n_train: int = 6
                       **family) -> Arrays:
     """Family 3 (simplicity-bias) data with one signal, drawn with the simulator's generator."""
     from collective_action.collective import Collective
-    from collective_action.simulate.simplicity import (SimplicityConfig, SignalSpec3, make_simplicity_data,
+    from collective_action.simulate.simplicity import (SimplicityConfig, SignalSpec3, alpha_key, make_simplicity_data,
                                                        planting_function)
 
     cfg = SimplicityConfig.model_validate({"n_train": n_train, "n_test": n_test, "alphas": [alpha], **family})
@@ -99,7 +99,7 @@ def simplicity_arrays(*, alpha: float, seed: int, signal: dict, n_train: int = 6
     Xt, yt = make_simplicity_data([seed], n_test, cfg, stream=1)
     g = planting_function(sig, cfg)
     coll = Collective(alpha=alpha, target=cfg.target, signal=g, strategy=cfg.strategy)
-    X, y, member = coll.plant_in_training_set(X0[0], y0[0], np.random.default_rng([seed, 2, 0]))
+    X, y, member = coll.plant_in_training_set(X0[0], y0[0], np.random.default_rng([seed, 2, alpha_key(alpha)]))
     return Arrays(X, y, member, g(Xt[0]), Xt[0], yt[0], 2, cfg.target)
 
 

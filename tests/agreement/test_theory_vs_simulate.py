@@ -214,7 +214,7 @@ def test_max_margin_prediction_matches_long_run_gd_on_family_3():
     checked = 0
     for r in rows:
         e = r.extra
-        if e["separable"] and cfg["steps"] >= 2 * e["t_star"]:
+        if e["separable"] and cfg["steps"] >= 4 * e["t_star"]:
             checked += 1
             assert abs(r.success - e["success_theory"]) <= 0.05, (
                 f"alpha={r.alpha} seed={r.seed}: GD success {r.success:.4f} vs max-margin prediction "

@@ -86,12 +86,40 @@ def test_unknown_backend_and_missing_file(cli, tmp_path):
     assert r.exit_code == 2 and "not found" in r.stderr
 
 
-def test_simplicity_family_rejects_a_collective_section(cli, tmp_path):
+@pytest.mark.parametrize("section, fragment", [
+    ({"alphas": [0.1]}, "collective.alpha (a grid axis)"), ({"learners": ["gd"]}, "learner (a grid axis)"),
+    ({"steps": 10}, "learner.params.steps"),
+])
+def test_simplicity_family_points_moved_keys_to_the_grid(cli, tmp_path, section, fragment):
     spec = {"name": "s3", "pillar": "simulate",
             "config": {"family": "simplicity", "collective": {"alpha": 0.1},
-                       "simplicity": {"n_train": 100, "n_test": 100, "alphas": [0.1]}}}
+                       "simplicity": {"n_train": 100, "n_test": 100, **section}}}
     r = cli("simulate", _write(tmp_path, spec), "--out", tmp_path / "never")
-    assert r.exit_code == 2 and "collective" in r.stderr and len(r.stderr.strip().splitlines()) == 1
+    assert r.exit_code == 2 and fragment in r.stderr and len(r.stderr.strip().splitlines()) == 1
+    assert not (tmp_path / "never").exists()
+
+
+def test_simplicity_alphas_and_learners_are_grid_axes(cli, tmp_path):
+    spec = {"name": "s3", "pillar": "simulate", "seeds": 2,
+            "config": {"family": "simplicity", "collective": {"alpha": 0.1, "target": 1},
+                       "learner": {"name": "erm", "params": {"steps": 50}},
+                       "simplicity": {"n_train": 100, "n_test": 200,
+                                      "signals": [{"placement": "free", "pattern": "neutral", "mode": "overwrite"}]}},
+            "grid": {"collective.alpha": [0.05, 0.2], "learner": [{"name": "erm", "params": {"steps": 50}},
+                                                                   {"name": "max-margin"}]}}
+    out = tmp_path / "s3"
+    r = cli("simulate", _write(tmp_path, spec), "--out", out, "--no-progress", "--json")
+    assert r.exit_code == 0, r.stderr
+    frame = pd.read_parquet(out / "results.parquet")
+    assert len(frame) == 8 and set(frame["learner"]) == {"erm", "max-margin"}
+    assert set(frame["alpha"]) == {0.05, 0.2} and frame["cell_id"].nunique() == 8
+    # a cell's rows depend on its own alpha and seed only: the 0.2 cells alone give the same numbers
+    alone = dict(spec, grid={"collective.alpha": [0.2], "learner": spec["grid"]["learner"]})
+    out2 = tmp_path / "alone"
+    assert cli("simulate", _write(tmp_path, alone, "alone.yaml"), "--out", out2, "--no-progress").exit_code == 0
+    a = frame[frame.alpha == 0.2].sort_values(["cell_id"]).reset_index(drop=True)
+    b = pd.read_parquet(out2 / "results.parquet").sort_values(["cell_id"]).reset_index(drop=True)
+    assert a["success"].tolist() == b["success"].tolist() and a["cell_id"].tolist() == b["cell_id"].tolist()
 
 
 def test_simplicity_rejects_top_level_sizes_it_would_ignore(tmp_path, cli):

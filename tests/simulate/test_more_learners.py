@@ -44,11 +44,12 @@ def test_max_margin_learner_points_along_the_hard_margin_svm():
 
 def test_family3_is_delegated_with_cell_identity():
     spec = {"name": "s3", "pillar": "simulate", "seeds": 2,
-            "config": {"family": "simplicity",
-                       "simplicity": {"n_train": 200, "n_test": 200, "alphas": [0.05, 0.2],
-                                      "signals": [{"placement": "free"}], "learners": ["gd"], "steps": 100}}}
+            "config": {"family": "simplicity", "collective": {"alpha": 0.05, "target": 1},
+                       "learner": {"name": "erm", "params": {"steps": 100}},
+                       "simplicity": {"n_train": 200, "n_test": 200, "signals": [{"placement": "free"}]}},
+            "grid": {"collective.alpha": [0.05, 0.2]}}
     df = run(spec, backend="numpy")
-    assert len(df) == 4 and (df.experiment == "s3").all() and df.cell_id.nunique() == 2
+    assert len(df) == 4 and (df.experiment == "s3").all() and df.cell_id.nunique() == 4
     assert df.success.between(0, 1).all() and df.clean_accuracy.notna().all()
 
 
