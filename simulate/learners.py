@@ -25,7 +25,7 @@ from dataclasses import dataclass, field
 from typing import Any, ClassVar, Literal, Optional
 
 import numpy as np
-from pydantic import Field
+from pydantic import Field, model_validator
 
 from collective_action.errors import InputError, check_choice
 from collective_action.experiment import StrictModel
@@ -248,9 +248,18 @@ class TrainSettings(LogisticParams):
 def _params_model(entry) -> type[StrictModel]:
     """The simulator's parameter model of a registry entry: its Params plus TrainSettings."""
     name = f"{entry.__name__}SimulateParams"
-    cls = types.new_class(name, (TrainSettings, entry.Params),
-                          exec_body=lambda ns: ns.update({"__doc__": entry.__doc__, "__module__": __name__,
-                                                          "__qualname__": name}))
+
+    def body(ns):
+        ns.update({"__doc__": entry.__doc__, "__module__": __name__, "__qualname__": name})
+        if entry.changes_loss:  # the rounds route (fit_logistic) knows only weights
+            def _steps_only(self):
+                if self.schedule != "steps":
+                    raise ValueError(f"{entry.name} changes the loss; the simulator runs it with schedule: steps")
+                return self
+
+            ns["_steps_only"] = model_validator(mode="after")(_steps_only)
+
+    cls = types.new_class(name, (TrainSettings, entry.Params), exec_body=body)
     globals()[name] = cls  # importable by name: cells carrying these parameters pickle to workers
     return cls
 
@@ -280,6 +289,8 @@ class RegistryLearner(Learner):
         # the values were validated with the file; only the algorithm's own fields are picked out
         alg = self.entry([self.entry.Params.model_construct(**{k: getattr(p, k) for k in self.entry.Params.model_fields})
                           for p in params])
+        if alg.changes_loss and _shared(params, "schedule") != "steps":
+            raise InputError(f"learner {self.name!r} changes the loss: the simulator runs it with schedule: steps")
         if _shared(params, "schedule") == "steps":
             from collective_action.simulate.online import fit_online
 

@@ -31,7 +31,8 @@ class OnlineRun:
 
 
 def _losses_and_grads(xp, X, Y, W, b):
-    """Per-point cross-entropy (C, n) and the per-point softmax residual (C, n, K)."""
+    """Per-point cross-entropy against the targets Y (C, n, K; one-hot or smoothed), which sum to
+    one per point, and the per-point softmax residual p - Y (C, n, K)."""
     logits = xp.matmul(X, W) + b[:, None, :]
     top = xp.max(logits, axis=-1, keepdims=True)
     e = xp.exp(logits - top)
@@ -71,11 +72,12 @@ def fit_online(alg: Algorithm, X, y, member, *, n_classes: int, steps: int, lr: 
         errors = xp.argmax(xp.matmul(X, W1) + b1[:, None, :], axis=-1) != yk
     state = alg.start(Start(labels=yk, dtype=X.dtype, n_groups=K, stage1_errors=errors))
     params = {m: zeros() for m in alg.models}
+    targets = {m: (alg.targets(Y) if m == "main" else Y) for m in alg.models}
     member_np = np.asarray(member, dtype=bool)
     traj, iterates = [], []
     weights = stat = None
     for _ in range(steps):
-        computed = {m: _losses_and_grads(xp, X, Y, *params[m]) for m in alg.models}
+        computed = {m: _losses_and_grads(xp, X, targets[m], *params[m]) for m in alg.models}
         weights, stat = alg.weigh(state, {m: c[0] for m, c in computed.items()})
         norm = alg.normaliser(state)
         for m in alg.models:

@@ -35,7 +35,7 @@ import numpy as np
 from collective_action.errors import InputError, check_choice
 
 #: Algorithms both linear trainers run: every registry entry the simulator implements.
-LINEAR_LEARNERS = ("erm", "jtt", "cvar", "chi2", "lff", "group-dro")
+LINEAR_LEARNERS = ("erm", "jtt", "cvar", "chi2", "lff", "group-dro", "label-smoothing")
 
 
 @dataclass

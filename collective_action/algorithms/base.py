@@ -101,6 +101,14 @@ class Algorithm:
         """The objective is mean(w * loss) / normaliser (JTT: the mean weight over the training set)."""
         return 1.0
 
+    #: True when the entry changes the loss (``targets``/``loss``) rather than only the weights
+    changes_loss: ClassVar[bool] = False
+
+    def targets(self, onehot):
+        """The main model's training targets from one-hot labels (..., K); cross-entropy is taken
+        against them. The identity unless the algorithm changes the loss (label smoothing)."""
+        return onehot
+
     def loss(self, logits, y):
         """Per-point loss minimised by the main model; None: cross-entropy."""
         return None

@@ -237,13 +237,16 @@ class LabelSmoothingParams(StrictModel):
 
 class LabelSmoothing(Algorithm):
     """ERM on label-smoothed targets: it changes the loss, not the weights (every point weighs one),
-    so theory's effective size is alpha itself."""
+    so theory's effective size is alpha itself. The simulator runs it with ``schedule: steps``."""
 
     name = "label-smoothing"
     label = "label smoothing"
     Params = LabelSmoothingParams
-    pillars = frozenset({"empirical"})
+    changes_loss = True
     shown = ("smoothing",)
+
+    def targets(self, onehot):
+        return rules.smoothed_targets(onehot, self.values["smoothing"])
 
     def weigh(self, state, losses, idx=None):
         return {"main": rules.uniform_weights(losses["main"])}, None

@@ -155,3 +155,11 @@ def smoothed_cross_entropy(logits, y, smoothing):
     onehot = xp.astype(y[..., None] == xp.arange(K, device=_device(logits)), logits.dtype)
     nll = -xp.sum(onehot * log_p, axis=-1)
     return (1.0 - smoothing) * nll - smoothing * xp.mean(log_p, axis=-1)
+
+
+def smoothed_targets(onehot, smoothing):
+    """(1 - s) one-hot + s / K: the targets whose cross-entropy is :func:`smoothed_cross_entropy`."""
+    xp = array_namespace(onehot)
+    K = onehot.shape[-1]
+    s = smoothing if isinstance(smoothing, (int, float)) else xp.asarray(smoothing, dtype=onehot.dtype)[..., None, None]
+    return (1.0 - s) * onehot + s / K

@@ -89,6 +89,21 @@ def test_renamed_names_get_a_hint():
         validate_params("jtt", {"stage1_steps": 50})
 
 
+def test_label_smoothing_targets_give_the_same_loss_as_its_loss():
+    import numpy as np
+
+    from collective_action.algorithms import rules
+
+    rng = np.random.default_rng(0)
+    logits = rng.normal(size=(7, 4))
+    y = rng.integers(0, 4, size=7)
+    alg = get_algorithm("label-smoothing", {"smoothing": 0.3})
+    targets = alg.targets(np.eye(4)[y])
+    log_p = logits - logits.max(1, keepdims=True)
+    log_p = log_p - np.log(np.exp(log_p).sum(1, keepdims=True))
+    np.testing.assert_allclose(-(targets * log_p).sum(1), rules.smoothed_cross_entropy(logits, y, 0.3), atol=1e-12)
+
+
 def test_label_smoothing_loss_is_torchs():
     logits = torch.randn(16, 5, dtype=torch.float64, requires_grad=True)
     y = torch.randint(0, 5, (16,))
@@ -110,3 +125,18 @@ def test_docs_and_readme_name_every_algorithm_and_parameter():
             assert f"`{name}`" in text, f"{where} does not name {name}"
             for key, field in cls.Params.model_fields.items():
                 assert f"`{key}` ({field.default:g}" in text, f"{where} lacks {name}'s {key} with its default"
+
+
+def test_label_smoothing_runs_in_the_simulator_with_steps_and_is_refused_with_rounds():
+    from collective_action.experiment import load_experiment
+    from collective_action.simulate import run
+
+    spec = {"name": "ls", "pillar": "simulate", "seeds": 2,
+            "config": {"family": "gaussian", "collective": {"alpha": 0.05, "target": 1},
+                       "learner": {"name": "label-smoothing", "params": {"steps": 30, "schedule": "steps"}},
+                       "n_train": 200, "n_test": 200}}
+    frame = run(spec, backend="numpy")
+    assert len(frame) == 2 and frame["series"].iloc[0] == "label smoothing (smoothing=0.1)"
+    bad = dict(spec, config={**spec["config"], "learner": {"name": "label-smoothing", "params": {"steps": 30}}})
+    with pytest.raises(InputError, match="schedule: steps"):
+        load_experiment(bad).cells()
