@@ -31,6 +31,7 @@ from typing import Any, Callable
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
+from . import limits
 from .errors import InputError
 
 
@@ -85,6 +86,7 @@ class ExperimentFile(StrictModel):
     @field_validator("seeds")
     @classmethod
     def _seed_list(cls, v):
+        limits.check("seeds", v if isinstance(v, int) else len(v), "seeds")
         seeds = list(range(v)) if isinstance(v, int) else list(v)
         if not seeds:
             raise ValueError("seeds must name at least one seed")
@@ -240,6 +242,10 @@ class Experiment:
                     set_dotted(base, path, value)
         model = self.pillar.config_model
         axes = list(grid.items())
+        n_points = 1
+        for _, values in axes:
+            n_points *= max(1, len(values))
+        limits.check("cells", n_points * len(self.spec.seeds), f"{self.source}: cells")
         cells = []
         for combo in itertools.product(*[vals for _, vals in axes]):
             cfg = copy.deepcopy(base)
@@ -262,12 +268,22 @@ def read_yaml_mapping(path: Path, kind: str, shape: str) -> dict:
     not valid YAML (with the line), or ``{path}: {shape}`` when the document is not a mapping."""
     if not path.is_file():
         raise InputError(f"{kind} not found: {path}")
+    limits.check("file_mb", -(-path.stat().st_size // 2**20), str(path))
     try:
-        raw = yaml.safe_load(path.read_text())
+        text = path.read_text(encoding="utf-8")
+    except UnicodeDecodeError:
+        raise InputError(f"{path}: not a text file (not UTF-8)") from None
+    except OSError as err:
+        raise InputError(f"{path}: cannot be read ({err.strerror or err})") from None
+    try:
+        raw = yaml.safe_load(text)
     except yaml.YAMLError as err:
         line = getattr(getattr(err, "problem_mark", None), "line", None)
         where = f" (line {line + 1})" if line is not None else ""
         raise InputError(f"{path}: not valid YAML{where}") from None
+    except RecursionError:
+        raise InputError(f"{path}: nested too deeply to read (limit {limits.limit('yaml_depth')} levels)") from None
+    limits.check_tree(raw, str(path))
     if not isinstance(raw, dict):
         raise InputError(f"{path}: {shape}")
     return raw

@@ -78,9 +78,12 @@ def run_to_store(exp, out, *, quick: bool, executor: str, compute, batch_size, w
 
     from ..runs.sweep import run_sweep
 
-    folder = Path(out) if out else Path("results") / exp.name
-    report = run_sweep(exp, folder, executor=executor, workers=workers, batch_size=batch_size, quick=quick,
+    from ..runs.store import store_path
+
+    target = Path(out) if out else Path("results") / exp.name
+    report = run_sweep(exp, target, executor=executor, workers=workers, batch_size=batch_size, quick=quick,
                        progress=progress, compute=compute)
+    folder = store_path(target).parent  # the exports sit beside the store
     frame = report.frame()
     frame.to_parquet(folder / "results.parquet", index=False)
     frame.to_csv(folder / "results.csv", index=False)

@@ -25,6 +25,7 @@ import hashlib
 import json
 import os
 import sqlite3
+from urllib.parse import quote
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Iterable
@@ -107,9 +108,10 @@ def _dumps(obj: Any) -> str:
 
 
 def store_path(folder: str | Path) -> Path:
-    """The store file of a results folder (``folder`` may also name the file itself)."""
+    """The store file of a results folder (``folder`` may also name the file itself: a path
+    ending in .sqlite that is not an existing folder)."""
     folder = Path(folder)
-    return folder if folder.suffix == ".sqlite" else folder / STORE_FILENAME
+    return folder if (folder.suffix == ".sqlite" and not folder.is_dir()) else folder / STORE_FILENAME
 
 
 def has_store(folder: str | Path) -> bool:
@@ -141,7 +143,9 @@ class ResultStore:
             store._initialise()
             return store
         try:
-            conn = sqlite3.connect(f"file:{path}?mode=rw", uri=True, isolation_level=None, timeout=30)
+            # the path is percent-encoded: a '?' or '#' in a folder name must not end the file name
+            uri = f"file:{quote(str(path.absolute()))}?mode=rw"
+            conn = sqlite3.connect(uri, uri=True, isolation_level=None, timeout=30)
         except sqlite3.Error as err:
             raise InputError(f"results store {path} cannot be opened: {err}") from None
         store = cls(path, conn)
@@ -212,7 +216,9 @@ class ResultStore:
     # ---------------------------------------------------------------- single-writer lock
     def lock(self) -> None:
         """Take the folder's writer lock (released by the OS even if this process is killed)."""
-        lock_file = self.path.parent / ".lock"
+        # a store named by its file (--out X.sqlite) locks X.sqlite.lock, a folder's store <folder>/.lock
+        lock_file = (self.path.parent / ".lock" if self.path.name == STORE_FILENAME
+                     else self.path.with_name(self.path.name + ".lock"))
         fd = os.open(lock_file, os.O_RDWR | os.O_CREAT, 0o644)
         try:
             fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)

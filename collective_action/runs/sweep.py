@@ -109,6 +109,20 @@ def check_options(executor: str, workers: int | None, address: str | None, batch
     return workers or os.cpu_count() or 1
 
 
+def check_writable(out: Path) -> None:
+    """InputError unless the results location can be created and written, before any work."""
+    folder = out if (out.is_dir() or out.suffix != ".sqlite") else out.parent
+    probe = folder
+    while not probe.exists():
+        probe = probe.parent
+    if not probe.is_dir():
+        raise InputError(f"--out {out}: {probe} is not a folder")
+    if not os.access(probe, os.W_OK | os.X_OK):
+        raise InputError(f"--out {out}: {probe} is not writable")
+    if out.exists() and out.is_file() and not os.access(out, os.W_OK):
+        raise InputError(f"--out {out} is not writable")
+
+
 def check_compatible(store: ResultStore, exp: Experiment, fingerprint: str, *, resume: bool, share_store: bool,
                      hint: str = "pass --resume to keep its stored cells and run the new ones, or choose another --out") -> None:
     """Refuse to mix results of different sweeps in one folder unless asked to (``resume``)."""
@@ -162,8 +176,9 @@ def run_sweep(
     if len(set(ids)) != len(ids):
         raise InputError(f"{exp.source}: two cells have the same configuration and seed (a grid axis repeats a value)")
     out = Path(out)
-    if out.exists() and not out.is_dir():
+    if out.exists() and not out.is_dir() and out.suffix != ".sqlite":
         raise InputError(f"--out {out} exists and is not a folder")
+    check_writable(out)
     fingerprint = experiment_fingerprint(exp, quick)
     for name in sorted({c.pillar for c in cells}):  # configurations that cannot run: before any write
         pillar = get_pillar(name)
