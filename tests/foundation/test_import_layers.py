@@ -8,6 +8,7 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
+import tempfile
 
 import pytest
 
@@ -17,7 +18,10 @@ ORCHESTRATION = ("collective_action.runs", "collective_action.agreement", "colle
 
 def _loaded(module: str) -> set[str]:
     code = f"import sys, json, {module}; print(json.dumps(sorted(sys.modules)))"
-    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    # run outside the checkout: from its root, the source folder collective_action/ (without the
+    # pillars, which the installed package maps in) would shadow the installed package
+    with tempfile.TemporaryDirectory() as empty:
+        out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True, cwd=empty)
     return set(json.loads(out.stdout.strip().splitlines()[-1]))
 
 
