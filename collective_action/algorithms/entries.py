@@ -109,7 +109,7 @@ class CVaR(Algorithm):
         beta = self.values["beta"]
         w = rules.cvar_weights(losses["main"], beta)
         xp = array_namespace(w)
-        return {"main": w}, w * rules._column(xp, beta, w)
+        return {"main": w}, w * rules.as_column(xp, beta, w)
 
     def predict_alpha_eff(self, alpha, collective_mean, base_mean=None):
         return predicted(lambda a, b, q: _theory().alpha_eff_cvar(a, b, q), alpha, self.values["beta"],
@@ -170,14 +170,14 @@ class LfF(Algorithm):
 
     def start(self, s: Start):
         xp = array_namespace(s.labels)
-        zeros = xp.zeros(s.labels.shape, dtype=s.dtype, device=rules._device(s.labels))
+        zeros = xp.zeros(s.labels.shape, dtype=s.dtype, device=rules.device_of(s.labels))
         return {"ema_biased": zeros, "ema_main": xp.zeros_like(zeros)}
 
     def weigh(self, state, losses, idx=None):
         decay = self.values["ema"]
         xp = array_namespace(losses["main"])
         if not isinstance(decay, float):
-            decay = rules._column(xp, decay, losses["main"])
+            decay = rules.as_column(xp, decay, losses["main"])
         for model in ("biased", "main"):
             key = f"ema_{model}"
             if idx is None:
@@ -217,7 +217,7 @@ class GroupDRO(Algorithm):
         G = s.n_groups
         shape = tuple(s.labels.shape[:-1]) + (G,)
         return {"groups": groups, "n_groups": G,
-                "q": xp.full(shape, 1.0 / G, dtype=s.dtype, device=rules._device(s.labels)),
+                "q": xp.full(shape, 1.0 / G, dtype=s.dtype, device=rules.device_of(s.labels)),
                 "group_loss": None}
 
     def weigh(self, state, losses, idx=None):

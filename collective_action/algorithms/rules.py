@@ -16,7 +16,7 @@ from array_api_compat import array_namespace
 CHI2_BISECTION_STEPS = 100
 
 
-def _column(xp, value, like):
+def as_column(xp, value, like):
     """``value`` as an array broadcasting against ``like[..., :1]`` (scalars stay scalars)."""
     if isinstance(value, (int, float)):
         return float(value)
@@ -34,7 +34,7 @@ def jtt_weights(errors, upweight, dtype):
     """JTT: ``upweight`` on the stage-1 model's errors, one elsewhere."""
     xp = array_namespace(errors)
     e = xp.astype(errors, dtype)
-    return 1.0 + (_column(xp, upweight, e) - 1.0) * e
+    return 1.0 + (as_column(xp, upweight, e) - 1.0) * e
 
 
 def cvar_weights(losses, beta):
@@ -48,11 +48,11 @@ def cvar_weights(losses, beta):
     """
     xp = array_namespace(losses)
     n = losses.shape[-1]
-    b = _column(xp, beta, losses)
+    b = as_column(xp, beta, losses)
     k = b * n
     ordered = -xp.sort(-losses, axis=-1)                                  # descending
     edge_rank = xp.clip(xp.ceil(xp.asarray(k, dtype=losses.dtype)) - 1, 0, n - 1)
-    ranks = xp.astype(xp.arange(n, device=_device(losses)), losses.dtype)
+    ranks = xp.astype(xp.arange(n, device=device_of(losses)), losses.dtype)
     edge = xp.sum(xp.where(ranks == edge_rank, ordered, xp.zeros_like(ordered)), axis=-1, keepdims=True)
     above = losses > edge
     at_edge = losses == edge
@@ -73,7 +73,7 @@ def chi2_weights(losses, rho, iters: int = CHI2_BISECTION_STEPS):
     points at the maximum. Returns (weights, eta) with eta of shape ``losses.shape[:-1] + (1,)``.
     """
     xp = array_namespace(losses)
-    r = _column(xp, rho, losses)
+    r = as_column(xp, rho, losses)
     mean = xp.mean(losses, axis=-1, keepdims=True)
     std = xp.std(losses, axis=-1, keepdims=True)
     tiny = 1e-300 if losses.dtype == xp.float64 else 1e-38
@@ -107,12 +107,12 @@ def group_dro_step(q, losses, groups, n_groups: int, eta_q):
     """
     xp = array_namespace(losses)
     B = losses.shape[-1]
-    onehot = xp.astype(groups[..., None] == xp.arange(n_groups, device=_device(losses))[None, :], losses.dtype)
+    onehot = xp.astype(groups[..., None] == xp.arange(n_groups, device=device_of(losses))[None, :], losses.dtype)
     counts = xp.sum(onehot, axis=-2)                                   # (..., G)
     safe = xp.clip(counts, min=1.0)
     group_loss = xp.sum(losses[..., None] * onehot, axis=-2) / safe
     present = xp.astype(counts > 0, losses.dtype)
-    q = q * xp.exp(_column(xp, eta_q, q) * group_loss * present)
+    q = q * xp.exp(as_column(xp, eta_q, q) * group_loss * present)
     q = q / xp.sum(q, axis=-1, keepdims=True)
     q_present = q * present
     q_present = q_present / xp.sum(q_present, axis=-1, keepdims=True)
@@ -132,7 +132,7 @@ def lff_weights(ema_biased, ema_debiased):
 def gce_weights(losses, q):
     """Generalised cross-entropy as a weighting of cross-entropy: d GCE = p_y^q d CE, p_y = exp(-CE)."""
     xp = array_namespace(losses)
-    return xp.exp(-losses) ** _column(xp, q, losses)
+    return xp.exp(-losses) ** as_column(xp, q, losses)
 
 
 def exponential_average(old, new, decay):
@@ -140,7 +140,7 @@ def exponential_average(old, new, decay):
     return decay * old + (1 - decay) * new
 
 
-def _device(x):
+def device_of(x):
     from array_api_compat import device
 
     return device(x)
@@ -152,7 +152,7 @@ def smoothed_cross_entropy(logits, y, smoothing):
     K = logits.shape[-1]
     top = xp.max(logits, axis=-1, keepdims=True)
     log_p = logits - top - xp.log(xp.sum(xp.exp(logits - top), axis=-1, keepdims=True))
-    onehot = xp.astype(y[..., None] == xp.arange(K, device=_device(logits)), logits.dtype)
+    onehot = xp.astype(y[..., None] == xp.arange(K, device=device_of(logits)), logits.dtype)
     nll = -xp.sum(onehot * log_p, axis=-1)
     return (1.0 - smoothing) * nll - smoothing * xp.mean(log_p, axis=-1)
 
