@@ -107,6 +107,10 @@ def _dumps(obj: Any) -> str:
     return json.dumps(obj, sort_keys=True, default=_json_default, allow_nan=True)
 
 
+def _intact(rows_json: str | None, sha: str | None) -> bool:
+    return rows_json is not None and sha is not None and hashlib.sha256(rows_json.encode()).hexdigest() == sha
+
+
 def store_path(folder: str | Path) -> Path:
     """The store file of a results folder (``folder`` may also name the file itself: a path
     ending in .sqlite that is not an existing folder)."""
@@ -249,7 +253,29 @@ class ResultStore:
 
     # ---------------------------------------------------------------- cells
     def done_ids(self) -> set[str]:
-        return {r[0] for r in self._conn.execute("SELECT cell_id FROM cells WHERE status='done'")}
+        """Cells stored as done whose rows still match their checksum (a damaged cell is not done)."""
+        return {cid for cid, rows, sha in self._conn.execute(
+            "SELECT cell_id, rows, rows_sha256 FROM cells WHERE status='done'") if _intact(rows, sha)}
+
+    def damaged_ids(self) -> list[str]:
+        """Done cells whose stored rows fail their checksum."""
+        return sorted(cid for cid, rows, sha in self._conn.execute(
+            "SELECT cell_id, rows, rows_sha256 FROM cells WHERE status='done'") if not _intact(rows, sha))
+
+    def mark_damaged_failed(self) -> list[str]:
+        """Turn damaged done cells into failed ones, so that this run recomputes them."""
+        ids = self.damaged_ids()
+        if ids:
+            c = self._conn
+            c.execute("BEGIN IMMEDIATE")
+            try:
+                c.executemany("UPDATE cells SET status='failed', error=?, rows=NULL, rows_sha256=NULL "
+                              "WHERE cell_id=?", [("stored rows were damaged (checksum mismatch)", i) for i in ids])
+                c.execute("COMMIT")
+            except BaseException:
+                c.execute("ROLLBACK")
+                raise
+        return ids
 
     def count(self, status: str | None = None) -> int:
         if status is None:
@@ -304,8 +330,10 @@ class ResultStore:
 
         Each row also carries the cell's ``package_version``, ``sweep_backend``, ``host``,
         ``started_at``, ``finished_at`` and ``wall_s``; ``row_in_cell`` numbers the rows of a
-        cell (a pillar may return several). A row whose checksum does not match is an error.
+        cell (a pillar may return several). A cell whose rows fail their checksum is left out
+        and its id kept in ``skipped_damaged`` (the next sweep recomputes it).
         """
+        self.skipped_damaged: list[str] = []
         cur = self._conn.execute(
             "SELECT cell_id, experiment, pillar, seed, config, rows, rows_sha256, package_version, sweep_backend, "
             "host, started_at, finished_at, wall_s FROM cells WHERE status='done' ORDER BY cell_id"
@@ -318,8 +346,9 @@ class ResultStore:
                 continue
             if wanted_ids is not None and cell_id not in wanted_ids:
                 continue
-            if rows_json is None or hashlib.sha256(rows_json.encode()).hexdigest() != sha:
-                raise InputError(f"results store {self.path}: cell {cell_id} fails its checksum; the store is damaged")
+            if not _intact(rows_json, sha):
+                self.skipped_damaged.append(cell_id)
+                continue
             for i, rec in enumerate(json.loads(rows_json)):
                 rec = dict(rec)
                 rec.setdefault("config", config)  # the cell's configuration, if the pillar left it out

@@ -191,6 +191,10 @@ def run_sweep(
         store.lock()
         check_compatible(store, exp, fingerprint, resume=resume, share_store=share_store)
         store.register_experiment(exp.name, fingerprint, exp.source, quick, utc_now())
+        damaged = store.mark_damaged_failed()
+        if damaged:
+            sys.stderr.write(f"note: {len(damaged)} stored cell(s) had damaged rows and run again: "
+                             f"{', '.join(damaged[:5])}{' ...' if len(damaged) > 5 else ''}\n")
 
         done = store.done_ids()
         todo = [c for c in cells if c.cell_id not in done]
@@ -249,6 +253,11 @@ def read_results(folder: str | Path) -> pd.DataFrame:
     for path in _store_paths(Path(folder)):
         with ResultStore.open(path) as store:
             frames.append(store.frame())
+            if store.skipped_damaged:
+                ids = store.skipped_damaged
+                print(f"note: skipped {len(ids)} cell(s) of {path} whose stored rows are damaged "
+                      f"(checksum mismatch): {', '.join(ids[:5])}{' ...' if len(ids) > 5 else ''}; "
+                      "`sweep --resume` recomputes them", file=sys.stderr)
     frames = [f for f in frames if len(f)]
     return pd.concat(frames, ignore_index=True, sort=False) if frames else rows_to_frame([])
 
