@@ -88,3 +88,11 @@ def test_out_under_a_regular_file_is_one_line_before_any_work(cli, tmp_path):
     blocker.write_text("x")
     _one_line_exit_2(cli("simulate", path, "--out", blocker / "sub"), "not a folder")
     _one_line_exit_2(cli("train", path, "--out", blocker), "")
+
+
+def test_stress_out_under_a_file_is_one_line_before_the_battery_runs(cli, tmp_path):
+    blocker = tmp_path / "file"
+    blocker.write_text("x")
+    _one_line_exit_2(cli("stress", "--quick", "--scenario", "tiny-collective", "--out", blocker), "not a folder")
+    _one_line_exit_2(cli("stress", "--quick", "--scenario", "tiny-collective", "--out", blocker / "sub"),
+                     "not a folder")
