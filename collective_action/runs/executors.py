@@ -16,6 +16,7 @@ import concurrent.futures as cf
 import multiprocessing
 import os
 import socket
+import tempfile
 import time
 from datetime import datetime, timezone
 from typing import Iterator
@@ -216,11 +217,15 @@ def connect_ray(workers: int | None, address: str | None) -> bool:
     ray = ray_module()
     if ray.is_initialized():
         return False
+    # Workers start in an empty folder of their own: in the driver's folder (a checkout's root,
+    # say) the source folder collective_action/ would shadow the installed package.
+    runtime_env = {"working_dir": tempfile.mkdtemp(prefix="collective-action-ray-")}
     try:
         if address:
-            ray.init(address=address, log_to_driver=False)
+            ray.init(address=address, log_to_driver=False, runtime_env=runtime_env)
         else:
-            ray.init(num_cpus=workers, include_dashboard=False, _node_ip_address="127.0.0.1", log_to_driver=False)
+            ray.init(num_cpus=workers, include_dashboard=False, _node_ip_address="127.0.0.1", log_to_driver=False,
+                     runtime_env=runtime_env)
     except Exception as err:  # noqa: BLE001 - a wrong address is the user's input
         raise InputError(f"cannot start or reach Ray{f' at {address}' if address else ''}: {one_line(err)}") from None
     return True
