@@ -208,6 +208,26 @@ def ray_module():
     return ray
 
 
+#: Seconds to wait for a Ray head's port to answer before the address counts as unreachable.
+RAY_CONNECT_TIMEOUT_S = 5.0
+
+
+def check_ray_address(address: str) -> None:
+    """One line, within RAY_CONNECT_TIMEOUT_S, when ``host:port`` does not answer (Ray itself
+    retries for minutes). Other address forms (``auto``, ``ray://...``) are left to Ray."""
+    if address == "auto" or "://" in address:
+        return
+    host, sep, port = address.rpartition(":")
+    if not sep or not host or not port.isdigit():
+        raise InputError(f"--address must be host:port (or auto), got {address!r}")
+    try:
+        with socket.create_connection((host, int(port)), timeout=RAY_CONNECT_TIMEOUT_S):
+            pass
+    except OSError as err:
+        raise InputError(f"cannot reach a Ray cluster at {address} within {RAY_CONNECT_TIMEOUT_S:g} s "
+                         f"({err.strerror or type(err).__name__})") from None
+
+
 def connect_ray(workers: int | None, address: str | None) -> bool:
     """Connect to Ray unless already connected; True if this call started the connection.
 

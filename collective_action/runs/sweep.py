@@ -103,9 +103,11 @@ def check_options(executor: str, workers: int | None, address: str | None, batch
     if address and executor != "ray":
         raise InputError("--address needs --executor ray")
     if executor == "ray":
-        from .executors import ray_module
+        from .executors import check_ray_address, ray_module
 
         ray_module()
+        if address:
+            check_ray_address(address)
     return workers or os.cpu_count() or 1
 
 

@@ -156,3 +156,14 @@ def test_ray_runs_real_pillars_from_the_checkout_root(cli, tmp_path, monkeypatch
     b = _frame(cli("results", serial, "--format", "json").stdout).sort_values("cell_id").reset_index(drop=True)
     for col in ("success", "attack_success", "clean_accuracy", "cell_id"):
         assert a[col].equals(b[col]), col  # serial, pool (above) and Ray give identical rows
+
+
+@pytest.mark.parametrize("address, fragment", [("127.0.0.1:1", "cannot reach a Ray cluster"),
+                                               ("nohostport", "host:port")])
+def test_an_unreachable_ray_address_is_one_line_quickly_and_writes_nothing(cli, tmp_path, address, fragment):
+    pytest.importorskip("ray")
+    out = tmp_path / "never"
+    # checked before Ray is started (Ray itself would retry for minutes)
+    r = cli("sweep", _write(tmp_path, SIM, "sim.yaml"), "--out", out, "--executor", "ray", "--address", address)
+    assert r.exit_code == 2 and r.stderr.count("\n") == 1 and fragment in r.stderr, r.stderr
+    assert not out.exists()
