@@ -53,9 +53,9 @@ class FitReport:
     def measured(self, upto: int | None = None) -> float:
         return self.ledger.share(upto)
 
-    def stat_means(self, upto: int | None = None) -> tuple[float, float]:
-        """(mean over members, mean over base points) of the statistic in epochs [0, upto)."""
-        rows = self.stats[:upto]
+    def stat_means(self, upto: int | None = None, since: int = 0) -> tuple[float, float]:
+        """(mean over members, mean over base points) of the statistic in epochs [since, upto)."""
+        rows = self.stats[since:upto]
         ms, mc, bs, bc = (sum(r[i] for r in rows) for i in range(4))
         return (ms / mc if mc else math.nan), (bs / bc if bc else math.nan)
 

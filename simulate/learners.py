@@ -244,6 +244,12 @@ class TrainSettings(LogisticParams):
         "steps: the rule reweighs the full-batch losses at every gradient step, as the empirical "
         "pillar does per mini-batch (full-batch GD only)")
 
+    @model_validator(mode="after")
+    def _steps_are_full_batch_gd(self):
+        if self.schedule == "steps" and (self.batch_size or self.solver == "newton"):
+            raise ValueError("schedule 'steps' runs full-batch GD: drop batch_size and solver newton")
+        return self
+
 
 def _params_model(entry) -> type[StrictModel]:
     """The simulator's parameter model of a registry entry: its Params plus TrainSettings."""
@@ -280,22 +286,20 @@ class RegistryLearner(Learner):
     entry: ClassVar[type[Algorithm]]
 
     @classmethod
+    def _entry_params(cls, params):
+        """The algorithm's own fields of a simulator parameter set (validated with the file)."""
+        return cls.entry.Params.model_construct(**{k: getattr(params, k) for k in cls.entry.Params.model_fields})
+
+    @classmethod
     def series(cls, params):
-        return cls.entry(cls.entry.Params.model_validate(
-            {k: getattr(params, k) for k in cls.entry.Params.model_fields})).series()
+        return cls.entry(cls._entry_params(params)).series()
 
     def fit(self, batch, params, backend):
         s = _logistic_settings(params)
-        # the values were validated with the file; only the algorithm's own fields are picked out
-        alg = self.entry([self.entry.Params.model_construct(**{k: getattr(p, k) for k in self.entry.Params.model_fields})
-                          for p in params])
-        if alg.changes_loss and _shared(params, "schedule") != "steps":
-            raise InputError(f"learner {self.name!r} changes the loss: the simulator runs it with schedule: steps")
-        if _shared(params, "schedule") == "steps":
+        alg = self.entry([self._entry_params(p) for p in params])
+        if _shared(params, "schedule") == "steps":  # the parameter models checked it is full-batch GD
             from collective_action.simulate.online import fit_online
 
-            if s.get("batch_size") or s.get("solver") == "newton":
-                raise InputError("schedule 'steps' runs full-batch GD: drop batch_size and solver newton")
             run = fit_online(alg, batch.X, batch.y, batch.member, n_classes=batch.n_classes, steps=s["steps"],
                              lr=s["lr"], backend=backend)
             weights, stat, fit, traj = run.weights, run.statistic, run.model, run.trajectory

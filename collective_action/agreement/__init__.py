@@ -32,10 +32,11 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from collective_action.algorithms import algorithms_for
 from collective_action.errors import InputError, check_choice
 
 #: Algorithms both linear trainers run: every registry entry the simulator implements.
-LINEAR_LEARNERS = ("erm", "jtt", "cvar", "chi2", "lff", "group-dro", "label-smoothing")
+LINEAR_LEARNERS = algorithms_for("simulate")
 
 
 @dataclass
@@ -105,15 +106,13 @@ def simplicity_arrays(*, alpha: float, seed: int, signal: dict, n_train: int = 6
 
 # ------------------------------------------------------------------------------ two trainers
 def _check(learner: str, steps: int, lr: float, params: dict | None):
-    from collective_action.algorithms import algorithms_for, validate_params
+    from collective_action.algorithms import validate_params
 
     check_choice("learner", learner, LINEAR_LEARNERS)
     if int(steps) != steps or steps < 1:
         raise InputError(f"steps must be a positive integer, got {steps!r}")
     if not lr > 0:
         raise InputError(f"lr must be positive, got {lr!r}")
-    if learner not in algorithms_for("simulate"):
-        raise InputError(f"learner {learner!r} has no simulator implementation")
     return validate_params(learner, params)
 
 
@@ -209,13 +208,8 @@ def fit_linear_empirical(data: Arrays, *, steps: int, lr: float, learner: str = 
                     weights=record.get("weights", np.ones(n)), trajectory=traj)
     if alg.statistic is not None:
         # full batch: the last epoch's statistic sums are the last step's
-        out.stat_collective, out.stat_base = _last_epoch_means(report)
+        out.stat_collective, out.stat_base = report.stat_means(since=len(report.stats) - 1)
     return out
-
-
-def _last_epoch_means(report) -> tuple[float, float]:
-    ms, mc, bs, bc = report.stats[-1]
-    return (ms / mc if mc else math.nan), (bs / bc if bc else math.nan)
 
 
 # ------------------------------------------------------------------------------ theory from alpha_eff

@@ -174,10 +174,7 @@ class LfF(Algorithm):
         return {"ema_biased": zeros, "ema_main": xp.zeros_like(zeros)}
 
     def weigh(self, state, losses, idx=None):
-        decay = self.values["ema"]
-        xp = array_namespace(losses["main"])
-        if not isinstance(decay, float):
-            decay = rules.as_column(xp, decay, losses["main"])
+        decay = rules.as_column(array_namespace(losses["main"]), self.values["ema"], losses["main"])
         for model in ("biased", "main"):
             key = f"ema_{model}"
             if idx is None:
@@ -235,7 +232,7 @@ class LabelSmoothingParams(StrictModel):
                              "distribution over classes")
 
 
-class LabelSmoothing(Algorithm):
+class LabelSmoothing(ERM):
     """ERM on label-smoothed targets: it changes the loss, not the weights (every point weighs one),
     so theory's effective size is alpha itself. The simulator runs it with ``schedule: steps``."""
 
@@ -248,14 +245,8 @@ class LabelSmoothing(Algorithm):
     def targets(self, onehot):
         return rules.smoothed_targets(onehot, self.values["smoothing"])
 
-    def weigh(self, state, losses, idx=None):
-        return {"main": rules.uniform_weights(losses["main"])}, None
-
     def loss(self, logits, y):
         return rules.smoothed_cross_entropy(logits, y, self.values["smoothing"])
-
-    def predict_alpha_eff(self, alpha, collective_mean=1.0, base_mean=1.0):
-        return predicted(lambda a: _theory().alpha_eff(a, 1.0, 1.0), alpha)
 
 
 ENTRIES: tuple[type[Algorithm], ...] = (ERM, JTT, CVaR, Chi2DRO, LfF, GroupDRO, LabelSmoothing)

@@ -11,6 +11,7 @@ each mini-batch.
 from __future__ import annotations
 
 from array_api_compat import array_namespace
+from array_api_compat import device as device_of
 
 #: Bisection steps of the chi-square rule: the bracket shrinks 2**100-fold, below float64 spacing.
 CHI2_BISECTION_STEPS = 100
@@ -140,25 +141,19 @@ def exponential_average(old, new, decay):
     return decay * old + (1 - decay) * new
 
 
-def device_of(x):
-    from array_api_compat import device
-
-    return device(x)
-
-
 def smoothed_cross_entropy(logits, y, smoothing):
-    """Per-point cross-entropy against (1 - s) one-hot(y) + s / K (label smoothing)."""
+    """Per-point cross-entropy against :func:`smoothed_targets` of y (label smoothing)."""
     xp = array_namespace(logits)
     K = logits.shape[-1]
     top = xp.max(logits, axis=-1, keepdims=True)
     log_p = logits - top - xp.log(xp.sum(xp.exp(logits - top), axis=-1, keepdims=True))
     onehot = xp.astype(y[..., None] == xp.arange(K, device=device_of(logits)), logits.dtype)
-    nll = -xp.sum(onehot * log_p, axis=-1)
-    return (1.0 - smoothing) * nll - smoothing * xp.mean(log_p, axis=-1)
+    return -xp.sum(smoothed_targets(onehot, smoothing) * log_p, axis=-1)
 
 
 def smoothed_targets(onehot, smoothing):
-    """(1 - s) one-hot + s / K: the targets whose cross-entropy is :func:`smoothed_cross_entropy`."""
+    """(1 - s) one-hot + s / K: label smoothing's targets (``smoothing`` a number, or one per
+    leading configuration of a (C, n, K) array)."""
     xp = array_namespace(onehot)
     K = onehot.shape[-1]
     s = smoothing if isinstance(smoothing, (int, float)) else xp.asarray(smoothing, dtype=onehot.dtype)[..., None, None]

@@ -76,9 +76,8 @@ def run_to_store(exp, out, *, quick: bool, executor: str, compute, batch_size, w
     Returns (frame, folder, report); failed cells end the command with exit 1 after the export."""
     from pathlib import Path
 
-    from ..runs.sweep import run_sweep
-
     from ..runs.store import store_path
+    from ..runs.sweep import run_sweep
 
     target = Path(out) if out else Path("results") / exp.name
     report = run_sweep(exp, target, executor=executor, workers=workers, batch_size=batch_size, quick=quick,

@@ -112,7 +112,10 @@ def check_options(executor: str, workers: int | None, address: str | None, batch
 
 
 def check_writable(out: Path) -> None:
-    """InputError unless the results location can be created and written, before any work."""
+    """InputError unless the results location can be created and written, before any work: a
+    folder (or a store file named ``*.sqlite``) that exists or can be made."""
+    if out.exists() and not out.is_dir() and out.suffix != ".sqlite":
+        raise InputError(f"--out {out} exists and is not a folder")
     folder = out if (out.is_dir() or out.suffix != ".sqlite") else out.parent
     probe = folder
     while not probe.exists():
@@ -178,8 +181,6 @@ def run_sweep(
     if len(set(ids)) != len(ids):
         raise InputError(f"{exp.source}: two cells have the same configuration and seed (a grid axis repeats a value)")
     out = Path(out)
-    if out.exists() and not out.is_dir() and out.suffix != ".sqlite":
-        raise InputError(f"--out {out} exists and is not a folder")
     check_writable(out)
     fingerprint = experiment_fingerprint(exp, quick)
     for name in sorted({c.pillar for c in cells}):  # configurations that cannot run: before any write

@@ -30,6 +30,7 @@ def register(app: typer.Typer) -> None:
         results.parquet and results.csv; print a summary. Rerunning resumes."""
         import json
 
+        from ...limits import limit
         from ...simulate.backend import get_backend
         from ...simulate.summary import summarise
 
@@ -37,7 +38,7 @@ def register(app: typer.Typer) -> None:
         compute = make_compute(array_backend=backend or array_backend, device="cpu", threads=threads)
         bk = get_backend(compute.array_backend)  # bad input fails here, before anything is written
         if batch_size is None and executor == "serial":
-            batch_size = max(1, len(exp.cells(quick=quick)))  # one vectorised call
+            batch_size = limit("cells")  # no experiment has more cells: one vectorised call
         frame, folder, report = run_to_store(exp, out, quick=quick, executor=executor, compute=compute,
                                              batch_size=batch_size, workers=workers, progress=progress)
         summary = summarise(frame)

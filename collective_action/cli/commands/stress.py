@@ -8,7 +8,6 @@ from typing import List, Optional
 import typer
 
 from ..compute_options import ARRAY_BACKEND_OPTION, LEGACY_BACKEND_OPTION
-
 from ..output import JSON_OPTION, _clean
 
 
@@ -54,10 +53,6 @@ def register(app: typer.Typer) -> None:
                 raise InputError(f"unknown scenario {bad[0]!r}; choose from: {', '.join(sorted(known))}")
         from ...runs.sweep import check_writable
 
-        if out.exists() and not out.is_dir():
-            from ...errors import InputError
-
-            raise InputError(f"--out {out} exists and is not a folder")
         check_writable(out)  # before the battery runs: its outputs must have somewhere to go
         report = (lambda line: None) if as_json else (lambda line: typer.echo(f"  {line}", err=True))
         result = run_battery(battery, quick=quick, backend=backend, scenarios=scenario or None, progress=report)
