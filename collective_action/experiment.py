@@ -9,7 +9,8 @@ An experiment file is an envelope shared by every pillar::
     config: {...}                    # validated by the pillar's own strict pydantic model
     grid:                            # optional: dotted paths into config -> lists of values
       collective.alpha: [0.001, 0.01, 0.1]
-    quick: {...}                     # optional: dotted-path overrides applied with --quick
+    quick: {...}                     # optional: dotted-path overrides applied with --quick (and seeds)
+    assess: {...}                    # optional: what the rows are held against (collective_action.assess)
 
 Unknown keys are rejected everywhere (envelope and pillar models forbid extras), and every
 expanded cell is re-validated, so that an out-of-range value in a grid is caught before anything
@@ -75,6 +76,18 @@ class ExperimentFile(StrictModel):
     config: dict[str, Any]
     grid: dict[str, list[Any]] = Field(default_factory=dict)
     quick: dict[str, Any] = Field(default_factory=dict)
+    assess: Any = Field(None, description="what the rows are held against (collective_action.assess.AssessSpec)")
+
+    @field_validator("assess")
+    @classmethod
+    def _assess_section(cls, v):
+        if v is None:
+            return None
+        from .assess import AssessSpec
+
+        if not isinstance(v, (dict, AssessSpec)):
+            raise ValueError("assess must be a mapping (against, z, alpha_eff_tolerance, loose_below, over, flags)")
+        return v if isinstance(v, AssessSpec) else AssessSpec.model_validate(v)
 
     @field_validator("pillar")
     @classmethod
@@ -226,26 +239,40 @@ class Experiment:
     def pillar(self) -> Pillar:
         return get_pillar(self.spec.pillar)
 
+    def grid(self, quick: bool = False) -> tuple[dict, list[tuple[str, list]], list[int]]:
+        """(base configuration, grid axes in file order, seeds), ``quick:`` overrides applied.
+
+        ``quick: {seeds: ...}`` replaces the seeds; a quick value for a grid axis replaces the
+        axis; any other quick path overrides the base configuration.
+        """
+        base = copy.deepcopy(self.spec.config)
+        grid = dict(self.spec.grid)
+        seeds = list(self.spec.seeds)
+        if quick:
+            for path, value in self.spec.quick.items():
+                if path == "seeds":
+                    try:
+                        seeds = ExperimentFile._seed_list(value)
+                    except ValueError as err:
+                        raise InputError(f"{self.source}: quick.seeds: {err}") from None
+                elif path in grid:
+                    grid[path] = value if isinstance(value, list) else [value]
+                else:
+                    set_dotted(base, path, value)
+        return base, list(grid.items()), seeds
+
     def cells(self, quick: bool = False) -> list[Cell]:
         """Expand the grid (cartesian product, in file order) times the seeds into cells.
 
         Every cell's configuration is validated by the pillar's model; a bad value anywhere in
         the grid raises InputError naming the field, before anything runs.
         """
-        base = copy.deepcopy(self.spec.config)
-        grid = dict(self.spec.grid)
-        if quick:
-            for path, value in self.spec.quick.items():
-                if path in grid:
-                    grid[path] = value if isinstance(value, list) else [value]
-                else:
-                    set_dotted(base, path, value)
+        base, axes, seeds = self.grid(quick)
         model = self.pillar.config_model
-        axes = list(grid.items())
         n_points = 1
         for _, values in axes:
             n_points *= max(1, len(values))
-        limits.check("cells", n_points * len(self.spec.seeds), f"{self.source}: cells")
+        limits.check("cells", n_points * len(seeds), f"{self.source}: cells")
         cells = []
         for combo in itertools.product(*[vals for _, vals in axes]):
             cfg = copy.deepcopy(base)
@@ -256,7 +283,7 @@ class Experiment:
             except ValidationError as err:
                 raise InputError(format_validation_error(err, f"{self.source}: config")) from None
             normalised = validated.model_dump(mode="json")
-            for seed in self.spec.seeds:
+            for seed in seeds:
                 cells.append(Cell(self.spec.name, self.spec.pillar, normalised, int(seed), validated))
         if not cells:
             raise InputError(f"{self.source}: the experiment expands to no cells")

@@ -1,6 +1,6 @@
 """Store the quick results of every shipped experiment file as sorted CSVs, for before/after checks.
 
-    python scripts/quick_snapshot.py OUT_DIR          # run every experiments/*.yaml --quick
+    python scripts/quick_snapshot.py OUT_DIR          # run every experiments/*.yaml and stress/*.yaml --quick
     python scripts/quick_snapshot.py --compare A B    # compare two snapshots column by column
 
 Each file runs in its own results folder (serial executor, so the order of work cannot matter);
@@ -28,12 +28,14 @@ RENAMED_LEARNERS = {"logistic": "erm"}
 
 def snapshot(out: Path) -> None:
     out.mkdir(parents=True, exist_ok=True)
-    for path in sorted((ROOT / "experiments").glob("*.yaml")):
-        name = path.stem
+    files = sorted((ROOT / "experiments").glob("*.yaml")) + sorted((ROOT / "experiments" / "stress").glob("*.yaml"))
+    for path in files:
+        stress = path.parent.name == "stress"
+        name = f"stress_{path.stem}" if stress else path.stem
         store = out / name
         if (out / f"{name}.csv").exists():
             continue
-        if name.startswith("stress_"):
+        if stress:
             cmd = ["collective-action", "stress", "--quick", "--file", str(path), "--out", str(store)]
         else:
             cmd = ["collective-action", "sweep", str(path), "--quick", "--backend", "serial", "--no-progress",

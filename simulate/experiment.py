@@ -2,7 +2,7 @@
 
 A ``config`` section looks like::
 
-    family: gaussian            # discrete | gaussian | simplicity
+    family: gaussian            # discrete | gaussian | simplicity | discrete-counts | gaussian-world
     collective: {alpha: 0.01, strategy: feature-label, target: 1}
     learner: {name: jtt, params: {upweight: 20, T: 50}}
     n_train: 2000
@@ -15,7 +15,9 @@ A ``config`` section looks like::
 Learner parameters are validated against the learner registry
 (:mod:`collective_action.simulate.learners`), so an unknown learner, an unknown parameter or a bad
 value is caught when the file is loaded. Family 3 (``simplicity``) is delegated to
-:mod:`collective_action.simulate.simplicity` (its own ``SimplicityConfig``).
+:mod:`collective_action.simulate.simplicity` (its own ``SimplicityConfig``); the stress families
+``discrete-counts`` (section ``counts:``) and ``gaussian-world`` (section ``world:``) to
+:mod:`collective_action.simulate.stress`.
 """
 
 from __future__ import annotations
@@ -26,8 +28,12 @@ from pydantic import Field, PrivateAttr, model_validator
 
 from collective_action.experiment import CollectiveSpec, Pillar, StrictModel, register_pillar
 from collective_action.simulate.learners import FAMILY_LEARNERS, learner_params_model
+from collective_action.simulate.stress import CountsSection, WorldSection, check_counts, check_world
 
-FAMILIES = ("discrete", "gaussian", "simplicity")
+FAMILIES = ("discrete", "gaussian", "simplicity", "discrete-counts", "gaussian-world")
+#: The configuration section each family reads.
+FAMILY_SECTIONS = {"discrete": "discrete", "gaussian": "gaussian", "simplicity": "simplicity",
+                   "discrete-counts": "counts", "gaussian-world": "world"}
 
 
 class SignalSpec(StrictModel):
@@ -136,7 +142,7 @@ def _simplicity_section(cfg) -> Any:
 class SimulateConfig(StrictModel):
     """The ``config`` of a simulate experiment file."""
 
-    family: Literal["discrete", "gaussian", "simplicity"]
+    family: Literal["discrete", "gaussian", "simplicity", "discrete-counts", "gaussian-world"]
     collective: Optional[CollectiveSpec] = None
     learner: LearnerSpec = Field(default_factory=LearnerSpec)
     n_train: int = Field(1000, ge=2, le=10**9, description="training points (members included)")
@@ -144,6 +150,8 @@ class SimulateConfig(StrictModel):
     discrete: Optional[DiscreteSpec] = None
     gaussian: Optional[GaussianSpec] = None
     simplicity: Optional[dict[str, Any]] = None
+    counts: Optional[CountsSection] = None
+    world: Optional[WorldSection] = None
     theory_mc_samples: int = Field(200_000, ge=1000, description="Monte Carlo size of theory's success where no closed form exists")
     memory_budget_mb: float = Field(512.0, gt=0, description="working-set budget of one chunk of configurations")
     _simplicity: Any = PrivateAttr(default=None)  # family 3's validated section
@@ -156,8 +164,8 @@ class SimulateConfig(StrictModel):
     @model_validator(mode="after")
     def _consistent(self):
         fam = self.family
-        for section in FAMILIES:
-            if section != fam and getattr(self, section) is not None:
+        for family, section in FAMILY_SECTIONS.items():
+            if family != fam and section != FAMILY_SECTIONS[fam] and getattr(self, section) is not None:
                 raise ValueError(f"section {section!r} does not apply to family {fam!r}")
         if fam == "simplicity":
             self._simplicity = _simplicity_section(self)
@@ -165,6 +173,8 @@ class SimulateConfig(StrictModel):
         if self.collective is None:
             raise ValueError(f"family {fam!r} needs a 'collective' section")
         allowed = FAMILY_LEARNERS[fam]
+        if "learner" not in self.model_fields_set and self.learner.name not in allowed:
+            object.__setattr__(self, "learner", LearnerSpec(name=allowed[0]))  # the family's own default learner
         if self.learner.name not in allowed:
             raise ValueError(f"learner {self.learner.name!r} does not apply to family {fam!r}; "
                              f"choose one of: {', '.join(allowed)}")
@@ -180,6 +190,14 @@ class SimulateConfig(StrictModel):
             from collective_action.simulate.runner import gaussian_problem
 
             gaussian_problem(self)
+        if fam == "discrete-counts":
+            if self.counts is None:
+                object.__setattr__(self, "counts", CountsSection())
+            check_counts(self)
+        if fam == "gaussian-world":
+            if self.world is None:
+                object.__setattr__(self, "world", WorldSection())
+            check_world(self)
         return self
 
 

@@ -375,6 +375,18 @@ class PlugInParams(StrictModel):
     pass
 
 
+class AdversaryParams(StrictModel):
+    """The exact worst eps-suboptimal learner of a discrete problem (docs/theory.md §3)."""
+
+    epsilon: float = Field(0.0, ge=0.0, lt=1.0, description="how far from Bayes-optimal the learner may be")
+
+
+#: Counting learners of discrete problems: the plug-in (empirical Bayes) learner and the exact
+#: worst eps-suboptimal learners under either definition of suboptimality (docs/theory.md §3).
+COUNT_LEARNERS = {"plug-in": PlugInParams, "tv-adversary": AdversaryParams,
+                  "contamination-adversary": AdversaryParams}
+
+
 #: Learners for sampled feature vectors (families 2 and 3), by name.
 LEARNERS: dict[str, type[Learner]] = {cls.name: cls for cls in (LDA, Logistic, MaxMargin, BayesOracle)}
 LEARNERS.update({name: _registry_learner(entry) for name, entry in ALGORITHMS.items() if "simulate" in entry.pillars and name != "erm"})
@@ -383,15 +395,17 @@ LEARNERS.update({name: _registry_learner(entry) for name, entry in ALGORITHMS.it
 FAMILY_LEARNERS = {
     "discrete": ("plug-in",),
     "gaussian": tuple(LEARNERS),
+    "discrete-counts": tuple(COUNT_LEARNERS),
+    "gaussian-world": tuple(LEARNERS),
 }
 
 
 def learner_params_model(name: str) -> type[StrictModel]:
-    if name == "plug-in":
-        return PlugInParams
+    if name in COUNT_LEARNERS:
+        return COUNT_LEARNERS[name]
     if name in RENAMED:
         raise InputError(f"learner {name!r} is now called {RENAMED[name]!r}")
-    check_choice("learner", name, set(LEARNERS) | {"plug-in"})
+    check_choice("learner", name, set(LEARNERS) | set(COUNT_LEARNERS))
     return LEARNERS[name].Params
 
 

@@ -161,9 +161,16 @@ def redraw(folder: str | Path, figures_dir: str | Path | None = None, claim: str
     figures_dir = Path(figures_dir) if figures_dir else folder / "figures"
     drawn: dict[str, list[str]] = {}
     if has_store(folder):
+        from .stress import draw_stored_stress
+
         with ResultStore.open(folder) as store:
             frame = store.frame()
+        stress = draw_stored_stress(folder, figures_dir)
+        if stress:
+            drawn["stress"] = stress
         key = parse_claims(claim)[0] if claim else infer_claim(frame)
+        if key is None and stress:
+            return drawn
         if key is None:
             raise InputError(f"cannot tell which claim {folder} belongs to; pass --claim C1..C5")
         drawn[key] = [str(p) for p in draw_claim(key, frame, figures_dir)]

@@ -8,6 +8,7 @@ store is detected when it is read instead of silently feeding a figure.
 Layout of ``<folder>/results.sqlite``:
 
 * ``meta(key, value)``: ``format`` (always ``collective-action-results``) and ``schema_version``;
+  ``spec:<experiment>``: the validated experiment file and its quick flag (JSON);
 * ``experiments(name, fingerprint, source, quick, registered_at)``: the experiments whose
   cells live here (a store may hold several, e.g. all files of one claim);
 * ``cells(cell_id UNIQUE, experiment, pillar, seed, config, status, error, rows, rows_sha256,
@@ -250,6 +251,16 @@ class ResultStore:
             "INSERT OR REPLACE INTO experiments VALUES (?, ?, ?, ?, ?)",
             (name, fingerprint, source, int(quick), when),
         )
+
+    def save_spec(self, name: str, spec: dict, quick: bool) -> None:
+        """Keep the validated experiment file with its rows, so the store alone can be assessed and drawn."""
+        self._conn.execute("INSERT OR REPLACE INTO meta VALUES (?, ?)",
+                           (f"spec:{name}", json.dumps({"spec": spec, "quick": bool(quick)}, sort_keys=True)))
+
+    def specs(self) -> dict[str, dict]:
+        """{experiment name: {"spec": validated file as JSON, "quick": bool}} of the specs saved here."""
+        return {key[5:]: json.loads(value) for key, value in
+                self._conn.execute("SELECT key, value FROM meta WHERE key LIKE 'spec:%'")}
 
     # ---------------------------------------------------------------- cells
     def done_ids(self) -> set[str]:

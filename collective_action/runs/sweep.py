@@ -194,6 +194,7 @@ def run_sweep(
         store.lock()
         check_compatible(store, exp, fingerprint, resume=resume, share_store=share_store)
         store.register_experiment(exp.name, fingerprint, exp.source, quick, utc_now())
+        store.save_spec(exp.name, exp.spec.model_dump(mode="json"), quick)
         damaged = store.mark_damaged_failed()
         if damaged:
             sys.stderr.write(f"note: {len(damaged)} stored cell(s) had damaged rows and run again: "

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import math
 
-from collective_action.simulate.stress_flags import assess, mean_se, tightness
+from collective_action.assess import assess_row as assess, mean_se, tightness
 
 
 def test_bound_below_measurement_is_not_flagged():
@@ -51,3 +51,16 @@ def test_tightness_and_interval():
     assert (m, lo, hi, se) == (1.0, 1.0, 1.0, 0.0)
     m, lo, hi, se = mean_se([0.4, 0.5, 0.6], [0.01] * 3)
     assert lo < 0.4 and hi > 0.6 and abs(se - 0.1 / math.sqrt(3)) < 1e-12
+
+
+def test_loose_fires_only_below_the_threshold_and_only_when_asked():
+    assert assess(success=0.9, success_se=0.01, bound=0.05).flags == []
+    a = assess(success=0.9, success_se=0.01, bound=0.05, loose_below=0.1)
+    assert a.flags == ["LOOSE"] and "loose" in a.cause_text
+    assert assess(success=0.9, success_se=0.01, bound=0.2, loose_below=0.1).flags == []
+    assert assess(success=0.9, success_se=0.01, bound=-1.0, loose_below=0.1).flags == []  # vacuous, not loose
+
+
+def test_z_sets_how_many_standard_errors_a_gap_must_exceed():
+    assert assess(success=0.5, success_se=0.01, bound=0.52, z=3.0).flags == []
+    assert assess(success=0.5, success_se=0.01, bound=0.52, z=1.0).flags == ["VIOLATION"]

@@ -1,4 +1,4 @@
-"""`collective-action results DIR`: export a results folder as CSV, Parquet or JSON."""
+"""`collective-action results DIR`: export a results folder (or its stress table) as CSV, Parquet or JSON."""
 
 from __future__ import annotations
 
@@ -19,6 +19,8 @@ def register(app: typer.Typer) -> None:
         fmt: str = typer.Option("csv", "--format", help="csv | parquet | json"),
         output: Path = typer.Option(None, "--output", "-o", help="File to write (default: stdout; needed for parquet)."),
         failed: bool = typer.Option(False, "--failed", help="List the failed cells and their errors instead."),
+        assess: bool = typer.Option(False, "--assess", help="The stress table instead: stored scenarios (assess: "
+                                    "sections) held against theory, one row per grid point, alpha and collective."),
     ) -> int:
         """Read every stored row back as one table (the store is checked first)."""
         from ...runs.sweep import read_failures, read_results
@@ -26,7 +28,14 @@ def register(app: typer.Typer) -> None:
         check_choice("format", fmt, FORMATS)
         if fmt == "parquet" and output is None:
             raise InputError("--format parquet needs --output FILE (it is a binary format)")
-        frame = read_failures(folder) if failed else read_results(folder)
+        if failed and assess:
+            raise InputError("choose one of --failed and --assess")
+        if assess:
+            from ...runs.stress import assess_folder
+
+            frame = assess_folder(folder)
+        else:
+            frame = read_failures(folder) if failed else read_results(folder)
         if fmt == "csv":
             text = frame.to_csv(index=False)
         elif fmt == "json":
