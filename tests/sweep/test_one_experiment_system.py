@@ -1,5 +1,5 @@
 """Every command that runs anything writes the same store: `results` and `plot` read the output
-folder of simulate, train, sweep and reproduce; compute settings travel from the command line to
+folder of simulate, train, sweep and reproduce (stress: tests/stress/test_battery.py); compute settings travel from the command line to
 the pillar on every executor; a device that is not there is one line, before anything is written."""
 
 from __future__ import annotations
@@ -97,6 +97,7 @@ def test_executors_give_identical_rows(cli, tmp_path):
     ("train", "EMP", "--device", "cuda"),
     ("sweep", "EMP", "--device", "cuda"),
     ("reproduce", "C2", "--quick", "--device", "cuda"),
+    ("stress", "--quick", "--device", "cuda"),
 ])
 def test_cuda_without_a_gpu_is_one_line_and_writes_nothing(cli, tmp_path, command):
     out = tmp_path / "never"
