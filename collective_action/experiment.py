@@ -135,12 +135,15 @@ class Pillar:
     computation) and returns one list of ResultRow per cell, in order. ``check_cells(cells)``,
     where a pillar has one, raises InputError for configurations that are valid on their own but
     cannot run (a signal place the data set lacks); the runner calls it before anything is written.
+    ``predict_critical_mass(validated_config, target)``, where a pillar has one, gives theory's
+    critical mass for a configuration ({theory_alpha_star, theory_kind, hardt_alpha_star}).
     """
 
     name: str
     config_model: type[BaseModel]
     run_cells: Callable[..., list[list[Any]]]
     check_cells: Callable[[list["Cell"]], None] | None = None
+    predict_critical_mass: Callable[[Any, float], dict] | None = None
 
 
 _PILLARS: dict[str, Pillar] = {}

@@ -207,4 +207,11 @@ def _run_cells(cells):
     return run_cells(cells)
 
 
-register_pillar(Pillar(name="simulate", config_model=SimulateConfig, run_cells=_run_cells))
+def _predict_critical_mass(cfg, target):
+    from collective_action.simulate.critical_mass import predict
+
+    return predict(cfg, target)
+
+
+register_pillar(Pillar(name="simulate", config_model=SimulateConfig, run_cells=_run_cells,
+                       predict_critical_mass=_predict_critical_mass))

@@ -8,6 +8,7 @@ for sympy once. Numeric functions accept floats or NumPy arrays (broadcasting); 
 from .symbolic import Formula
 from .bayes import (
     bayes_classifier,
+    bayes_critical_mass,
     bayes_clean_accuracy,
     bayes_success,
     bayes_success_by_enumeration,

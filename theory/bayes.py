@@ -19,6 +19,8 @@ from __future__ import annotations
 
 from functools import lru_cache
 
+import math
+
 import numpy as np
 import sympy as sp
 
@@ -183,3 +185,26 @@ def bayes_clean_accuracy(problem: DiscreteProblem, alpha, strategy: str = "featu
     """Accuracy on clean P0 of the Bayes classifier of P_alpha, vectorised over ``alpha``."""
     labels = bayes_classifier(mixture_tables(problem, alpha, strategy), against=problem.target)
     return _checks.scalar_or_array(accuracy_of_classifier(problem, labels))
+
+
+def bayes_critical_mass(problem: DiscreteProblem, target: float) -> float:
+    """The exact critical mass of the Bayes learner: inf {alpha : bayes_success(alpha) >= target}.
+
+    Feature-label strategy. The collective wins at signal point x' exactly when alpha exceeds
+    per_point_threshold() = D / (P* + D) (a point with D <= 0 and P* > 0 is won from any alpha > 0),
+    so success is a step function: the sum of P*(x') over the thresholds below alpha. The critical
+    mass is the threshold at which that running sum first reaches the target (success holds for every
+    alpha above it); inf when the signal points together carry less than the target.
+    """
+    if not (0 < target <= 1):
+        raise InputError(f"target must lie in (0, 1], got {target}")
+    law = problem.signal_law  # P*(x') for every x'
+    points = np.nonzero(law > 0)[0]
+    d = joint_gap(problem)[points]
+    p = law[points]
+    threshold = np.where(d <= 0, 0.0, per_point_threshold().numeric(p, np.maximum(d, 0.0)))
+    order = np.argsort(threshold, kind="stable")
+    reached = np.cumsum(p[order]) >= target - TIE_TOL
+    if not reached.any():
+        return math.inf
+    return float(threshold[order][int(np.argmax(reached))])

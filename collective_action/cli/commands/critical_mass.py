@@ -1,0 +1,71 @@
+"""`collective-action critical-mass EXPERIMENT.yaml`: alpha*(target) per group, searched adaptively, with intervals."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import List, Optional
+
+import typer
+
+from ..compute_options import (ARRAY_BACKEND_OPTION, DEVICE_OPTION, EXECUTOR_OPTION, THREADS_OPTION,
+                               make_compute)
+from ..output import JSON_OPTION, _clean
+
+
+def register(app: typer.Typer) -> None:
+    @app.command("critical-mass")
+    def critical_mass_command(
+        experiment: Path = typer.Argument(..., help="Experiment file (YAML); its collective.alpha axis sets the range."),
+        target: Optional[List[float]] = typer.Option(None, "--target", help="Target success (repeatable; default 0.5)."),
+        metric: str = typer.Option("success", "--metric", help="success (over all x ~ P0; theory's) | attack_success (labels != y*)."),
+        ratio: float = typer.Option(1.5, "--ratio", help="Stop when alpha*_hi / alpha*_lo <= this."),
+        level: float = typer.Option(0.95, "--level", help="Confidence of the interval."),
+        alpha_range: Optional[List[float]] = typer.Option(
+            None, "--alpha-range", help="LO and HI of the search (give twice; default: the file's alpha axis)."),
+        max_rounds: int = typer.Option(16, "--max-rounds", help="Rounds of trainings per search at most."),
+        quick: bool = typer.Option(False, "--quick", help="Apply the file's quick: overrides."),
+        out: Path = typer.Option(None, "--out", help="Results folder (default: results/<experiment>-critical-mass)."),
+        executor: str = EXECUTOR_OPTION,
+        array_backend: str = ARRAY_BACKEND_OPTION,
+        device: str = DEVICE_OPTION,
+        threads: int = THREADS_OPTION,
+        workers: int = typer.Option(None, "--workers", help="Parallel workers (default: CPU cores)."),
+        address: str = typer.Option(None, "--address", help="Ray cluster address (with --executor ray)."),
+        as_json: bool = JSON_OPTION,
+    ) -> int:
+        """Find the smallest alpha whose success reaches the target, per group of cells differing only in alpha.
+
+        Every training is a cell of the results store (a rerun resumes); theory's prediction stands
+        next to each measurement where theory has one. Writes OUT/critical_mass.csv.
+        """
+        import json
+
+        from ...errors import InputError
+        from ...experiment import load_experiment
+        from ...runs.critical_mass import critical_mass
+
+        if alpha_range is not None and len(alpha_range) != 2:
+            raise InputError("--alpha-range takes two values: give it twice (--alpha-range LO --alpha-range HI)")
+        if max_rounds < 1:
+            raise InputError(f"--max-rounds must be at least 1, got {max_rounds}")
+        compute = make_compute(array_backend, device, threads)
+        exp = load_experiment(experiment)
+        out = out or Path("results") / f"{exp.name}-critical-mass"
+        report = (lambda line: None) if as_json else (lambda line: typer.echo(f"  {line}", err=True))
+        result = critical_mass(exp, out, targets=tuple(target or (0.5,)), ratio=ratio, level=level,
+                               alpha_range=alpha_range, quick=quick, max_rounds=max_rounds, executor=executor,
+                               workers=workers, address=address, compute=compute, progress=report, metric=metric)
+        table = result.table
+        path = Path(out) / "critical_mass.csv"
+        table.to_csv(path, index=False)
+        if as_json:
+            typer.echo(json.dumps(_clean({"experiment": exp.name, "out": str(out), "table": str(path),
+                                          "trainings": result.trainings, "trained_now": result.ran,
+                                          "rows": table.drop(columns=["evaluated", "config"]).to_dict(orient="records")})))
+            return 0
+        typer.echo(f"critical mass of {exp.name}{' (quick)' if quick else ''}: {result.trainings} trainings "
+                   f"({result.ran} now) -> {path}")
+        keep = ["group", "target", "alpha_star", "alpha_star_lo", "alpha_star_hi", "status", "trainings",
+                "clean_accuracy_at_hi", "theory_alpha_star", "hardt_alpha_star"]
+        typer.echo(table[keep].to_string(index=False, float_format=lambda v: f"{v:.4g}"))
+        return 0
