@@ -156,6 +156,7 @@ def test_cli_writes_the_table_and_a_rerun_trains_nothing(cli, tmp_path):
     assert res.exit_code == 0, res.stderr
     first = res.json()
     assert first["trained_now"] == first["trainings"] > 0 and (out / "critical_mass.csv").exists()
+    assert (out / "critical_mass.png").stat().st_size > 0 and (out / "critical_mass.pdf").stat().st_size > 0
     again = cli("critical-mass", path, "--out", out, "--executor", "serial", "--json").json()
     assert again["trained_now"] == 0 and again["trainings"] == first["trainings"]
     assert again["rows"][0]["alpha_star"] == first["rows"][0]["alpha_star"]

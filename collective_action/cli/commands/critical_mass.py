@@ -35,8 +35,9 @@ def register(app: typer.Typer) -> None:
     ) -> int:
         """Find the smallest alpha whose success reaches the target, per group of cells differing only in alpha.
 
-        Every training is a cell of the results store (a rerun resumes); theory's prediction stands
-        next to each measurement where theory has one. Writes OUT/critical_mass.csv.
+        Every training is a cell of the results store (a rerun resumes and trains nothing stored);
+        theory's prediction stands next to each measurement where theory has one. Writes
+        OUT/critical_mass.csv and the leaderboard figure OUT/critical_mass.png/.pdf.
         """
         import json
 
@@ -58,13 +59,16 @@ def register(app: typer.Typer) -> None:
         table = result.table
         path = Path(out) / "critical_mass.csv"
         table.to_csv(path, index=False)
+        from ...figures.critical_mass import draw_leaderboard
+
+        figures = [str(p) for p in draw_leaderboard(table, Path(out) / "critical_mass")]
         if as_json:
             typer.echo(json.dumps(_clean({"experiment": exp.name, "out": str(out), "table": str(path),
-                                          "trainings": result.trainings, "trained_now": result.ran,
+                                          "trainings": result.trainings, "trained_now": result.ran, "figures": figures,
                                           "rows": table.drop(columns=["evaluated", "config"]).to_dict(orient="records")})))
             return 0
         typer.echo(f"critical mass of {exp.name}{' (quick)' if quick else ''}: {result.trainings} trainings "
-                   f"({result.ran} now) -> {path}")
+                   f"({result.ran} now) -> {path}, {figures[0]}")
         keep = ["group", "target", "alpha_star", "alpha_star_lo", "alpha_star_hi", "status", "trainings",
                 "clean_accuracy_at_hi", "theory_alpha_star", "hardt_alpha_star"]
         typer.echo(table[keep].to_string(index=False, float_format=lambda v: f"{v:.4g}"))
