@@ -120,3 +120,11 @@ class EmpiricalConfig(StrictModel):
         if v is not None and not v.strip():
             raise ValueError("series must not be blank")
         return v
+
+    @model_validator(mode="after")
+    def _private_model(self):
+        # per-sample gradients (DP-SGD) are undefined through batch norm, which mixes the points of a batch
+        if self.learner.name == "dp-sgd" and self.train.model == "resnet":
+            raise ValueError("learner 'dp-sgd' cannot train model 'resnet' (batch norm mixes the points of a "
+                             "batch); use linear, mlp or cnn")
+        return self

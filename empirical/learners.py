@@ -49,6 +49,7 @@ class FitReport:
     ledger: WeightLedger
     # per-epoch [member_sum, member_count, base_sum, base_count] of the statistic
     stats: list[list[float]] = field(default_factory=list)
+    extra: dict = field(default_factory=dict)   # algorithm-specific columns (DP-SGD: the privacy spent)
 
     def measured(self, upto: int | None = None) -> float:
         return self.ledger.share(upto)
@@ -86,6 +87,8 @@ def _uniform(losses, idx, epoch):
 
 def fit(alg: Algorithm, ctx: FitContext) -> FitReport:
     """Train ``alg`` on ``ctx``'s data; the main model is returned in the report."""
+    if alg.private:
+        return _fit_private(alg, ctx)
     errors = None
     if alg.stage1_length():
         stage1 = ctx.make_model()
@@ -108,6 +111,32 @@ def fit(alg: Algorithm, ctx: FitContext) -> FitReport:
     train_epochs(models, ctx.x, ctx.y, weigh, ctx.optim, ctx.generator, ledger, ctx.on_epoch_end,
                  loss_fn=alg.loss)
     return FitReport(models["main"], ledger, statistic.rows)
+
+
+def _fit_private(alg: Algorithm, ctx: FitContext) -> FitReport:
+    """DP-SGD: the same loop with Poisson batches, per-sample clipping and noise (empirical/private.py)."""
+    from .private import make_private, poisson_batches, privacy_spent
+    from .train import make_optimizer
+
+    p = alg.params
+    model = ctx.make_model()
+    private_model, optimizer = make_private(model, make_optimizer(model, ctx.optim), max_grad_norm=p.max_grad_norm,
+                                            noise_multiplier=p.noise_multiplier, batch_size=ctx.optim.batch_size,
+                                            generator=ctx.generator)
+    ledger = WeightLedger(ctx.members)
+    on_epoch_end = None if ctx.on_epoch_end is None else (lambda m, epoch: ctx.on_epoch_end(model, epoch))
+    train_epochs(private_model, ctx.x, ctx.y, _uniform, ctx.optim, ctx.generator, ledger, on_epoch_end,
+                 optimizer=optimizer, batches=poisson_batches)
+    n = len(ctx.y)
+    q = min(1.0, ctx.optim.batch_size / n)
+    steps = ctx.optim.epochs * math.ceil(n / ctx.optim.batch_size)
+    eps = privacy_spent(noise_multiplier=p.noise_multiplier, sample_rate=q, steps=steps, delta=p.delta)
+    private_model.remove_hooks()  # the model is evaluated and copied as a plain module from here on
+    for param in model.parameters():
+        param.grad_sample = None
+    return FitReport(model, ledger, [], {"dp_epsilon": eps, "dp_delta": p.delta, "dp_sample_rate": q,
+                                         "dp_steps": steps, "dp_noise_multiplier": p.noise_multiplier,
+                                         "dp_max_grad_norm": p.max_grad_norm})
 
 
 def make_learner(name: str, hparams: dict | None = None) -> Algorithm:

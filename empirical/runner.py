@@ -206,6 +206,7 @@ class Run:
                     "validation": policy, "selection_metric": cfg.selection.metric,
                     "backend": "torch", "device": str(dev), "n_train": int(len(data.y_train)),
                     "n_test": int(len(data.y_test)), "epochs": cfg.train.epochs, "train_seconds": train_seconds,
+                    **report.extra,
                 },
             ))
         return rows

@@ -94,14 +94,17 @@ def train_epochs(model, x: torch.Tensor, y: torch.Tensor, weigh: Weigh, cfg: Opt
                  generator: torch.Generator, ledger: WeightLedger | None = None,
                  on_epoch_end: Callable[[nn.Module, int], None] | None = None,
                  epochs: int | None = None, optimizer: torch.optim.Optimizer | None = None,
-                 loss_fn: Callable | None = None):
+                 loss_fn: Callable | None = None, batches: Callable = None):
     """Train for ``epochs`` (default ``cfg.epochs``) epochs of weighted SGD, in place.
 
     ``model`` is one module (``weigh`` maps a loss tensor to a weight tensor) or a dict of modules
     trained side by side on the same batches (``weigh`` maps a dict of losses to a dict of
     weights; the step is on the sum of their weighted means; ``"main"`` is the one the ledger and
     ``on_epoch_end`` see). ``loss_fn(logits, y)`` replaces the main model's cross-entropy.
+    ``batches(n, batch_size, generator, device)`` draws an epoch's index batches (default: a
+    shuffled pass, :func:`minibatches`; DP-SGD draws Poisson batches); an empty batch is skipped.
     """
+    batches = batches or minibatches
     single = isinstance(model, nn.Module)
     models = {"main": model} if single else model
     optimizers = {name: (optimizer if single and optimizer is not None else make_optimizer(m, cfg))
@@ -111,7 +114,9 @@ def train_epochs(model, x: torch.Tensor, y: torch.Tensor, weigh: Weigh, cfg: Opt
             m.train()
         if ledger is not None:
             ledger.start_epoch()
-        for idx in minibatches(len(y), cfg.batch_size, generator, x.device):
+        for idx in batches(len(y), cfg.batch_size, generator, x.device):
+            if len(idx) == 0:
+                continue
             xb, yb = x[idx], y[idx]
             losses = {}
             for name, m in models.items():

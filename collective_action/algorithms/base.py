@@ -14,8 +14,8 @@ An :class:`Algorithm` subclass is one entry of the registry. It says
   ``predict_alpha_eff``: theory's effective size from those means;
 * ``loss``: the per-point loss it minimises (cross-entropy unless it changes the loss, as label
   smoothing does). An algorithm that changes the optimisation step itself (per-sample gradient
-  clipping and noise, DP-SGD) is an entry of the same kind: uniform weights, plus a step hook
-  that the training loop calls between the backward pass and the update (not built yet).
+  clipping and noise, DP-SGD) is an entry of the same kind: uniform weights, and ``private``,
+  which makes the empirical loop clip and noise every step (empirical/private.py, Opacus).
 
 The simulator applies ``weigh`` once per round to full-batch losses (or once per gradient step,
 ``schedule: steps``); the empirical pillar applies it to every mini-batch inside its one training
@@ -61,6 +61,9 @@ class Algorithm:
     label: ClassVar[str]
     Params: ClassVar[type[StrictModel]]
     pillars: ClassVar[frozenset[str]] = PILLARS
+    #: True for an algorithm that changes the optimisation step (DP-SGD: per-sample clipping and
+    #: noise); the empirical pillar then trains it through empirical/private.py.
+    private: ClassVar[bool] = False
     models: ClassVar[tuple[str, ...]] = ("main",)
     statistic: ClassVar[str | None] = None
     #: result-row columns holding the statistic's collective and base means (None: not written)

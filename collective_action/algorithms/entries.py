@@ -249,4 +249,25 @@ class LabelSmoothing(ERM):
         return rules.smoothed_cross_entropy(logits, y, self.values["smoothing"])
 
 
-ENTRIES: tuple[type[Algorithm], ...] = (ERM, JTT, CVaR, Chi2DRO, LfF, GroupDRO, LabelSmoothing)
+class DPSGDParams(StrictModel):
+    max_grad_norm: float = Field(1.0, gt=0.0, description="C: every point's gradient is clipped to norm <= C")
+    noise_multiplier: float = Field(1.0, ge=0.0, description="sigma: Gaussian noise of std sigma * C is added "
+                                    "to the sum of clipped gradients of each batch")
+    delta: float = Field(1e-5, gt=0.0, lt=1.0, description="the delta at which the privacy spent (epsilon) is reported")
+
+
+class DPSGD(ERM):
+    """DP-SGD (Abadi et al. 2016): per-sample gradient clipping and Gaussian noise, batches drawn by
+    Poisson sampling, the privacy spent computed by Opacus's RDP accountant. Every point weighs one
+    in the loss (theory's effective size is alpha); what changes is the step: no point, member or
+    not, moves the model by more than C per step, and the noise drowns weak signals."""
+
+    name = "dp-sgd"
+    label = "DP-SGD"
+    Params = DPSGDParams
+    pillars = frozenset({"empirical"})
+    private = True
+    shown = ("max_grad_norm", "noise_multiplier")
+
+
+ENTRIES: tuple[type[Algorithm], ...] = (ERM, JTT, CVaR, Chi2DRO, LfF, GroupDRO, LabelSmoothing, DPSGD)

@@ -16,7 +16,8 @@ TOL = 1e-12
 
 #: parameters of each entry's property run (the defaults where they exercise the rule)
 PARAMS = {"erm": {}, "jtt": {"upweight": 7.0}, "cvar": {"beta": 0.3}, "chi2": {"rho": 0.7},
-          "lff": {"q": 0.6, "ema": 0.5}, "group-dro": {"eta_q": 0.4}, "label-smoothing": {"smoothing": 0.1}}
+          "lff": {"q": 0.6, "ema": 0.5}, "group-dro": {"eta_q": 0.4}, "label-smoothing": {"smoothing": 0.1},
+          "dp-sgd": {"noise_multiplier": 0.5}}
 
 
 @st.composite

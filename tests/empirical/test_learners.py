@@ -33,7 +33,7 @@ def test_chi2_weights_sit_on_the_ball_and_follow_excess_loss():
 
 
 def test_hyperparameters_are_checked_and_listed():
-    assert set(LEARNERS) == {"erm", "jtt", "cvar", "chi2", "lff", "group-dro", "label-smoothing"}
+    assert set(LEARNERS) == {"erm", "jtt", "cvar", "chi2", "lff", "group-dro", "label-smoothing", "dp-sgd"}
     assert make_learner("jtt", {"upweight": 7}).params.model_dump() == {"T": 1, "upweight": 7.0}
     with pytest.raises(InputError, match="lam"):
         make_learner("jtt", {"lam": 3})
