@@ -30,7 +30,7 @@ from pathlib import Path
 from typing import Any, Callable
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from . import limits
 from .errors import InputError
@@ -88,6 +88,13 @@ class ExperimentFile(StrictModel):
         if not isinstance(v, (dict, AssessSpec)):
             raise ValueError("assess must be a mapping (against, z, alpha_eff_tolerance, loose_below, over, flags)")
         return v if isinstance(v, AssessSpec) else AssessSpec.model_validate(v)
+
+    @model_validator(mode="after")
+    def _assess_axis(self):
+        if self.assess is not None and self.assess.over not in self.grid:
+            axes = ", ".join(self.grid) or "none"
+            raise ValueError(f"assess.over {self.assess.over!r} is not a grid axis (axes: {axes})")
+        return self
 
     @field_validator("pillar")
     @classmethod

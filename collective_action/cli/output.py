@@ -84,8 +84,15 @@ def run_to_store(exp, out, *, quick: bool, executor: str, compute, batch_size, w
                        progress=progress, compute=compute)
     folder = store_path(target).parent  # the exports sit beside the store
     frame = report.frame()
-    frame.to_parquet(folder / "results.parquet", index=False)
-    frame.to_csv(folder / "results.csv", index=False)
+    try:
+        frame.to_parquet(folder / "results.parquet", index=False)
+        frame.to_csv(folder / "results.csv", index=False)
+    except OSError as err:  # disk full or write access lost after the run: the store holds every cell
+        from ..errors import InputError
+
+        raise InputError(f"cannot write {err.filename or folder} ({err.strerror or err}); every cell is "
+                         f"stored in {store_path(target)}: make room or restore write access and run the same "
+                         "command again (it reruns nothing) or export with `collective-action results`") from None
     if report.n_failed:
         typer.echo(f"error: {report.n_failed} cell(s) failed; see `collective-action results {folder} --failed`",
                    err=True)

@@ -27,7 +27,7 @@ from ..errors import InputError
 from ..experiment import load_experiment
 from ..experiments import experiment_files
 from .store import ResultStore, has_store, store_path
-from .sweep import check_compatible, check_options, experiment_fingerprint, run_sweep
+from .sweep import check_compatible, check_options, check_writable, experiment_fingerprint, run_sweep
 
 CLAIMS = ("C1", "C2", "C3", "C4", "C5")
 
@@ -93,6 +93,7 @@ def reproduce(
     n_workers = check_options(executor, workers, address, batch_size)
     plan = {c: [load_experiment(f) for f in experiment_files(c)] for c in claims}  # validate all first
     out = Path(out)
+    check_writable(out, store=False)  # before the workers start
     for c, experiments in plan.items():  # refuse a folder of an edited or other-size run before any work
         if has_store(out / c.lower()):
             with ResultStore.open(out / c.lower()) as store:
@@ -158,6 +159,8 @@ def redraw(folder: str | Path, figures_dir: str | Path | None = None, claim: str
     claim is ``claim`` or inferred from its experiment names.
     """
     folder = Path(folder)
+    check_writable(Path(figures_dir) if figures_dir else folder / "figures",
+                   "--figures" if figures_dir else "figures folder", store=False)  # before drawing anything
     figures_dir = Path(figures_dir) if figures_dir else folder / "figures"
     drawn: dict[str, list[str]] = {}
     if has_store(folder):

@@ -26,6 +26,7 @@ import hashlib
 import json
 import os
 import sqlite3
+from contextlib import contextmanager
 from urllib.parse import quote
 from dataclasses import dataclass
 from pathlib import Path
@@ -71,6 +72,11 @@ CREATE TABLE IF NOT EXISTS cells (
     wall_s REAL NOT NULL
 );
 """
+
+
+class StoreWriteError(InputError):
+    """The store could not be written (disk full, write access lost, an I/O error): one line.
+    What was committed before stays; the next run of the same command resumes from it."""
 
 
 @dataclass(frozen=True)
@@ -142,10 +148,18 @@ class ResultStore:
         if not path.is_file():
             if not create:
                 raise InputError(f"no results store at {path}")
-            path.parent.mkdir(parents=True, exist_ok=True)
-            conn = sqlite3.connect(path, isolation_level=None, timeout=30)
+            try:
+                path.parent.mkdir(parents=True, exist_ok=True)
+                conn = sqlite3.connect(path, isolation_level=None, timeout=30)
+            except (OSError, sqlite3.Error) as err:
+                raise StoreWriteError(f"results store {path} cannot be created "
+                                      f"({getattr(err, 'strerror', None) or err})") from None
             store = cls(path, conn)
-            store._initialise()
+            try:
+                store._initialise()
+            except BaseException:
+                conn.close()
+                raise
             return store
         try:
             # the path is percent-encoded: a '?' or '#' in a folder name must not end the file name
@@ -154,11 +168,16 @@ class ResultStore:
         except sqlite3.Error as err:
             raise InputError(f"results store {path} cannot be opened: {err}") from None
         store = cls(path, conn)
-        if create and store._is_blank():
-            # killed while creating the store, before its schema was committed: start it afresh
-            store._initialise()
-            return store
-        store._check()
+        try:
+            if create and store._is_blank():
+                # killed while creating the store, before its schema was committed: start it afresh
+                store._initialise()
+                return store
+            store._check()
+        except BaseException:
+            # a refused store is left as it was: closing removes the -wal/-shm files SQLite made
+            conn.close()
+            raise
         return store
 
     def _is_blank(self) -> bool:
@@ -170,14 +189,29 @@ class ResultStore:
 
     def _initialise(self) -> None:
         c = self._conn
-        c.execute("PRAGMA journal_mode=WAL")
-        c.execute("PRAGMA synchronous=FULL")  # a committed cell survives power loss, not just SIGKILL
-        c.execute("BEGIN IMMEDIATE")
-        for statement in filter(str.strip, _SCHEMA.split(";")):
-            c.execute(statement)
-        c.execute("INSERT OR REPLACE INTO meta VALUES ('format', ?)", (STORE_FORMAT,))
-        c.execute("INSERT OR REPLACE INTO meta VALUES ('schema_version', ?)", (str(SCHEMA_VERSION),))
-        c.execute("COMMIT")
+        with self._writing():
+            c.execute("PRAGMA journal_mode=WAL")
+            c.execute("PRAGMA synchronous=FULL")  # a committed cell survives power loss, not just SIGKILL
+            c.execute("BEGIN IMMEDIATE")
+            for statement in filter(str.strip, _SCHEMA.split(";")):
+                c.execute(statement)
+            c.execute("INSERT OR REPLACE INTO meta VALUES ('format', ?)", (STORE_FORMAT,))
+            c.execute("INSERT OR REPLACE INTO meta VALUES ('schema_version', ?)", (str(SCHEMA_VERSION),))
+            c.execute("COMMIT")
+
+    @contextmanager
+    def _writing(self):
+        """A write that fails (SQLITE_FULL, a read-only file, an I/O error) is rolled back and
+        becomes one StoreWriteError; the transactions committed before it are untouched."""
+        try:
+            yield
+        except sqlite3.Error as err:
+            try:
+                if self._conn.in_transaction:
+                    self._conn.execute("ROLLBACK")
+            except sqlite3.Error:
+                pass  # SQLite may have rolled back on its own already
+            raise StoreWriteError(f"results store {self.path} cannot be written ({err})") from None
 
     def _check(self) -> None:
         where = f"results store {self.path}"
@@ -224,7 +258,11 @@ class ResultStore:
         # a store named by its file (--out X.sqlite) locks X.sqlite.lock, a folder's store <folder>/.lock
         lock_file = (self.path.parent / ".lock" if self.path.name == STORE_FILENAME
                      else self.path.with_name(self.path.name + ".lock"))
-        fd = os.open(lock_file, os.O_RDWR | os.O_CREAT, 0o644)
+        try:
+            fd = os.open(lock_file, os.O_RDWR | os.O_CREAT, 0o644)
+        except OSError as err:
+            raise StoreWriteError(f"results store {self.path}: cannot make its lock file {lock_file} "
+                                  f"({err.strerror or err})") from None
         try:
             fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError:
@@ -247,15 +285,17 @@ class ResultStore:
         }
 
     def register_experiment(self, name: str, fingerprint: str, source: str, quick: bool, when: str) -> None:
-        self._conn.execute(
-            "INSERT OR REPLACE INTO experiments VALUES (?, ?, ?, ?, ?)",
-            (name, fingerprint, source, int(quick), when),
-        )
+        with self._writing():
+            self._conn.execute(
+                "INSERT OR REPLACE INTO experiments VALUES (?, ?, ?, ?, ?)",
+                (name, fingerprint, source, int(quick), when),
+            )
 
     def save_spec(self, name: str, spec: dict, quick: bool) -> None:
         """Keep the validated experiment file with its rows, so the store alone can be assessed and drawn."""
-        self._conn.execute("INSERT OR REPLACE INTO meta VALUES (?, ?)",
-                           (f"spec:{name}", json.dumps({"spec": spec, "quick": bool(quick)}, sort_keys=True)))
+        with self._writing():
+            self._conn.execute("INSERT OR REPLACE INTO meta VALUES (?, ?)",
+                               (f"spec:{name}", json.dumps({"spec": spec, "quick": bool(quick)}, sort_keys=True)))
 
     def specs(self) -> dict[str, dict]:
         """{experiment name: {"spec": validated file as JSON, "quick": bool}} of the specs saved here."""
@@ -278,14 +318,16 @@ class ResultStore:
         ids = self.damaged_ids()
         if ids:
             c = self._conn
-            c.execute("BEGIN IMMEDIATE")
-            try:
-                c.executemany("UPDATE cells SET status='failed', error=?, rows=NULL, rows_sha256=NULL "
-                              "WHERE cell_id=?", [("stored rows were damaged (checksum mismatch)", i) for i in ids])
-                c.execute("COMMIT")
-            except BaseException:
-                c.execute("ROLLBACK")
-                raise
+            with self._writing():
+                c.execute("BEGIN IMMEDIATE")
+                try:
+                    c.executemany("UPDATE cells SET status='failed', error=?, rows=NULL, rows_sha256=NULL "
+                                  "WHERE cell_id=?", [("stored rows were damaged (checksum mismatch)", i) for i in ids])
+                    c.execute("COMMIT")
+                except BaseException:
+                    if c.in_transaction:  # SQLite may have rolled back on its own (disk full)
+                        c.execute("ROLLBACK")
+                    raise
         return ids
 
     def count(self, status: str | None = None) -> int:
@@ -310,23 +352,25 @@ class ResultStore:
             float(outcome.wall_s),
         )
         c = self._conn
-        c.execute("BEGIN IMMEDIATE")
-        try:
-            c.execute(
-                """INSERT INTO cells VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)
-                   ON CONFLICT(cell_id) DO UPDATE SET
-                     status=excluded.status, error=excluded.error, rows=excluded.rows,
-                     rows_sha256=excluded.rows_sha256, package_version=excluded.package_version,
-                     sweep_backend=excluded.sweep_backend, host=excluded.host,
-                     started_at=excluded.started_at, finished_at=excluded.finished_at,
-                     wall_s=excluded.wall_s
-                   WHERE cells.status = 'failed'""",
-                values,
-            )
-            c.execute("COMMIT")
-        except BaseException:
-            c.execute("ROLLBACK")
-            raise
+        with self._writing():
+            c.execute("BEGIN IMMEDIATE")
+            try:
+                c.execute(
+                    """INSERT INTO cells VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)
+                       ON CONFLICT(cell_id) DO UPDATE SET
+                         status=excluded.status, error=excluded.error, rows=excluded.rows,
+                         rows_sha256=excluded.rows_sha256, package_version=excluded.package_version,
+                         sweep_backend=excluded.sweep_backend, host=excluded.host,
+                         started_at=excluded.started_at, finished_at=excluded.finished_at,
+                         wall_s=excluded.wall_s
+                       WHERE cells.status = 'failed'""",
+                    values,
+                )
+                c.execute("COMMIT")
+            except BaseException:
+                if c.in_transaction:  # SQLite may have rolled back on its own (disk full)
+                    c.execute("ROLLBACK")
+                raise
 
     def failures(self, experiment: str | None = None) -> pd.DataFrame:
         sql = "SELECT cell_id, experiment, seed, config, error, finished_at FROM cells WHERE status='failed'"

@@ -203,9 +203,16 @@ def markdown_summary(run: StressRun, *, quick: bool, compute: Compute | None = N
 
 def write_outputs(run: StressRun, out: Path, *, quick: bool) -> dict:
     """Write the table, the per-seed rows, the summary and the figure under ``out``; returns {kind: path}."""
+    try:
+        return _write_outputs(run, Path(out), quick=quick)
+    except OSError as err:  # disk full or access lost after the run: every cell is in the store
+        raise InputError(f"cannot write the stress outputs in {out} ({err.strerror or err}); every cell is stored: "
+                         f"`collective-action results {out} --assess` rebuilds the table once there is room") from None
+
+
+def _write_outputs(run: StressRun, out: Path, *, quick: bool) -> dict:
     from ..figures.stress import draw_tightness
 
-    out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
     paths = {"table_csv": out / "stress_table.csv", "table_parquet": out / "stress_table.parquet",
              "raw_parquet": out / "stress_raw.parquet", "summary": out / "stress_summary.md"}

@@ -33,7 +33,7 @@ from ..errors import InputError, check_choice
 from ..experiment import Cell, Experiment, canonical_json, get_pillar, load_experiment
 from ..results import rows_to_frame
 from .compute_check import check_compute
-from .store import ResultStore, store_path
+from .store import ResultStore, StoreWriteError, store_path
 
 #: Cells per batch when the caller does not choose: enough batches to keep every worker busy
 #: and to lose little on a kill, capped so one batch never holds a large share of the sweep.
@@ -111,21 +111,41 @@ def check_options(executor: str, workers: int | None, address: str | None, batch
     return workers or os.cpu_count() or 1
 
 
-def check_writable(out: Path) -> None:
-    """InputError unless the results location can be created and written, before any work: a
-    folder (or a store file named ``*.sqlite``) that exists or can be made."""
-    if out.exists() and not out.is_dir() and out.suffix != ".sqlite":
-        raise InputError(f"--out {out} exists and is not a folder")
-    folder = out if (out.is_dir() or out.suffix != ".sqlite") else out.parent
+def _check_folder_writable(folder: Path, label: str) -> None:
+    """InputError unless ``folder`` exists as a writable folder or can be made (its nearest
+    existing ancestor is a writable folder)."""
     probe = folder
-    while not probe.exists():
+    while not probe.exists() and probe != probe.parent:
         probe = probe.parent
     if not probe.is_dir():
-        raise InputError(f"--out {out}: {probe} is not a folder")
+        raise InputError(f"{label}: {probe} is not a folder")
     if not os.access(probe, os.W_OK | os.X_OK):
-        raise InputError(f"--out {out}: {probe} is not writable")
+        raise InputError(f"{label}: {probe} is not writable")
+
+
+def check_writable(out: Path, option: str = "--out", store: bool = True) -> None:
+    """InputError unless the output location can be created and written, before any work: a
+    folder (or, with ``store``, a store file named ``*.sqlite``) that exists or can be made."""
+    out = Path(out)
+    named_file = store and out.suffix == ".sqlite"
+    if out.exists() and not out.is_dir() and not named_file:
+        raise InputError(f"{option} {out} exists and is not a folder")
+    folder = out if (out.is_dir() or not named_file) else out.parent
+    _check_folder_writable(folder, f"{option} {out}")
     if out.exists() and out.is_file() and not os.access(out, os.W_OK):
-        raise InputError(f"--out {out} is not writable")
+        raise InputError(f"{option} {out} is not writable")
+    if store and store_path(out).is_file() and not os.access(store_path(out), os.R_OK | os.W_OK):
+        raise InputError(f"{option} {out}: its results store {store_path(out)} is not writable")
+
+
+def check_writable_file(path: Path, option: str) -> None:
+    """InputError unless the file ``path`` can be written (made, or replaced), before any work."""
+    path = Path(path)
+    if path.is_dir():
+        raise InputError(f"{option} {path} is a folder; name a file")
+    _check_folder_writable(path.parent, f"{option} {path}")
+    if path.exists() and not os.access(path, os.W_OK):
+        raise InputError(f"{option} {path} is not writable")
 
 
 def check_compatible(store: ResultStore, exp: Experiment, fingerprint: str, *, resume: bool, share_store: bool,
@@ -191,6 +211,8 @@ def run_sweep(
     t_start = time.perf_counter()
     store = ResultStore.open(out, create=True)
     try:
+        # an incompatible folder is refused before the lock file is made; checked again under the lock
+        check_compatible(store, exp, fingerprint, resume=resume, share_store=share_store)
         store.lock()
         check_compatible(store, exp, fingerprint, resume=resume, share_store=share_store)
         store.register_experiment(exp.name, fingerprint, exp.source, quick, utc_now())
@@ -231,6 +253,11 @@ def run_sweep(
             sys.stderr.write(f"interrupted: {len(cells) - len(todo) + n_ok} of {len(cells)} cells stored in {out}; "
                              "run the same command again to resume\n")
             raise
+        except StoreWriteError as err:  # disk full, write access lost: what was committed stays
+            bar.close()
+            raise StoreWriteError(f"{err}; {len(cells) - len(todo) + n_ok + len(failures)} of {len(cells)} cells "
+                                  "are stored; make room or restore write access, then run the same command "
+                                  "again to resume") from None
         finally:
             bar.close()
             stream.close()

@@ -302,3 +302,10 @@ def test_quick_seeds_override(tmp_path):
 
     with pytest.raises(InputError, match="seeds"):
         load_experiment(bad)
+
+
+def test_assess_over_must_name_a_grid_axis(cli, tmp_path):
+    path = tmp_path / "bad.yaml"
+    path.write_text(yaml.safe_dump({**TV, "assess": {"over": "n_test"}}))
+    res = cli("stress", "--file", path, "--out", tmp_path / "o")
+    assert res.exit_code == 2 and "not a grid axis" in res.stderr and not (tmp_path / "o").exists()

@@ -23,7 +23,22 @@ BENCHMARKS = {
     "simulate-logistic": ("simulate_logistic_bench.py", "batched fit_logistic vs scikit-learn, by GD steps"),
     "empirical": ("empirical_bench.py", "stacked MLPs vs one by one; a CNN epoch vs a plain loop"),
     "theory": ("theory_bench.py", "lambdified formulas vs sympy substitution"),
+    "critical-mass": ("critical_mass_bench.py", "adaptive critical-mass search vs a dense 16-point grid: trainings"),
 }
+
+
+#: Runs a script as ``python SCRIPT ARGS`` would, except that a bad argument is one line
+#: (argparse would print its whole usage first): ``bench NAME --typo`` is bad input like any other.
+_RUN_SCRIPT = """
+import argparse, os, runpy, sys
+def _one_line(parser, message):
+    sys.stderr.write(f"error: {parser.prog}: {' '.join(str(message).split())}\\n")
+    sys.exit(2)
+argparse.ArgumentParser.error = _one_line
+sys.argv = sys.argv[1:]
+sys.path[0] = os.path.dirname(os.path.abspath(sys.argv[0]))  # as `python SCRIPT` sets it, not the cwd
+runpy.run_path(sys.argv[0], run_name="__main__")
+"""
 
 
 def benchmarks_folder() -> Path:
@@ -49,4 +64,4 @@ def register(app: typer.Typer) -> None:
         check_choice("benchmark", name, BENCHMARKS)
         script = benchmarks_folder() / BENCHMARKS[name][0]
         # the script's own exit status is the command's; its output streams through unchanged
-        return subprocess.run([sys.executable, str(script), *ctx.args], check=False).returncode
+        return subprocess.run([sys.executable, "-c", _RUN_SCRIPT, str(script), *ctx.args], check=False).returncode

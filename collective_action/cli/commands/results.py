@@ -23,13 +23,15 @@ def register(app: typer.Typer) -> None:
                                     "sections) held against theory, one row per grid point, alpha and collective."),
     ) -> int:
         """Read every stored row back as one table (the store is checked first)."""
-        from ...runs.sweep import read_failures, read_results
+        from ...runs.sweep import check_writable_file, read_failures, read_results
 
         check_choice("format", fmt, FORMATS)
         if fmt == "parquet" and output is None:
             raise InputError("--format parquet needs --output FILE (it is a binary format)")
         if failed and assess:
             raise InputError("choose one of --failed and --assess")
+        if output is not None:
+            check_writable_file(output, "--output")  # before the store is read, not after
         if assess:
             from ...runs.stress import assess_folder
 
@@ -43,8 +45,6 @@ def register(app: typer.Typer) -> None:
         if output is None:
             sys.stdout.write(text + ("" if text.endswith("\n") else "\n"))
             return 0
-        if output.exists() and output.is_dir():
-            raise InputError(f"--output {output} is a folder; name a file")
         output.parent.mkdir(parents=True, exist_ok=True)
         if fmt == "parquet":
             _write_parquet(frame, output)

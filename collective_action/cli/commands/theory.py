@@ -266,9 +266,15 @@ def exact_cmd(
     try:
         p0 = np.array(data["p0"], dtype=float)
         g = np.array(data["g"], dtype=np.int64)
-    except (TypeError, ValueError):
-        raise InputError(f"{problem}: p0 must be a table of numbers and g a list of integers") from None
-    prob = DiscreteProblem(p0, g, int(data.get("target", 0)))
+        target = data.get("target", 0)
+        if isinstance(target, bool) or not (isinstance(target, int) or (isinstance(target, float)
+                                                                        and target.is_integer())):
+            raise ValueError(target)
+        target = int(target)
+    except (TypeError, ValueError, OverflowError):
+        raise InputError(f"{problem}: p0 must be a table of numbers, g a list of integers and target "
+                         "an integer") from None
+    prob = DiscreteProblem(p0, g, target)
     delta, xi = bayes.hardt_constants(prob)
     bayes_value = float(bayes.bayes_success(prob, alpha, strategy))
     if epsilon > 0:
