@@ -18,7 +18,17 @@ LIMITS = {
     "yaml_depth": ("COLLECTIVE_ACTION_MAX_YAML_DEPTH", 64, "nesting depth of a file"),
     "cells": ("COLLECTIVE_ACTION_MAX_CELLS", 1_000_000, "cells of one experiment (grid points x seeds)"),
     "seeds": ("COLLECTIVE_ACTION_MAX_SEEDS", 100_000, "seeds of one experiment"),
+    "points": ("COLLECTIVE_ACTION_MAX_POINTS", 50_000_000, "training and test points one cell holds in memory"),
+    "memory_mb": ("COLLECTIVE_ACTION_MAX_MEMORY_MB", None, "estimated memory of one cell, in MB"),
 }
+
+
+def _physical_memory_mb() -> int:
+    """Most of the machine's memory: the default bound on one cell (16 GB where it cannot be read)."""
+    try:
+        return int(0.8 * os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES") / 2**20)
+    except (ValueError, OSError, AttributeError):
+        return 16_384
 
 
 def limit(name: str) -> int:
@@ -26,7 +36,7 @@ def limit(name: str) -> int:
     env, default, _ = LIMITS[name]
     text = os.environ.get(env)
     if text is None:
-        return default
+        return default if default is not None else _physical_memory_mb()
     try:
         value = int(text)
     except ValueError:

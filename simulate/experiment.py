@@ -213,5 +213,11 @@ def _predict_critical_mass(cfg, target):
     return predict(cfg, target)
 
 
+def _check_cells(cells):
+    from collective_action.simulate.footprint import check_cells
+
+    check_cells(cells)
+
+
 register_pillar(Pillar(name="simulate", config_model=SimulateConfig, run_cells=_run_cells,
-                       predict_critical_mass=_predict_critical_mass))
+                       check_cells=_check_cells, predict_critical_mass=_predict_critical_mass))

@@ -96,3 +96,38 @@ def test_stress_out_under_a_file_is_one_line_before_the_battery_runs(cli, tmp_pa
     _one_line_exit_2(cli("stress", "--quick", "--scenario", "tiny-collective", "--out", blocker), "not a folder")
     _one_line_exit_2(cli("stress", "--quick", "--scenario", "tiny-collective", "--out", blocker / "sub"),
                      "not a folder")
+
+
+BIG = {"name": "big", "pillar": "simulate", "seeds": 2,
+       "config": {"family": "gaussian", "collective": {"alpha": 0.1, "target": 1},
+                  "learner": {"name": "erm", "params": {"steps": 5}}, "n_train": 60_000_000, "n_test": 1000}}
+
+
+def test_points_and_memory_of_one_cell_are_refused_before_any_work(cli, tmp_path, monkeypatch):
+    path = tmp_path / "big.yaml"
+    path.write_text(yaml.safe_dump(BIG))
+    out = tmp_path / "never"
+    res = cli("sweep", path, "--out", out, "--executor", "serial")
+    assert res.exit_code == 2 and res.stderr.count("\n") == 1, res.stderr
+    assert "COLLECTIVE_ACTION_MAX_POINTS" in res.stderr and "points" in res.stderr and not out.exists()
+    # raising the points limit lets the memory estimate speak (60M points x 4 coordinates: ~3.8 GB)
+    monkeypatch.setenv("COLLECTIVE_ACTION_MAX_POINTS", "100000000")
+    monkeypatch.setenv("COLLECTIVE_ACTION_MAX_MEMORY_MB", "1000")
+    res = cli("simulate", path, "--out", out)
+    assert res.exit_code == 2 and "COLLECTIVE_ACTION_MAX_MEMORY_MB" in res.stderr and not out.exists(), res.stderr
+
+
+def test_memory_estimate_grows_with_the_cell_and_a_small_cell_passes(monkeypatch):
+    from collective_action.experiment import load_experiment
+    from collective_action.simulate.footprint import check_cells, footprint
+
+    small = load_experiment({**BIG, "config": {**BIG["config"], "n_train": 1000}})
+    big = load_experiment({**BIG, "config": {**BIG["config"], "n_train": 100_000}})
+    (p_small, b_small), (p_big, b_big) = (footprint(e.cells()[0].validated_config()) for e in (small, big))
+    assert p_big - p_small == 99_000 and b_big > 50 * b_small
+    check_cells(small.cells())  # well inside the defaults
+    monkeypatch.setenv("COLLECTIVE_ACTION_MAX_MEMORY_MB", "1")
+    from collective_action.errors import InputError
+
+    with pytest.raises(InputError, match="memory"):
+        check_cells(big.cells())
