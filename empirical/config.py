@@ -14,7 +14,7 @@ from __future__ import annotations
 
 from typing import Literal
 
-from pydantic import Field, PrivateAttr, field_validator, model_validator
+from pydantic import Field, PrivateAttr, field_validator, model_serializer, model_validator
 
 from collective_action.experiment import CollectiveSpec, StrictModel
 
@@ -81,6 +81,13 @@ class LearnerSpec(StrictModel):
         return self._validated
 
 
+class AugmentSpec(StrictModel):
+    """Augmentation of training batches (empirical/augment.py); it can move or cut a patch signal."""
+
+    shift: int = Field(0, ge=0, le=8, description="random translation of up to this many pixels per axis (zeros in)")
+    flip: bool = Field(False, description="horizontal flip of half the training points")
+
+
 class TrainSpec(StrictModel):
     """Model and SGD settings."""
 
@@ -92,6 +99,15 @@ class TrainSpec(StrictModel):
     lr: float = Field(0.05, gt=0.0)
     momentum: float = Field(0.9, ge=0.0, lt=1.0)
     weight_decay: float = Field(0.0, ge=0.0)
+    augment: AugmentSpec = Field(default_factory=AugmentSpec)
+
+    @model_serializer(mode="wrap")
+    def _without_default_augment(self, handler):
+        # a configuration without augmentation keeps the identity (cell id) it had before the option existed
+        data = handler(self)
+        if isinstance(data, dict) and self.augment == AugmentSpec():
+            data.pop("augment", None)
+        return data
 
 
 class SelectionSpec(StrictModel):

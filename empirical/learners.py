@@ -39,6 +39,7 @@ class FitContext:
     groups: torch.Tensor | None = None    # group index per training point, if any
     n_groups: int = 0
     on_epoch_end: Callable[[nn.Module, int], None] | None = None
+    augment: Callable | None = None       # transform of every training batch (empirical/augment.py)
 
 
 @dataclass
@@ -92,7 +93,8 @@ def fit(alg: Algorithm, ctx: FitContext) -> FitReport:
     errors = None
     if alg.stage1_length():
         stage1 = ctx.make_model()
-        train_epochs(stage1, ctx.x, ctx.y, _uniform, ctx.optim, ctx.generator, epochs=alg.stage1_length())
+        train_epochs(stage1, ctx.x, ctx.y, _uniform, ctx.optim, ctx.generator, epochs=alg.stage1_length(),
+                     augment=ctx.augment)
         errors = predict(stage1, ctx.x) != ctx.y
     groups, n_groups = (ctx.groups, ctx.n_groups) if ctx.groups is not None else (ctx.y, ctx.n_classes)
     state = alg.start(Start(labels=ctx.y, dtype=ctx.x.dtype, groups=groups, n_groups=n_groups,
@@ -109,7 +111,7 @@ def fit(alg: Algorithm, ctx: FitContext) -> FitReport:
         return weights
 
     train_epochs(models, ctx.x, ctx.y, weigh, ctx.optim, ctx.generator, ledger, ctx.on_epoch_end,
-                 loss_fn=alg.loss)
+                 loss_fn=alg.loss, augment=ctx.augment)
     return FitReport(models["main"], ledger, statistic.rows)
 
 
@@ -126,7 +128,7 @@ def _fit_private(alg: Algorithm, ctx: FitContext) -> FitReport:
     ledger = WeightLedger(ctx.members)
     on_epoch_end = None if ctx.on_epoch_end is None else (lambda m, epoch: ctx.on_epoch_end(model, epoch))
     train_epochs(private_model, ctx.x, ctx.y, _uniform, ctx.optim, ctx.generator, ledger, on_epoch_end,
-                 optimizer=optimizer, batches=poisson_batches)
+                 optimizer=optimizer, batches=poisson_batches, augment=ctx.augment)
     n = len(ctx.y)
     q = min(1.0, ctx.optim.batch_size / n)
     steps = ctx.optim.epochs * math.ceil(n / ctx.optim.batch_size)

@@ -24,6 +24,7 @@ from collective_action.results import ResultRow
 
 from . import derived
 from .config import EmpiricalConfig
+from .augment import make_augment
 from .data import Dataset, load_dataset
 from .learners import FitContext, fit, make_learner
 from .metrics import accuracy, success_rate, worst_class_accuracy, worst_subset_accuracy
@@ -105,7 +106,8 @@ def train_and_select(cfg: EmpiricalConfig, seed: int, device: str = "cpu", *, ex
         learner = ALGORITHMS[cfg.learner.name](params)
         run.start_candidate(i)
         ctx = FitContext(run.make_model, run.x, run.y, run.members, run.optim, run.generator, run.ds.n_classes,
-                         run.groups, run.data.n_groups, on_epoch_end=run.end_of_epoch)
+                         run.groups, run.data.n_groups, on_epoch_end=run.end_of_epoch,
+                         augment=make_augment(cfg.train.augment.shift, cfg.train.augment.flip))
         run.reports.append(fit(learner, ctx))
         run.learners.append(learner)
     return run.rows(experiment, cell_id)
@@ -263,11 +265,11 @@ BATCH_MEMORY = 512 * 2**20
 def batch_key(cfg: EmpiricalConfig) -> str | None:
     """Cells with the same key can be trained as one stacked model; None: train alone.
 
-    Stacking applies to ERM-trained MLPs without selection (``metric: last``): configurations
+    Stacking applies to ERM-trained MLPs without selection (``metric: last``) or augmentation: configurations
     that differ only in alpha and seed share data shape, architecture and schedule.
     """
     if (cfg.learner.name != "erm" or cfg.train.model != "mlp" or cfg.learner.candidates
-            or cfg.selection.metric != "last"):
+            or cfg.selection.metric != "last" or cfg.train.augment.shift or cfg.train.augment.flip):
         return None
     dump = cfg.model_dump(mode="json")
     dump["collective"].pop("alpha")

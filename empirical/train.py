@@ -94,7 +94,8 @@ def train_epochs(model, x: torch.Tensor, y: torch.Tensor, weigh: Weigh, cfg: Opt
                  generator: torch.Generator, ledger: WeightLedger | None = None,
                  on_epoch_end: Callable[[nn.Module, int], None] | None = None,
                  epochs: int | None = None, optimizer: torch.optim.Optimizer | None = None,
-                 loss_fn: Callable | None = None, batches: Callable = None):
+                 loss_fn: Callable | None = None, batches: Callable = None,
+                 augment: Callable | None = None):
     """Train for ``epochs`` (default ``cfg.epochs``) epochs of weighted SGD, in place.
 
     ``model`` is one module (``weigh`` maps a loss tensor to a weight tensor) or a dict of modules
@@ -103,6 +104,7 @@ def train_epochs(model, x: torch.Tensor, y: torch.Tensor, weigh: Weigh, cfg: Opt
     ``on_epoch_end`` see). ``loss_fn(logits, y)`` replaces the main model's cross-entropy.
     ``batches(n, batch_size, generator, device)`` draws an epoch's index batches (default: a
     shuffled pass, :func:`minibatches`; DP-SGD draws Poisson batches); an empty batch is skipped.
+    ``augment(xb, generator)`` transforms each training batch (empirical/augment.py).
     """
     batches = batches or minibatches
     single = isinstance(model, nn.Module)
@@ -118,6 +120,8 @@ def train_epochs(model, x: torch.Tensor, y: torch.Tensor, weigh: Weigh, cfg: Opt
             if len(idx) == 0:
                 continue
             xb, yb = x[idx], y[idx]
+            if augment is not None:
+                xb = augment(xb, generator)
             losses = {}
             for name, m in models.items():
                 logits = m(xb)
