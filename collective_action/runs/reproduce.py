@@ -95,7 +95,7 @@ def reproduce(
     out = Path(out)
     check_writable(out, store=False)  # before the workers start
     for c, experiments in plan.items():  # refuse a folder of an edited or other-size run before any work
-        if has_store(out / c.lower()):
+        if has_store(out / c.lower()) and ResultStore.set_aside_if_damaged(out / c.lower()) is None:
             with ResultStore.open(out / c.lower()) as store:
                 for exp in experiments:
                     check_compatible(store, exp, experiment_fingerprint(exp, quick), resume=False, share_store=True,

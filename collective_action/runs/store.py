@@ -26,6 +26,8 @@ import hashlib
 import json
 import os
 import sqlite3
+import sys
+import time
 from contextlib import contextmanager
 from urllib.parse import quote
 from dataclasses import dataclass
@@ -77,6 +79,10 @@ CREATE TABLE IF NOT EXISTS cells (
 class StoreWriteError(InputError):
     """The store could not be written (disk full, write access lost, an I/O error): one line.
     What was committed before stays; the next run of the same command resumes from it."""
+
+
+class StoreDamaged(InputError):
+    """The store file is corrupt or not SQLite: reading commands refuse it, running commands set it aside."""
 
 
 @dataclass(frozen=True)
@@ -180,6 +186,32 @@ class ResultStore:
             raise
         return store
 
+    @classmethod
+    def set_aside_if_damaged(cls, folder: str | Path) -> Path | None:
+        """Before a run writes to ``folder``: a store there that is corrupt or not an SQLite file is
+        renamed ``results.sqlite.damaged-<UTC time>`` (with its -wal/-shm files), never overwritten,
+        and a note says so; the run then starts a new store. Returns the new name, or None."""
+        path = store_path(folder)
+        if not path.is_file() or path.stat().st_size == 0:
+            return None  # nothing there, or a creation cut short: the run starts it afresh in place
+        try:
+            cls.open(folder).close()
+            return None
+        except StoreDamaged as err:
+            reason = str(err)
+        stamp = time.strftime("%Y%m%dT%H%M%SZ", time.gmtime())
+        aside = path.with_name(f"{path.name}.damaged-{stamp}")
+        try:
+            for suffix in ("", "-wal", "-shm"):
+                src = Path(str(path) + suffix)
+                if src.exists():
+                    src.rename(Path(str(aside) + suffix))
+        except OSError as err:
+            raise StoreWriteError(f"{reason}; it could not be moved aside ({err.strerror or err})") from None
+        sys.stderr.write(f"note: {reason.split('; move it away')[0]}; moved aside to {aside} (kept as it was); "
+                         "starting a new store\n")
+        return aside
+
     def _is_blank(self) -> bool:
         """An SQLite file with no tables at all (a store whose creation was interrupted)."""
         try:
@@ -219,13 +251,14 @@ class ResultStore:
             c = self._conn
             verdict = [r[0] for r in c.execute("PRAGMA integrity_check").fetchall()]
             if verdict != ["ok"]:
-                raise InputError(f"{where} is corrupt (integrity check: {verdict[0]}); move it away and rerun")
+                raise StoreDamaged(f"{where} is corrupt (integrity check: {verdict[0]}); move it away and rerun")
             tables = {r[0] for r in c.execute("SELECT name FROM sqlite_master WHERE type='table'")}
             if not {"meta", "experiments", "cells"} <= tables:
-                raise InputError(f"{where} is not a collective-action results store (tables missing)")
+                raise StoreDamaged(f"{where} is not a collective-action results store (tables missing); "
+                                   "move it away and rerun")
             meta = dict(c.execute("SELECT key, value FROM meta").fetchall())
             if meta.get("format") != STORE_FORMAT:
-                raise InputError(f"{where} is not a collective-action results store")
+                raise StoreDamaged(f"{where} is not a collective-action results store; move it away and rerun")
             if meta.get("schema_version") != str(SCHEMA_VERSION):
                 raise InputError(
                     f"{where} has schema version {meta.get('schema_version')!r}; "
@@ -234,7 +267,7 @@ class ResultStore:
             c.execute("PRAGMA journal_mode=WAL")
             c.execute("PRAGMA synchronous=FULL")
         except sqlite3.DatabaseError as err:
-            raise InputError(f"{where} is corrupt or not an SQLite file ({err}); move it away and rerun") from None
+            raise StoreDamaged(f"{where} is corrupt or not an SQLite file ({err}); move it away and rerun") from None
 
     def close(self) -> None:
         if self._conn is not None:

@@ -90,7 +90,7 @@ def run_stress(scenarios: list[Experiment], out: str | Path, *, quick: bool = Fa
     check_writable(out)
     for exp in scenarios:
         exp.cells(quick=quick)  # a quick override that breaks the file fails here, before any write
-    if has_store(out) and not resume:
+    if has_store(out) and not resume and ResultStore.set_aside_if_damaged(out) is None:
         with ResultStore.open(out) as store:
             for exp in scenarios:
                 check_compatible(store, exp, experiment_fingerprint(exp, quick), resume=False, share_store=True,

@@ -209,6 +209,7 @@ def run_sweep(
             pillar.check_cells([c for c in cells if c.pillar == name])
 
     t_start = time.perf_counter()
+    ResultStore.set_aside_if_damaged(out)  # a corrupt store is kept under another name, never overwritten
     store = ResultStore.open(out, create=True)
     try:
         # an incompatible folder is refused before the lock file is made; checked again under the lock

@@ -209,7 +209,7 @@ def test_damaged_rows_are_skipped_named_and_recomputed(exp, tmp_path, reference)
 
 @pytest.mark.parametrize("damage", ["magic", "random-header", pytest.param("page-size", marks=pytest.mark.slow),
                                     pytest.param("zeroed-header", marks=pytest.mark.slow)])
-def test_a_damaged_header_is_refused_never_overwritten(exp, tmp_path, reference, damage):
+def test_a_damaged_header_is_refused_by_readers_and_set_aside_by_a_run(exp, tmp_path, reference, damage):
     out = tmp_path / "out"
     out.mkdir()
     path = out / "results.sqlite"
@@ -224,17 +224,17 @@ def test_a_damaged_header_is_refused_never_overwritten(exp, tmp_path, reference,
         data[0:100] = bytes(100)
     path.write_bytes(bytes(data))
     before = _tree(out)
-    for args in (["sweep", "exp.yaml", "--out", "out", "--executor", "serial", *SWEEP], ["results", "out"],
-                 ["plot", "out", "--claim", "C1"]):
+    for args in (["results", "out"], ["plot", "out", "--claim", "C1"]):
         done = _run(args, tmp_path)
         assert done.returncode == 2, (args, done.stderr[-2000:])
         line = _one_line(done)
         assert str(Path("out") / "results.sqlite") in line and "move it away" in line
         assert _tree(out) == before  # the file is byte for byte what it was, and nothing was added
-    # what the message says to do: move it away and rerun, which computes everything afresh
-    path.rename(tmp_path / "damaged.sqlite")
+    # a run sets the damaged store aside under another name (byte for byte) and computes afresh
     summary = _rerun_equals_reference(tmp_path, "out", reference)
     assert summary["ran"] == N_CELLS
+    aside = sorted(out.glob("results.sqlite.damaged-*"))
+    assert len(aside) == 1 and aside[0].read_bytes() == bytes(data)
 
 
 # ------------------------------------------------------------------------------------------ disk full

@@ -255,8 +255,6 @@ CASES.update({
     "sweep-out-read-only-itself": lambda w: ["sweep", w.sim(), "--out", w.readonly],
     "sweep-out-sqlite-read-only": lambda w: ["sweep", w.sim(), "--out", w.readonly / "x.sqlite"],
     "sweep-out-holds-another-experiment": lambda w: ["sweep", w.sim(), "--out", w.store(), "--executor", "serial"],
-    "sweep-out-holds-a-garbage-store": lambda w: ["sweep", w.sim(), "--out", w.write("g/results.sqlite",
-                                                  b"garbage" * 500).parent, "--executor", "serial"],
     "sweep-unknown-option": lambda w: ["sweep", w.sim(), "--out", w.root / "o", "--colour", "red"],
     "sweep-no-file": lambda w: ["sweep"],
     "sweep-limit-env-not-a-number": lambda w: (["sweep", w.sim(), "--out", w.root / "o"],
@@ -300,8 +298,6 @@ CASES.update({
     "reproduce-out-is-a-file": lambda w: ["reproduce", "C1", "--quick", "--out", w.blocker],
     "reproduce-out-under-a-file": lambda w: ["reproduce", "C1", "--quick", "--out", w.blocker / "sub"],
     "reproduce-out-read-only": lambda w: ["reproduce", "C1", "--quick", "--out", w.readonly / "sub"],
-    "reproduce-out-holds-a-garbage-store": lambda w: ["reproduce", "C1", "--quick", "--out",
-                                                      w.write("r/c1/results.sqlite", b"\0garbage" * 600).parent.parent],
     "reproduce-no-claim": lambda w: ["reproduce"],
     # results
     "results-missing-folder": lambda w: ["results", w.root / "nowhere"],

@@ -175,8 +175,13 @@ def test_corrupt_store_is_reported_never_used(toy, write_experiment, tmp_path, c
         return
     assert res.exit_code == 2, res.stdout[:200]
     assert res.stderr.count("\n") == 1 and "results store" in res.stderr
+    damaged = path.read_bytes()
+    # a run never overwrites it: the store is set aside byte for byte and the sweep starts afresh
     res = cli("sweep", write_experiment(), "--out", out, "--executor", "serial", "--no-progress")
-    assert res.exit_code == 2 and res.stderr.count("\n") == 1
+    assert res.exit_code == 0 and "moved aside" in res.stderr, res.stderr
+    aside = list(out.glob("results.sqlite.damaged-*"))
+    assert len(aside) == 1 and aside[0].read_bytes() == damaged
+    assert len(read_results(out)) == 24
 
 
 def test_results_export_round_trips(toy, write_experiment, tmp_path, cli):
