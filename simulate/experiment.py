@@ -2,7 +2,7 @@
 
 A ``config`` section looks like::
 
-    family: gaussian            # discrete | gaussian | simplicity | discrete-counts | gaussian-world
+    family: gaussian            # discrete | gaussian | simplicity | discrete-counts | gaussian-world | car
     collective: {alpha: 0.01, strategy: feature-label, target: 1}
     learner: {name: jtt, params: {upweight: 20, T: 50}}
     n_train: 2000
@@ -17,7 +17,8 @@ Learner parameters are validated against the learner registry
 value is caught when the file is loaded. Family 3 (``simplicity``) is delegated to
 :mod:`collective_action.simulate.simplicity` (its own ``SimplicityConfig``); the stress families
 ``discrete-counts`` (section ``counts:``) and ``gaussian-world`` (section ``world:``) to
-:mod:`collective_action.simulate.stress`.
+:mod:`collective_action.simulate.stress`; family ``car`` (section ``car:``, Gauthier et al.'s car
+data) to :mod:`collective_action.simulate.car`, where the collective holds ``alpha`` only.
 """
 
 from __future__ import annotations
@@ -28,12 +29,13 @@ from pydantic import Field, PrivateAttr, model_validator
 
 from collective_action.experiment import CollectiveSpec, Pillar, StrictModel, register_pillar
 from collective_action.simulate.learners import FAMILY_LEARNERS, learner_params_model
+from collective_action.simulate.car import CarSection, check_car
 from collective_action.simulate.stress import CountsSection, WorldSection, check_counts, check_world
 
-FAMILIES = ("discrete", "gaussian", "simplicity", "discrete-counts", "gaussian-world")
+FAMILIES = ("discrete", "gaussian", "simplicity", "discrete-counts", "gaussian-world", "car")
 #: The configuration section each family reads.
 FAMILY_SECTIONS = {"discrete": "discrete", "gaussian": "gaussian", "simplicity": "simplicity",
-                   "discrete-counts": "counts", "gaussian-world": "world"}
+                   "discrete-counts": "counts", "gaussian-world": "world", "car": "car"}
 
 
 class SignalSpec(StrictModel):
@@ -142,7 +144,7 @@ def _simplicity_section(cfg) -> Any:
 class SimulateConfig(StrictModel):
     """The ``config`` of a simulate experiment file."""
 
-    family: Literal["discrete", "gaussian", "simplicity", "discrete-counts", "gaussian-world"]
+    family: Literal["discrete", "gaussian", "simplicity", "discrete-counts", "gaussian-world", "car"]
     collective: Optional[CollectiveSpec] = None
     learner: LearnerSpec = Field(default_factory=LearnerSpec)
     n_train: int = Field(1000, ge=2, le=10**9, description="training points (members included)")
@@ -152,6 +154,7 @@ class SimulateConfig(StrictModel):
     simplicity: Optional[dict[str, Any]] = None
     counts: Optional[CountsSection] = None
     world: Optional[WorldSection] = None
+    car: Optional[CarSection] = None
     theory_mc_samples: int = Field(200_000, ge=1000, description="Monte Carlo size of theory's success where no closed form exists")
     memory_budget_mb: float = Field(512.0, gt=0, description="working-set budget of one chunk of configurations")
     _simplicity: Any = PrivateAttr(default=None)  # family 3's validated section
@@ -198,6 +201,10 @@ class SimulateConfig(StrictModel):
             if self.world is None:
                 object.__setattr__(self, "world", WorldSection())
             check_world(self)
+        if fam == "car":
+            if self.car is None:
+                object.__setattr__(self, "car", CarSection())
+            check_car(self)
         return self
 
 
@@ -214,9 +221,12 @@ def _predict_critical_mass(cfg, target):
 
 
 def _check_cells(cells):
+    from collective_action.simulate.car import check_car_cells
     from collective_action.simulate.footprint import check_cells
 
-    check_cells(cells)
+    car = [c.validated_config().family == "car" for c in cells]
+    check_car_cells([c for c, is_car in zip(cells, car) if is_car])  # car holds rows, not tables
+    check_cells([c for c, is_car in zip(cells, car) if not is_car])
 
 
 register_pillar(Pillar(name="simulate", config_model=SimulateConfig, run_cells=_run_cells,

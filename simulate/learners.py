@@ -387,6 +387,15 @@ COUNT_LEARNERS = {"plug-in": PlugInParams, "tv-adversary": AdversaryParams,
                   "contamination-adversary": AdversaryParams}
 
 
+class CountTableParams(StrictModel):
+    """Family car's frequency-count platform (simulate/car.py): no hyper-parameters."""
+
+
+#: The car family's platform: argmax of the training counts, ties in the label order Good,
+#: Average, Poor, Excellent, an unseen point predicted Good.
+CAR_LEARNERS = {"count-table": CountTableParams}
+
+
 #: Learners for sampled feature vectors (families 2 and 3), by name.
 LEARNERS: dict[str, type[Learner]] = {cls.name: cls for cls in (LDA, Logistic, MaxMargin, BayesOracle)}
 LEARNERS.update({name: _registry_learner(entry) for name, entry in ALGORITHMS.items() if "simulate" in entry.pillars and name != "erm"})
@@ -397,15 +406,18 @@ FAMILY_LEARNERS = {
     "gaussian": tuple(LEARNERS),
     "discrete-counts": tuple(COUNT_LEARNERS),
     "gaussian-world": tuple(LEARNERS),
+    "car": tuple(CAR_LEARNERS),
 }
 
 
 def learner_params_model(name: str) -> type[StrictModel]:
     if name in COUNT_LEARNERS:
         return COUNT_LEARNERS[name]
+    if name in CAR_LEARNERS:
+        return CAR_LEARNERS[name]
     if name in RENAMED:
         raise InputError(f"learner {name!r} is now called {RENAMED[name]!r}")
-    check_choice("learner", name, set(LEARNERS) | set(COUNT_LEARNERS))
+    check_choice("learner", name, set(LEARNERS) | set(COUNT_LEARNERS) | set(CAR_LEARNERS))
     return LEARNERS[name].Params
 
 
