@@ -89,6 +89,8 @@ def _alpha_range(axes, alpha_range) -> tuple[float, float]:
 
 
 def _short(v) -> str:
+    if isinstance(v, dict) and "name" not in v:
+        return "(" + ",".join(f"{k}={_short(x)}" for k, x in v.items()) + ")"
     if isinstance(v, dict):
         params = v.get("params") or v.get("hparams") or {}
         inner = ",".join(f"{k}={_short(x)}" for k, x in params.items())
