@@ -210,3 +210,22 @@ def test_a_grid_axis_missing_from_series_splits_the_curve(tmp_path):
     from collective_action.figures import c4
 
     assert len(common.data_panels(c4.build(frame))[0].containers) == 2
+
+
+def test_c6_car_figure_is_drawn_from_stored_rows(tmp_path):
+    from collective_action.runs.sweep import read_results, run_sweep
+    from collective_action.experiments import experiment_files
+    from collective_action.figures import c6
+
+    files = experiment_files("C6")
+    assert len(files) >= 4
+    for f in files:
+        run_sweep(f, tmp_path / "c6", executor="serial", quick=True, progress=False, share_store=True)
+    frame = read_results(tmp_path / "c6")
+    png, pdf = c6.draw(frame, tmp_path / "figs")
+    assert png.stat().st_size > 10_000 and pdf.stat().st_size > 0
+    fig = c6.build(frame)
+    titles = [ax.get_title(loc="left") for ax in fig.axes if ax.get_visible()]
+    assert any("unplanting" in t for t in titles) and any("feature-only" in t for t in titles)
+    # every panel draws the bound (dashed) next to the measured success
+    assert all(any(line.get_linestyle() == "--" for line in ax.get_lines()) for ax in fig.axes if ax.get_visible())

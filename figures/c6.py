@@ -1,0 +1,90 @@
+"""C6: collectives on Gauthier, Bach & Jordan's car data: success and its lower bound against n/N.
+
+One panel per experiment file (feature-label planting per target, feature-only planting per target,
+planting with N varied, adaptive unplanting per n_est, and the naive planting comparison). Each
+curve is one series: the measured success, mean over seeds with its 95% interval (points and
+band), and the lower bound computed from the collective's own data (dashed; mean over seeds).
+Where the corrected bound differs from the bound as their code computes it (unplanting), it is
+drawn dotted. The x axis is n/N in percent, as in the paper's figures.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from collective_action.intervals import mean_interval
+
+from .common import numeric, save_figure
+from .style import FIGURE_WIDTH, PANEL_HEIGHT, colour, paper_style
+
+TITLE = "C6. Collectives on the car data: measured success (points, 95% band) and lower bound (dashed)"
+PANEL_TITLES = {"c6-car-planting": "feature-label planting",
+                "c6-car-feature-only": "feature-only planting",
+                "c6-car-planting-N": "feature-label planting, y* = Poor, N varied",
+                "c6-car-unplanting": "adaptive unplanting of Excellent, n_est varied",
+                "c6-car-unplanting-naive": "naive: planting another label instead"}
+
+
+def _curve_key(frame: pd.DataFrame) -> pd.Series:
+    """What distinguishes the curves of one panel: the target, N or n_est, whichever varies."""
+    for col, fmt in (("n_est", lambda v: f"n_est = {v:,.0f}"), ("N", lambda v: f"N = {v:,.0f}"),
+                     ("target", lambda v: f"y* = {v}")):
+        if col in frame and frame[col].nunique(dropna=True) > 1:
+            return frame[col].map(fmt), frame[col]
+    key = frame["target"] if "target" in frame else pd.Series("", index=frame.index)
+    return key.map(lambda v: f"y* = {v}"), key
+
+
+def build(frame: pd.DataFrame):
+    import matplotlib.pyplot as plt
+
+    frame = frame[frame["family"] == "car"] if "family" in frame else frame
+    if frame is None or len(frame) == 0:
+        raise ValueError(f"{TITLE}: no stored car-data rows to draw")
+    experiments = [e for e in PANEL_TITLES if e in set(frame["experiment"])] + \
+        sorted(set(frame["experiment"]) - set(PANEL_TITLES))
+    n_cols = 2
+    n_rows = -(-len(experiments) // n_cols)
+    with paper_style():
+        fig, axes = plt.subplots(n_rows, n_cols, figsize=(FIGURE_WIDTH, PANEL_HEIGHT * 1.15 * n_rows),
+                                 layout="constrained", squeeze=False)
+        for ax in axes.flat[len(experiments):]:
+            ax.set_visible(False)
+        for ax, name in zip(axes.flat, experiments):
+            part = frame[frame["experiment"] == name].copy()
+            part["_curve"], part["_order"] = _curve_key(part)
+            part["_x"] = 100 * numeric(part, "n_over_N")
+            curves = sorted(part.groupby("_curve"), key=lambda kv: (kv[1]["_order"].iloc[0], str(kv[0])))
+            for i, (label, curve) in enumerate(curves):
+                stats = []
+                for x, pts in curve.groupby("_x", sort=True):
+                    m, lo, hi = mean_interval(pts["success"], bounds=(0.0, 1.0))
+                    stats.append((x, m, lo, hi, numeric(pts, "success_bound").mean(),
+                                  numeric(pts, "success_bound_corrected").mean()))
+                s = np.array(stats, dtype=float)
+                c = colour(i)
+                band = np.isfinite(s[:, 2]) & np.isfinite(s[:, 3])  # one seed: no interval to draw
+                ax.fill_between(s[:, 0], np.where(band, s[:, 2], s[:, 1]), np.where(band, s[:, 3], s[:, 1]),
+                                color=c, alpha=0.18, linewidth=0)
+                ax.plot(s[:, 0], s[:, 1], marker="o", markersize=2.5, linewidth=0.9, color=c, label=str(label))
+                ax.plot(s[:, 0], np.clip(s[:, 4], 0, None), linestyle="--", linewidth=1.0, color=c)
+                if np.nanmax(np.abs(s[:, 5] - s[:, 4])) > 1e-12:
+                    ax.plot(s[:, 0], np.clip(s[:, 5], 0, None), linestyle=":", linewidth=1.2, color=c)
+            ax.set_ylim(-0.02, 1.02)
+            ax.set_xlabel("n / N (%)")
+            ax.set_ylabel("success")
+            sizes = sorted(set(numeric(part, "N").dropna().astype(int)))
+            where = f" (N = {sizes[0]:,})" if len(sizes) == 1 else ""
+            ax.set_title(PANEL_TITLES.get(name, name) + where, loc="left")
+            ax.grid(True, alpha=0.2)
+            ax.legend(fontsize=6, loc="lower right")
+        fig.suptitle(TITLE + "\nbound < 0 drawn at 0; dotted: the corrected unplanting bound (docs/car.md)")
+    return fig
+
+
+def draw(frame: pd.DataFrame, out_dir: str | Path) -> list[Path]:
+    """Draw C6 from stored results into ``out_dir``/c6.png and .pdf."""
+    return save_figure(build(frame), out_dir, "c6")
