@@ -64,7 +64,7 @@ def draw_leaderboard(table, out_stem, title: str = "Critical mass per learning a
                     ax.annotate(r["status"], (1.01, yi), xycoords=("axes fraction", "data"), ha="left",
                                 va="center", fontsize=6, color="0.35", annotation_clip=False)
             ax.set_yticks(y)
-            ax.set_yticklabels([str(g) for g in part["group"]])
+            ax.set_yticklabels([str(g).replace("learner=", "") for g in part["group"]])
             ax.set_xscale("log")
             ax.set_title(f"{experiment}: {metric} >= {target:g}", loc="left")
             ax.grid(True, axis="x", which="both", alpha=0.2)
