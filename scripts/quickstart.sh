@@ -13,6 +13,7 @@ start=$(date +%s)
 status=0
 .venv/bin/collective-action reproduce all --quick --out "$OUT" || status=$?
 echo "reproduce all --quick: $(( $(date +%s) - start )) s (exit $status); figures in $OUT/figures/"
+.venv/bin/collective-action report "$OUT" --out "$OUT/report.html" || status=$?
 if [ "${1:-}" = "--docs" ]; then
   mkdir -p docs/figures
   cp "$OUT"/figures/*.png docs/figures/
