@@ -248,7 +248,27 @@ def connect_ray(workers: int | None, address: str | None) -> bool:
                      runtime_env=runtime_env)
     except Exception as err:  # noqa: BLE001 - a wrong address is the user's input
         raise InputError(f"cannot start or reach Ray{f' at {address}' if address else ''}: {one_line(err)}") from None
+    _ray_notices_to_stderr()
     return True
+
+
+def _ray_notices_to_stderr() -> None:
+    """Ray prints the raylet's notices (e.g. "a worker died ...", after which it retries the task)
+    on the driver's stdout, where they would break ``--json`` output: send them to stderr."""
+    try:
+        import ray._private.worker as ray_worker
+
+        original = ray_worker.print_to_stdstream
+        if getattr(original, "_to_stderr", False):
+            return
+
+        def to_stderr(data, *args, **kwargs):
+            return original({**data, "is_err": True}, *args, **kwargs)
+
+        to_stderr._to_stderr = True
+        ray_worker.print_to_stdstream = to_stderr
+    except Exception:  # noqa: BLE001 - a Ray without this internal keeps its default printing
+        pass
 
 
 def run_ray(batches: list[Batch], workers: int | None, address: str | None,
