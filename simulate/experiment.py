@@ -2,7 +2,7 @@
 
 A ``config`` section looks like::
 
-    family: gaussian            # discrete | gaussian | simplicity | discrete-counts | gaussian-world | car
+    family: gaussian            # discrete | gaussian | simplicity | discrete-counts | gaussian-world | car | discrete-several
     collective: {alpha: 0.01, strategy: feature-label, target: 1}
     learner: {name: jtt, params: {upweight: 20, T: 50}}
     n_train: 2000
@@ -31,11 +31,13 @@ from collective_action.experiment import CollectiveSpec, Pillar, StrictModel, re
 from collective_action.simulate.learners import FAMILY_LEARNERS, learner_params_model
 from collective_action.simulate.car import CarSection, check_car
 from collective_action.simulate.stress import CountsSection, WorldSection, check_counts, check_world
+from collective_action.simulate.several import SeveralSection, check_several
 
-FAMILIES = ("discrete", "gaussian", "simplicity", "discrete-counts", "gaussian-world", "car")
+FAMILIES = ("discrete", "gaussian", "simplicity", "discrete-counts", "gaussian-world", "car", "discrete-several")
 #: The configuration section each family reads.
 FAMILY_SECTIONS = {"discrete": "discrete", "gaussian": "gaussian", "simplicity": "simplicity",
-                   "discrete-counts": "counts", "gaussian-world": "world", "car": "car"}
+                   "discrete-counts": "counts", "gaussian-world": "world", "car": "car",
+                   "discrete-several": "several"}
 
 
 class SignalSpec(StrictModel):
@@ -144,7 +146,8 @@ def _simplicity_section(cfg) -> Any:
 class SimulateConfig(StrictModel):
     """The ``config`` of a simulate experiment file."""
 
-    family: Literal["discrete", "gaussian", "simplicity", "discrete-counts", "gaussian-world", "car"]
+    family: Literal["discrete", "gaussian", "simplicity", "discrete-counts", "gaussian-world", "car",
+                    "discrete-several"]
     collective: Optional[CollectiveSpec] = None
     learner: LearnerSpec = Field(default_factory=LearnerSpec)
     n_train: int = Field(1000, ge=2, le=10**9, description="training points (members included)")
@@ -155,6 +158,7 @@ class SimulateConfig(StrictModel):
     counts: Optional[CountsSection] = None
     world: Optional[WorldSection] = None
     car: Optional[CarSection] = None
+    several: Optional[SeveralSection] = None
     theory_mc_samples: int = Field(200_000, ge=1000, description="Monte Carlo size of theory's success where no closed form exists")
     memory_budget_mb: float = Field(512.0, gt=0, description="working-set budget of one chunk of configurations")
     _simplicity: Any = PrivateAttr(default=None)  # family 3's validated section
@@ -205,6 +209,10 @@ class SimulateConfig(StrictModel):
             if self.car is None:
                 object.__setattr__(self, "car", CarSection())
             check_car(self)
+        if fam == "discrete-several":
+            if self.several is None:
+                object.__setattr__(self, "several", SeveralSection())
+            check_several(self)
         return self
 
 
@@ -224,9 +232,10 @@ def _check_cells(cells):
     from collective_action.simulate.car import check_car_cells
     from collective_action.simulate.footprint import check_cells
 
-    car = [c.validated_config().family == "car" for c in cells]
-    check_car_cells([c for c, is_car in zip(cells, car) if is_car])  # car holds rows, not tables
-    check_cells([c for c, is_car in zip(cells, car) if not is_car])
+    fams = [c.validated_config().family for c in cells]
+    check_car_cells([c for c, f in zip(cells, fams) if f == "car"])  # car holds rows, not tables
+    # discrete-several holds a few count tables whatever n is: nothing for the footprint limits
+    check_cells([c for c, f in zip(cells, fams) if f not in ("car", "discrete-several")])
 
 
 register_pillar(Pillar(name="simulate", config_model=SimulateConfig, run_cells=_run_cells,

@@ -407,6 +407,7 @@ FAMILY_LEARNERS = {
     "discrete-counts": tuple(COUNT_LEARNERS),
     "gaussian-world": tuple(LEARNERS),
     "car": tuple(CAR_LEARNERS),
+    "discrete-several": ("plug-in",),
 }
 
 

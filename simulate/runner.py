@@ -31,7 +31,7 @@ from collective_action.experiment import Cell, Experiment, canonical_json, load_
 from collective_action.results import ResultRow, rows_to_frame
 from collective_action.simulate import discrete as fam1
 from collective_action.simulate import gaussian as fam2
-from collective_action.simulate import car, stress
+from collective_action.simulate import car, several, stress
 from collective_action.simulate.backend import Backend, get_backend
 from collective_action.simulate.learners import LEARNERS, measured_alpha_eff
 from collective_action.simulate.logistic import chunked, logistic_working_set_bytes
@@ -97,7 +97,7 @@ def run_cells(cells: list[Cell], compute: Compute | None = None) -> list[list[Re
             cfg = group[0].validated_config()
             runner = {"discrete": _run_discrete, "gaussian": _run_gaussian, "simplicity": _run_simplicity,
                       "discrete-counts": stress.run_counts_cells, "gaussian-world": stress.run_world_cells,
-                      "car": car.run_car_cells}[cfg.family]
+                      "car": car.run_car_cells, "discrete-several": several.run_several_cells}[cfg.family]
             for i, rows in zip(indices, runner(group, cfg, backend, bar)):
                 out[i] = rows
     finally:

@@ -50,3 +50,16 @@ from .cvar_fixed_point import (
 
 # The Gaussian and max-margin modules are exported below.
 from .gaussian import GaussianProblem, bayes_success as gaussian_bayes_success, bayes_success_closed_form as gaussian_bayes_success_closed_form, bayes_success_mc as gaussian_bayes_success_mc, hardt_constants_gaussian, jtt_collapse_upweight  # noqa: E501
+from .several import (
+    NOISE_KINDS,
+    Collective,
+    SeveralProblem,
+    base_bound_formula as several_base_bound_formula,
+    bounds as several_bounds,
+    classifier as several_classifier,
+    margin_formula as several_margin_formula,
+    shares_bound_formula as several_shares_bound_formula,
+    success as several_success,
+    success_per_point as several_success_per_point,
+    threshold_formula as several_threshold_formula,
+)
