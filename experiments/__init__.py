@@ -16,7 +16,7 @@ def experiment_dir() -> Path:
 
 
 def experiment_files(claim: str | None = None) -> list[Path]:
-    """Shipped experiment files, all or those of one claim ('C1' ... 'C6'), sorted by name."""
+    """Shipped experiment files, all or those of one claim ('C1' ... 'C7'), sorted by name."""
     files = sorted(experiment_dir().glob("*.yaml"))
     if claim is None:
         return files

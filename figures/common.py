@@ -38,7 +38,7 @@ THEORY_PILLAR = "theory"
 LEGEND_LABEL = "legend"
 
 #: Claim -> module that draws its figure.
-CLAIM_MODULES = {f"C{i}": f"collective_action.figures.c{i}" for i in range(1, 7)}
+CLAIM_MODULES = {f"C{i}": f"collective_action.figures.c{i}" for i in range(1, 8)}
 
 
 # ------------------------------------------------------------------------------ frame helpers
@@ -607,7 +607,7 @@ def save_figure(fig, out_dir: str | Path, stem: str) -> list[Path]:
 
 
 def figure_module(claim: str):
-    """The module drawing ``claim``'s figure (C1 ... C6)."""
+    """The module drawing ``claim``'s figure (C1 ... C7)."""
     import importlib
 
     from collective_action.errors import InputError

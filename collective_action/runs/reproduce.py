@@ -29,7 +29,7 @@ from ..experiments import experiment_files
 from .store import ResultStore, has_store, store_path
 from .sweep import check_compatible, check_options, check_writable, experiment_fingerprint, run_sweep
 
-CLAIMS = ("C1", "C2", "C3", "C4", "C5", "C6")
+CLAIMS = ("C1", "C2", "C3", "C4", "C5", "C6", "C7")
 
 
 def parse_claims(claim: str) -> list[str]:
@@ -80,7 +80,7 @@ def reproduce(
     compute: Compute | None = None,
     backend: str | None = None,
 ) -> list[ClaimReport]:
-    """Run the shipped experiment files of ``claim`` ('C1'..'C6' or 'all') and draw the figures.
+    """Run the shipped experiment files of ``claim`` ('C1'..'C7' or 'all') and draw the figures.
 
     Every file is validated before anything runs or is written. A claim without files is
     skipped with a note; a failing cell is counted (its claim's figure is drawn from the rest).
@@ -148,7 +148,7 @@ def _run_claims(claims, plan, out, quick, executor, workers, address, batch_size
 def infer_claim(frame: pd.DataFrame) -> str | None:
     """The claim of a plain sweep's results from its experiment names ('c2-...' -> 'C2')."""
     names = set(frame["experiment"].astype(str)) if "experiment" in frame.columns else set()
-    found = {m.group(1) for n in names if (m := re.match(r"^[cC]([1-6])(?:[-_.]|$)", n))}
+    found = {m.group(1) for n in names if (m := re.match(r"^[cC]([1-7])(?:[-_.]|$)", n))}
     return f"C{found.pop()}" if len(found) == 1 else None
 
 
@@ -175,12 +175,12 @@ def redraw(folder: str | Path, figures_dir: str | Path | None = None, claim: str
         if key is None and stress:
             return drawn
         if key is None:
-            raise InputError(f"cannot tell which claim {folder} belongs to; pass --claim C1..C6")
+            raise InputError(f"cannot tell which claim {folder} belongs to; pass --claim C1..C7")
         drawn[key] = [str(p) for p in draw_claim(key, frame, figures_dir)]
         return drawn
     claim_folders = [(c, folder / c.lower()) for c in CLAIMS if has_store(folder / c.lower())]
     if not claim_folders:
-        raise InputError(f"no results store in {folder} (expected {store_path(folder)} or {folder}/c1 ... c6)")
+        raise InputError(f"no results store in {folder} (expected {store_path(folder)} or {folder}/c1 ... c7)")
     for c, sub in claim_folders:
         with ResultStore.open(sub) as store:
             frame = store.frame()

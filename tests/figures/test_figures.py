@@ -229,3 +229,24 @@ def test_c6_car_figure_is_drawn_from_stored_rows(tmp_path):
     assert any("unplanting" in t for t in titles) and any("feature-only" in t for t in titles)
     # every panel draws the bound (dashed) next to the measured success
     assert all(any(line.get_linestyle() == "--" for line in ax.get_lines()) for ax in fig.axes if ax.get_visible())
+
+
+def test_c7_figure_draws_the_interaction_map_noise_and_learners(tmp_path):
+    from collective_action.experiments import experiment_files
+    from collective_action.figures import c7
+    from collective_action.runs.sweep import read_results, run_sweep
+
+    files = experiment_files("C7")
+    assert len(files) == 2
+    for f in files:
+        run_sweep(f, tmp_path / "c7", executor="serial", quick=True, progress=False, share_store=True)
+    frame = read_results(tmp_path / "c7")
+    fig = c7.build(frame)
+    visible = [ax for ax in fig.axes if ax.get_visible()]
+    titles = " | ".join(ax.get_title(loc="left") for ax in visible)
+    assert "tug of war" in titles and "disjoint" in titles and "random label" in titles and "Gaussian" in titles
+    # the interaction map carries one cell per (alpha_0, alpha_1) of the quick grid
+    mesh = [c for ax in visible for c in ax.collections if c.__class__.__name__ == "QuadMesh"]
+    assert mesh and mesh[0].get_array().size == 3 * 2
+    png, pdf = c7.draw(frame, tmp_path / "figs")
+    assert png.stat().st_size > 10_000 and pdf.stat().st_size > 0

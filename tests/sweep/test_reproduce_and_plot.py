@@ -34,7 +34,7 @@ def test_reproduce_all_runs_claim_files_draws_and_plot_redraws(toy_claim_files, 
     res = cli("reproduce", "all", "--quick", "--out", out, "--executor", "serial", "--no-progress", "--json")
     assert res.exit_code == 0, res.stderr
     claims = {c["claim"]: c for c in res.json()["claims"]}
-    assert set(claims) == {"C1", "C2", "C3", "C4", "C5", "C6"}
+    assert set(claims) == {"C1", "C2", "C3", "C4", "C5", "C6", "C7"}
     assert "no experiment files" in claims["C1"]["note"] and claims["C1"]["cells"] == 0
     # quick section of file a: 2 alphas x 2 learners x 3 seeds; file b has no quick section: 24
     assert claims["C2"]["cells"] == 12 + 24 and claims["C2"]["failed"] == 0

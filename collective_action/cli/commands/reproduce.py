@@ -14,7 +14,7 @@ from ..output import JSON_OPTION
 def register(app: typer.Typer) -> None:
     @app.command("reproduce")
     def reproduce_cmd(
-        claim: str = typer.Argument(..., help="C1 ... C6, or all."),
+        claim: str = typer.Argument(..., help="C1 ... C7, or all."),
         quick: bool = typer.Option(False, "--quick", help="Use each file's quick: sizes (minutes on 2 cores)."),
         out: Path = typer.Option(None, "--out", help="Results folder (default: results/quick or results/full)."),
         executor: str = EXECUTOR_OPTION,

@@ -1,0 +1,173 @@
+"""C7: several collectives and coordination noise.
+
+Top row, per signal layout (a tug of war: collective 1 plants on collective 0's signal points with
+another target; or disjoint signal points): collective 0's measured success (mean over seeds) over
+the grid alpha_0 x alpha_1, with theory's frontier where its exact success reaches 0.5 (white
+line, from the exact success at the same grid points). Bottom row, per noise kind (deviating
+members keep their own label, or plant with a random label): collective 0's success against its
+noise share eta at several alpha_0 (points: measured mean with 95% interval; dashed: theory's exact
+success), at the smallest alpha_1. Reading across the curves answers "twice as large but four
+times noisier?". Last row, where the Gaussian tug of war was run: collective 0's success (solid,
+95% band) and its rival's (dashed) against alpha_0 per learning algorithm (ERM, JTT, CVaR), one
+panel per planting probability p of collective 0's members.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from collective_action.intervals import mean_interval
+
+from .common import numeric, save_figure
+from .style import FIGURE_WIDTH, PANEL_HEIGHT, colour, paper_style
+
+TITLE = "C7. Several collectives and coordination noise (collective 0's success)"
+LAYOUTS = {"1:same-as-0": "tug of war (same signal, other target)", "1:disjoint": "disjoint signals"}
+
+
+def _prepare(frame: pd.DataFrame) -> pd.DataFrame:
+    frame = frame[(frame.get("family") == "discrete-several") & (numeric(frame, "collective") == 0)].copy()
+    if frame.empty:
+        raise ValueError(f"{TITLE}: no stored rows of family discrete-several to draw")
+    frame["alpha_1"] = [json.loads(a)[1] if isinstance(a, str) and len(json.loads(a)) > 1 else np.nan
+                        for a in frame["alphas"]]
+    frame["layout"] = frame["signal_layout"].astype(str).str.split(" ").str[-1]
+    return frame
+
+
+def _interaction(ax, part: pd.DataFrame, title: str) -> None:
+    grid = part.groupby(["alpha_1", "alpha"])[["success", "success_theory"]].mean().reset_index()
+    a0 = np.sort(grid["alpha"].unique())
+    a1 = np.sort(grid["alpha_1"].unique())
+    measured = grid.pivot(index="alpha_1", columns="alpha", values="success").reindex(index=a1, columns=a0)
+    exact = grid.pivot(index="alpha_1", columns="alpha", values="success_theory").reindex(index=a1, columns=a0)
+    image = ax.pcolormesh(np.arange(len(a0) + 1), np.arange(len(a1) + 1), measured.to_numpy(), vmin=0, vmax=1,
+                          cmap="viridis", shading="flat")
+    if len(a0) > 1 and len(a1) > 1 and np.nanmax(exact.to_numpy()) >= 0.5 > np.nanmin(exact.to_numpy()):
+        ax.contour(np.arange(len(a0)) + 0.5, np.arange(len(a1)) + 0.5, exact.to_numpy(), levels=[0.5],
+                   colors="white", linewidths=1.4)
+    ax.set_xticks(np.arange(len(a0)) + 0.5, [f"{v:g}" for v in a0], rotation=45)
+    ax.set_yticks(np.arange(len(a1)) + 0.5, [f"{v:g}" for v in a1])
+    ax.set_xlabel(r"$\alpha_0$ (collective 0)")
+    ax.set_ylabel(r"$\alpha_1$ (collective 1)")
+    ax.set_title(title, loc="left")
+    return image
+
+
+def _noise(ax, part: pd.DataFrame, title: str) -> None:
+    base = part[part["alpha_1"] == part["alpha_1"].min()]
+    alphas = sorted(base["alpha"].unique())
+    show = alphas[len(alphas) // 3:] if len(alphas) > 3 else alphas
+    for i, a in enumerate(show):
+        curve = base[base["alpha"] == a]
+        stats = []
+        for eta, pts in curve.groupby("noise", sort=True):
+            m, lo, hi = mean_interval(pts["success"], bounds=(0.0, 1.0))
+            stats.append((eta, m, lo, hi, numeric(pts, "success_theory").mean()))
+        s = np.array(stats, dtype=float)
+        c = colour(i)
+        yerr = np.vstack([s[:, 1] - np.where(np.isfinite(s[:, 2]), s[:, 2], s[:, 1]),
+                          np.where(np.isfinite(s[:, 3]), s[:, 3], s[:, 1]) - s[:, 1]])
+        ax.errorbar(s[:, 0], s[:, 1], yerr=yerr, marker="o", markersize=3, linewidth=1.0, capsize=2, color=c,
+                    label=fr"$\alpha_0$ = {a:g}")
+        ax.plot(s[:, 0], s[:, 4], linestyle="--", linewidth=1.0, color=c)
+    ax.set_ylim(-0.03, 1.03)
+    ax.set_xlabel(r"noise share $\eta$ of collective 0")
+    ax.set_ylabel("success")
+    ax.set_title(title, loc="left")
+    ax.grid(True, alpha=0.2)
+    ax.legend(fontsize=6, loc="best")
+
+
+def _gaussian_rows(frame: pd.DataFrame) -> pd.DataFrame:
+    """Rows of the Gaussian tug of war (family gaussian-world with a second collective), with the
+    swept alpha_0, the rival's share and the planting probability read from each configuration."""
+    rows = frame[(frame.get("family") == "gaussian-world")].copy() if "family" in frame else frame.iloc[:0]
+    if rows.empty:
+        return rows
+    cfgs = [json.loads(c) for c in rows["config"]]
+    rows["alpha_0"] = [c["collective"]["alpha"] for c in cfgs]
+    rows["alpha_1"] = [(c["world"].get("second") or {}).get("alpha", np.nan) for c in cfgs]
+    rows["plant_prob"] = [c["world"]["signal"]["plant_prob"] for c in cfgs]
+    return rows[np.isfinite(rows["alpha_1"])]
+
+
+def _learners(ax, part: pd.DataFrame, title: str) -> None:
+    order = {name: i for i, name in enumerate(("erm", "jtt", "cvar", "chi2", "lff", "group-dro"))}
+    groups = sorted(part.groupby("learner"), key=lambda kv: order.get(kv[0], len(order)))
+    for i, (learner, curve) in enumerate(groups):
+        for j, style in ((0, "-"), (1, "--")):
+            pts = curve[numeric(curve, "collective") == j]
+            stats = []
+            for a, seeds in pts.groupby("alpha_0", sort=True):
+                m, lo, hi = mean_interval(seeds["success"], bounds=(0.0, 1.0))
+                stats.append((a, m, lo, hi))
+            if not stats:
+                continue
+            s = np.array(stats, dtype=float)
+            ax.plot(s[:, 0], s[:, 1], linestyle=style, marker="o" if j == 0 else None, markersize=3,
+                    color=colour(i), label=str(learner) if j == 0 else None)
+            if j == 0:
+                band = np.isfinite(s[:, 2]) & np.isfinite(s[:, 3])
+                ax.fill_between(s[:, 0], np.where(band, s[:, 2], s[:, 1]), np.where(band, s[:, 3], s[:, 1]),
+                                color=colour(i), alpha=0.15, linewidth=0)
+    ax.set_xscale("log")
+    from matplotlib.ticker import FuncFormatter, NullFormatter
+
+    ax.xaxis.set_major_formatter(FuncFormatter(lambda v, _: f"{v:g}"))
+    ax.xaxis.set_minor_formatter(NullFormatter())
+    ax.set_ylim(-0.03, 1.03)
+    ax.set_xlabel(r"$\alpha_0$ (collective 0)")
+    ax.set_ylabel("success")
+    ax.set_title(title, loc="left")
+    ax.grid(True, alpha=0.2)
+    ax.legend(fontsize=6, loc="best")
+
+
+def build(frame: pd.DataFrame):
+    import matplotlib.pyplot as plt
+
+    gaussian = _gaussian_rows(frame)
+    frame = _prepare(frame)
+    quiet = frame[(numeric(frame, "noise") == 0) & (frame["noise_kind"] == "keep-label")]
+    layouts = [k for k in LAYOUTS if k in set(quiet["layout"])]
+    kinds = sorted(set(frame.loc[frame["layout"] == (layouts[0] if layouts else frame["layout"].iloc[0]),
+                                 "noise_kind"]))
+    n_cols = max(len(layouts), len(kinds), 1)
+    probs = sorted(gaussian["plant_prob"].unique(), reverse=True) if len(gaussian) else []
+    n_rows = 2 + (1 if probs else 0)
+    with paper_style():
+        fig, axes = plt.subplots(n_rows, n_cols, figsize=(FIGURE_WIDTH, 1.2 * n_rows * PANEL_HEIGHT),
+                                 layout="constrained", squeeze=False)
+        image = None
+        for ax, layout in zip(axes[0], layouts):
+            image = _interaction(ax, quiet[quiet["layout"] == layout], LAYOUTS[layout] + r", $\eta$ = 0")
+        for ax in axes[0][len(layouts):]:
+            ax.set_visible(False)
+        layout = layouts[0] if layouts else None
+        for ax, kind in zip(axes[1], kinds):
+            part = frame[(frame["noise_kind"] == kind) & ((frame["layout"] == layout) if layout else True)]
+            _noise(ax, part, f"deviators {'keep their label' if kind == 'keep-label' else 'plant a random label'}")
+        for ax in axes[1][len(kinds):]:
+            ax.set_visible(False)
+        if probs:
+            rival = gaussian["alpha_1"].max()
+            for ax, p in zip(axes[2], probs):
+                part = gaussian[(gaussian["plant_prob"] == p) & (gaussian["alpha_1"] == rival)]
+                _learners(ax, part, f"Gaussian tug of war, rival at {rival:g}, p = {p:g} (dashed: rival)")
+            for ax in axes[2][len(probs):]:
+                ax.set_visible(False)
+        if image is not None:
+            fig.colorbar(image, ax=list(axes[0][:len(layouts)]), label="collective 0's success (mean over seeds)",
+                         shrink=0.9)
+        fig.suptitle(TITLE + "\nwhite: theory's frontier (exact success 0.5); dashed: theory's exact success")
+    return fig
+
+
+def draw(frame: pd.DataFrame, out_dir: str | Path) -> list[Path]:
+    """Draw C7 from stored results into ``out_dir``/c7.png and .pdf."""
+    return save_figure(build(frame), out_dir, "c7")
