@@ -16,7 +16,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from .style import FIGURE_WIDTH, colour, paper_style
+from .style import FIGURE_WIDTH, colour, paper_style, save_png_pdf
 
 
 def _load(table) -> pd.DataFrame:
@@ -77,10 +77,4 @@ def draw_leaderboard(table, out_stem, title: str = "Critical mass per learning a
                           label=r"Hardt's $\alpha^*$")]
         fig.legend(handles=handles, loc="outside lower center", ncols=2)
         fig.suptitle(title)
-        stem = Path(out_stem)
-        stem.parent.mkdir(parents=True, exist_ok=True)
-        paths = [stem.with_suffix(".png"), stem.with_suffix(".pdf")]
-        for p in paths:
-            fig.savefig(p, bbox_inches="tight", pad_inches=0.03)
-        plt.close(fig)
-    return paths
+        return save_png_pdf(fig, out_stem)

@@ -14,7 +14,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from .style import FIGURE_WIDTH, colour, paper_style
+from .style import FIGURE_WIDTH, colour, paper_style, save_png_pdf
 
 
 #: Left edge of the axis: vacuous bounds and tightness below it are drawn here.
@@ -80,10 +80,4 @@ def draw_tightness(table, out_stem, title: str = "Stress battery: tightness of t
         ax.xaxis.set_major_formatter(FuncFormatter(lambda v, _: _tick_text(v)))  # 1e-3, 0.01, 0.1, 1
         ax.xaxis.set_minor_formatter(NullFormatter())
         ax.grid(True, axis="x", which="both", alpha=0.2)
-        stem = Path(out_stem)
-        stem.parent.mkdir(parents=True, exist_ok=True)
-        paths = [stem.with_suffix(".png"), stem.with_suffix(".pdf")]
-        for p in paths:
-            fig.savefig(p, bbox_inches="tight", pad_inches=0.03)
-        plt.close(fig)
-    return paths
+        return save_png_pdf(fig, out_stem)

@@ -79,3 +79,17 @@ def colour(i: int) -> str:
 def marker(i: int) -> str:
     # 7 colours and 8 markers are coprime cycles: (colour, marker) pairs repeat only after 56 curves
     return MARKERS[i % len(MARKERS)]
+
+
+def save_png_pdf(fig, out_stem) -> list:
+    """Write ``out_stem``.png and .pdf (tight bounding box, the paper's small padding), close the
+    figure, and return the two paths."""
+    from pathlib import Path
+
+    stem = Path(out_stem)
+    stem.parent.mkdir(parents=True, exist_ok=True)
+    paths = [stem.with_suffix(".png"), stem.with_suffix(".pdf")]
+    for p in paths:
+        fig.savefig(p, bbox_inches="tight", pad_inches=0.03)
+    plt.close(fig)
+    return paths
