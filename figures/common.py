@@ -5,6 +5,10 @@ Conventions (the same in every figure):
 * x axis: the collective's size alpha on a log scale; y: success S(alpha) in [0, 1].
 * Theory is drawn as lines: rows of the ``theory`` pillar (their ``success``), and an
   experiment's own ``success_theory`` (solid, thin) and ``success_bound`` (dashed) columns.
+  Where theory can rebuild a curve's problem from its rows' configurations
+  (:mod:`.theory_curves`), the lines are evaluated on a dense log-spaced alpha grid over the
+  experiment's range, an exact success that is a step function drawn as steps; otherwise they
+  join the stored values at the experiment's alphas.
 * Experiments (simulate, empirical) are points: the mean over seeds with a 95% Student-t
   interval over seeds (mean +- t_{0.975, n-1} s / sqrt(n)); with a single seed the interval is
   +- 1.96 ``success_se`` when the Monte Carlo standard error is stored, else none. Intervals of
@@ -28,6 +32,7 @@ from collective_action.intervals import bounds_for, clip_interval, mean_interval
 
 from .style import (DATA_LINEWIDTH, FIGURE_WIDTH, KEY_GREY, N_COLUMNS, PANEL_HEIGHT, THEORY_LINEWIDTH, colour,
                     marker, paper_style)
+from .theory_curves import alpha_range, theory_for_rows
 
 import matplotlib.pyplot as plt  # noqa: E402  (style sets the Agg backend first)
 from matplotlib.ticker import FuncFormatter, NullFormatter  # noqa: E402
@@ -274,6 +279,9 @@ def _log_formatter(ax) -> None:
 
 
 # ------------------------------------------------------------------------------ panels
+#: Legend entries of extra panels that explain a reference line or a line style (listed after
+#: the curves, as written).
+REFERENCE_KEYS = ("y = x", "ratio 1", "theory:")
 #: Legend keys of the two theory line styles (drawn once per legend, in grey).
 EXACT_KEY = "theory: exact"
 BOUND_KEY = "theory: Hardt bound"
@@ -299,21 +307,31 @@ def plot_alpha_panel(ax, frame: pd.DataFrame, value: str, ylabel: str, colours: 
     alphas = numeric(frame, "alpha")
     span = math.log10(alphas.max() / alphas.min()) if len(alphas) else 0.0
     step = max(0.025, 0.02 * span) if span > 0 else 0.05  # dodge: about 2% of the axis per curve
+    lo, hi = alpha_range(alphas)  # theory is evaluated densely over the experiment's alpha range
     for label in sorted(labels.unique()):
         sub = frame[labels == label]
         idx = colours.setdefault(label, len(colours))
         theory_sub, exp_sub = sub[is_theory[sub.index]], sub[~is_theory[sub.index]]
         if theory_lines and len(theory_sub) and has_data(theory_sub, value):
-            s = summarise(theory_sub, value)  # sorted by alpha
-            ax.plot(s["alpha"], s["mean"], "-", color=colour(idx), linewidth=THEORY_LINEWIDTH,
-                    label=f"{label} (theory)")
+            dense = theory_for_rows(theory_sub, lo, hi) if value == "success" else None
+            if dense is not None:  # theory re-evaluated on a dense grid (steps drawn as steps)
+                ax.plot(dense.alpha, dense.exact, "-", color=colour(idx), linewidth=THEORY_LINEWIDTH,
+                        drawstyle=dense.drawstyle, label=f"{label} (theory)")
+            else:
+                s = summarise(theory_sub, value)  # sorted by alpha
+                ax.plot(s["alpha"], s["mean"], "-", color=colour(idx), linewidth=THEORY_LINEWIDTH,
+                        label=f"{label} (theory)")
             drawn["series"].setdefault(label, False)
             drawn["exact"] = True
             if value == "success" and has_data(theory_sub, "success_bound"):
-                b = summarise(theory_sub, "success_bound")
-                ax.plot(b["alpha"], b["mean"], "--", color=colour(idx), linewidth=THEORY_LINEWIDTH - 0.1,
+                if dense is not None and dense.bound is not None:
+                    bx, by = dense.alpha, dense.bound
+                else:
+                    b = summarise(theory_sub, "success_bound")
+                    bx, by = b["alpha"], b["mean"]
+                ax.plot(bx, by, "--", color=colour(idx), linewidth=THEORY_LINEWIDTH - 0.1,
                         label=f"{label} (bound)")
-                drawn["bound"] = drawn["bound"] or bool((b["mean"] >= 0).any())
+                drawn["bound"] = drawn["bound"] or bool((np.asarray(by) >= 0).any())
         if label in measured_labels:
             s = summarise(exp_sub, value)
             i = measured_labels.index(label)
@@ -324,11 +342,17 @@ def plot_alpha_panel(ax, frame: pd.DataFrame, value: str, ylabel: str, colours: 
                         elinewidth=DATA_LINEWIDTH, zorder=3)
             drawn["series"][label] = True
             if theory_lines and value == "success":
+                dense = theory_for_rows(exp_sub, lo, hi)  # None: the row's theory cannot be rebuilt
                 for column, style, what in (("success_theory", "-", "predicted"), ("success_bound", "--", "bound")):
                     if has_data(exp_sub, column):
-                        t = summarise(exp_sub, column)
-                        pending.append((column, style, what, label, idx, t["alpha"].to_numpy(), t["mean"].to_numpy()))
-                        if np.nanmax(np.append(t["mean"].to_numpy(), -np.inf)) >= 0:  # visible in [0, 1]
+                        ys = None if dense is None else dense.exact if column == "success_theory" else dense.bound
+                        if ys is not None:
+                            xs, how = dense.alpha, dense.drawstyle if column == "success_theory" else "default"
+                        else:
+                            t = summarise(exp_sub, column)
+                            xs, ys, how = t["alpha"].to_numpy(), t["mean"].to_numpy(), "default"
+                        pending.append((column, style, what, label, idx, xs, ys, how))
+                        if np.nanmax(np.append(ys, -np.inf)) >= 0:  # visible in [0, 1]
                             drawn["exact" if column == "success_theory" else "bound"] = True
     _draw_theory_curves(ax, pending)
     set_alpha_axis(ax, alphas.tolist(), dodge_decades=step * max(k - 1, 0) / 2)
@@ -344,9 +368,10 @@ def _theory_width(style: str) -> float:
 
 
 def _draw_theory_curves(ax, curves: list[tuple]) -> None:
-    """Draw experiment-side theory curves; identical curves of several series are drawn once."""
+    """Draw experiment-side theory curves (column, style, what, label, colour index, alphas, values,
+    drawstyle); identical curves of several series are drawn once."""
     done = [False] * len(curves)
-    for i, (column, style, what, label, idx, xs, ys) in enumerate(curves):
+    for i, (column, style, what, label, idx, xs, ys, how) in enumerate(curves):
         if done[i]:
             continue
         same = [j for j in range(i, len(curves)) if not done[j] and curves[j][0] == column
@@ -355,9 +380,11 @@ def _draw_theory_curves(ax, curves: list[tuple]) -> None:
             done[j] = True
         if len(same) > 1:
             shared = "all curves" if len(same) == len({c[3] for c in curves}) else f"{len(same)} curves"
-            ax.plot(xs, ys, style, color=KEY_GREY, linewidth=_theory_width(style), label=f"{shared} ({what})", zorder=2)
+            ax.plot(xs, ys, style, color=KEY_GREY, linewidth=_theory_width(style), label=f"{shared} ({what})",
+                    drawstyle=how, zorder=2)
         else:
-            ax.plot(xs, ys, style, color=colour(idx), linewidth=_theory_width(style), label=f"{label} ({what})", zorder=2)
+            ax.plot(xs, ys, style, color=colour(idx), linewidth=_theory_width(style), label=f"{label} ({what})",
+                    drawstyle=how, zorder=2)
 
 
 def agreement_labels(frame: pd.DataFrame) -> pd.Series:
@@ -566,7 +593,7 @@ def build_claim_figure(frame: pd.DataFrame, title: str, extra_panels: Sequence[E
                     merged.setdefault(label, handle)
                 if axes[c].get_legend() is not None:  # one legend for the row, beside it
                     axes[c].get_legend().remove()
-            reference = [lb for lb in merged if lb.startswith("y = x")]
+            reference = [lb for lb in merged if lb.startswith(REFERENCE_KEYS)]
             curves = [lb for lb in merged if lb not in reference]
             texts, common = short_labels(curves)
             row_legends.append(([merged[lb] for lb in curves + reference],
