@@ -23,6 +23,7 @@ BENCHMARKS = {
     "simulate-logistic": ("simulate_logistic_bench.py", "batched fit_logistic vs scikit-learn, by GD steps"),
     "empirical": ("empirical_bench.py", "stacked MLPs vs one by one; a CNN epoch vs a plain loop"),
     "theory": ("theory_bench.py", "lambdified formulas vs sympy substitution"),
+    "baselines": ("baselines_bench.py", "batched Newton vs scikit-learn (parallel), NumPy and torch batched Newton"),
     "critical-mass": ("critical_mass_bench.py", "adaptive critical-mass search vs a dense 16-point grid: trainings"),
 }
 

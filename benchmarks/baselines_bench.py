@@ -1,0 +1,460 @@
+"""Benchmark: the batched simulator's logistic fit against baselines a demanding reviewer accepts.
+
+Every side gets the same data, the same objective, the same stopping rule (where the solver lets
+us choose it) and the same scoring, and is timed in the same process, interleaved:
+
+* data: family 2 (two Gaussian classes, a planted signal on a free coordinate, d = 4), C training
+  sets of n points drawn by ``collective_action.simulate.gaussian.sample_batch`` (as
+  benchmarks/simulate_bench.py draws them: alpha on a log grid times seeds), and fresh test points
+  (clean accuracy on P0, success on signal-carrying points);
+* objective: the one the toolkit's Newton solver minimises. ``fit_logistic(..., l2, solver=
+  "newton")`` works on theta = (u, c) = (w1 - w0, b1 - b0) and minimises
+  ``mean_i softplus(-s_i theta . x_i) + (l2/4) |u|^2`` (simulate/logistic.py, _fit_chunk_newton:
+  ``ridge = 0.5 * l2`` on the gradient, ``0.25 * l2 * |u|^2`` in the loss). scikit-learn's binary
+  objective ``C_sk sum_i CE_i + |w|^2 / 2`` divided by ``C_sk n`` is ``mean_i CE_i + |w|^2 /
+  (2 C_sk n)``, so the matching value is **C_sk = 2 / (l2 n)** (the old benchmark passed
+  1 / (l2 n), twice the penalty);
+* stopping rule: Newton steps until the 2-norm of the gradient of that objective is below ``tol``
+  (toolkit, NumPy, torch: identical rule, same cap on steps, converged configurations frozen);
+  scikit-learn lbfgs: ``tol / sqrt(d + 1)`` on the gradient's max-norm (at least as strict);
+  newton-cholesky: its own Newton-decrement rule at ``tol``; liblinear: its relative rule at
+  ``tol`` (and ``intercept_scaling = 100``: liblinear penalises the intercept, this makes that
+  penalty small). Each side's largest gradient norm of the common objective at its answer, and
+  its largest parameter distance from the toolkit's, are reported, so the accuracy is visible;
+* scoring: accuracy on the same clean test points and success (share predicted y*) on the same
+  signal points, batched over configurations on every side, timed inside each side's time.
+
+Sides: ``toolkit`` (fit_logistic, solver newton, the NumPy backend); ``numpy`` (a ~40-line batched
+Newton over a (C, n, d + 1) array with matmul, as a user would write it); ``torch`` (the same in
+torch, ``torch.linalg.solve`` over the batch, torch's threads = the core count; and ``torch-1t``, the
+same on one thread, since on a shared machine more threads can be slower);
+``sklearn-<solver>`` (LogisticRegression per configuration, blocks of configurations fitted in
+parallel over the cores with joblib's default process backend).
+
+Times: fit-only (the fit, from the NumPy arrays to parameters) and end-to-end (sampling + fit +
+scoring). The sampling call is the same for every side (same function, same seeds, same data), so
+it is timed once per repeat and added to every side's fit and scoring of that repeat. Medians of
+``--repeats`` interleaved repeats (toolkit, numpy, torch, sklearn..., toolkit, numpy, ...), ratios
+(baseline time / toolkit time; > 1 means the toolkit is faster) from the same run.
+
+    python benchmarks/baselines_bench.py                  # the full grid (several minutes)
+    python benchmarks/baselines_bench.py --quick          # small sizes, seconds
+    python benchmarks/baselines_bench.py --n 2000 --configs 1000 --repeats 5
+    python benchmarks/baselines_bench.py --write          # also append to benchmarks/RESULTS.md
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import json
+import math
+import os
+import platform
+import re
+import time
+from pathlib import Path
+
+import numpy as np
+
+D = 4                 # features of the benchmark problem (2 class coordinates + 2 free ones)
+SKLEARN_SOLVERS = ("liblinear", "lbfgs", "newton-cholesky")
+LIBLINEAR_INTERCEPT_SCALING = 100.0
+
+
+def make_benchmark_problem():
+    from collective_action.simulate.gaussian import make_problem
+
+    return make_problem(n_classes=2, d_class=2, separation=4.0, sigma=1.0, n_free=2, tau=1.0,
+                        placement="free", n_coords=1, amplitude=4.0, mode="additive", jitter=0.0,
+                        target=1, strategy="feature-label")
+
+
+def draw(problem, n_configs: int, n_train: int, n_test: int):
+    """C training and test sets, as benchmarks/simulate_bench.py draws them."""
+    from collective_action.simulate.gaussian import sample_batch
+
+    per = -(-n_configs // 10)
+    alphas = np.tile(np.geomspace(0.005, 0.3, 10), per)[:n_configs]
+    seeds = np.repeat(np.arange(per), 10)[:n_configs]
+    return sample_batch(problem, alphas, seeds, n_train, n_test)
+
+
+def sklearn_C(l2: float, n: int) -> float:
+    """scikit-learn's C for the toolkit's Newton objective mean CE + (l2/4)|u|^2 (see the docstring)."""
+    return 2.0 / (l2 * n)
+
+
+# --------------------------------------------------------------------------------------------
+# The sides. Each returns theta (C, d + 1) = (u, c) on the host and the Newton steps it took.
+
+
+def toolkit_fit(X, y, l2, tol, steps):
+    from collective_action.simulate.logistic import fit_logistic
+
+    fit = fit_logistic(X, y, n_classes=2, steps=steps, l2=l2, solver="newton", tol=tol, backend="numpy")
+    return fit
+
+
+def toolkit_theta(fit):
+    W, b = np.asarray(fit.W), np.asarray(fit.b)
+    return np.concatenate([W[:, :, 1] - W[:, :, 0], (b[:, 1] - b[:, 0])[:, None]], axis=1)
+
+
+def numpy_newton(X, y, l2, tol, steps):
+    """Batched Newton for C binary logistic regressions in plain NumPy: what a user would write."""
+    C, n, d = X.shape
+    Xa = np.concatenate([X, np.ones((C, n, 1))], axis=2)            # (C, n, p): intercept column
+    XaT = Xa.transpose(0, 2, 1)                                      # (C, p, n) view
+    t = (y == 1).astype(X.dtype)
+    ridge = np.r_[np.full(d, 0.5 * l2), 0.0]                         # (l2/4)|u|^2, intercept free
+    theta = np.zeros((C, d + 1))
+    taken = np.zeros(C, dtype=np.int64)
+    with np.errstate(over="ignore"):
+        for _ in range(steps):
+            prob = 1.0 / (1.0 + np.exp(-(Xa @ theta[:, :, None])[:, :, 0]))
+            grad = (XaT @ (prob - t)[:, :, None])[:, :, 0] / n + ridge * theta
+            active = np.linalg.norm(grad, axis=1) >= tol
+            if not active.any():
+                break
+            w = prob * (1.0 - prob) / n
+            hess = (XaT * w[:, None, :]) @ Xa + np.diag(ridge)
+            step = np.linalg.solve(hess, grad[:, :, None])[:, :, 0]
+            theta -= active[:, None] * step
+            taken += active
+    return theta, taken
+
+
+def torch_newton(X, y, l2, tol, steps, threads=None):
+    """The same batched Newton in torch (torch.linalg.solve over the batch), on ``threads`` threads."""
+    import torch
+
+    torch.set_num_threads(threads or os.cpu_count() or 1)
+    Xt = torch.from_numpy(X)
+    C, n, d = Xt.shape
+    Xa = torch.cat([Xt, Xt.new_ones(C, n, 1)], dim=2)
+    XaT = Xa.transpose(1, 2)
+    t = torch.from_numpy(y == 1).to(Xa.dtype)
+    ridge = Xa.new_full((d + 1,), 0.5 * l2)
+    ridge[d] = 0.0
+    theta = Xa.new_zeros(C, d + 1)
+    taken = torch.zeros(C, dtype=torch.int64)
+    for _ in range(steps):
+        prob = torch.sigmoid((Xa @ theta[:, :, None])[:, :, 0])
+        grad = (XaT @ (prob - t)[:, :, None])[:, :, 0] / n + ridge * theta
+        active = torch.linalg.vector_norm(grad, dim=1) >= tol
+        if not bool(active.any()):
+            break
+        w = prob * (1.0 - prob) / n
+        hess = (XaT * w[:, None, :]) @ Xa + torch.diag(ridge)
+        step = torch.linalg.solve(hess, grad[:, :, None])[:, :, 0]
+        theta -= active[:, None] * step
+        taken += active
+    return theta.numpy(), taken.numpy()
+
+
+def _sklearn_block(X, y, C_sk, solver, tol, max_iter):
+    """Fit LogisticRegression on each configuration of one block (runs in a joblib worker)."""
+    import warnings
+
+    from sklearn.exceptions import ConvergenceWarning
+    from sklearn.linear_model import LogisticRegression
+
+    kw = {"intercept_scaling": LIBLINEAR_INTERCEPT_SCALING} if solver == "liblinear" else {}
+    theta = np.empty((X.shape[0], X.shape[2] + 1))
+    iters = np.empty(X.shape[0], dtype=np.int64)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)  # counted through n_iter_ instead
+        for k in range(X.shape[0]):
+            m = LogisticRegression(C=C_sk, solver=solver, tol=tol, max_iter=max_iter, **kw).fit(X[k], y[k])
+            theta[k, :-1], theta[k, -1] = m.coef_[0], m.intercept_[0]
+            iters[k] = int(np.max(m.n_iter_))
+    return theta, iters
+
+
+def sklearn_tol(solver: str, tol: float, p: int) -> float:
+    """scikit-learn's tol giving (at least) the toolkit's stopping rule where the solver allows:
+    lbfgs stops on the max-norm of the same gradient, so tol / sqrt(p) bounds the 2-norm by tol;
+    liblinear's rule is relative to its first gradient in its own scaling (C_sk * sum, intercept
+    feature x 100), which at ``tol`` left gradients of 5e-6 on the common objective (measured), so
+    it gets tol / 10; newton-cholesky stops on its Newton decrement, close to the toolkit's rule."""
+    return tol / math.sqrt(p) if solver == "lbfgs" else tol / 10 if solver == "liblinear" else tol
+
+
+def sklearn_fit(X, y, l2, tol, solver, n_jobs, max_iter=1000):
+    """scikit-learn per configuration, blocks of configurations in parallel over ``n_jobs`` processes."""
+    from joblib import Parallel, delayed
+
+    C, n, d = X.shape
+    blocks = np.array_split(np.arange(C), min(C, 4 * n_jobs))
+    parts = Parallel(n_jobs=n_jobs)(
+        delayed(_sklearn_block)(X[b[0]:b[-1] + 1], y[b[0]:b[-1] + 1], sklearn_C(l2, n), solver,
+                                sklearn_tol(solver, tol, d + 1), max_iter) for b in blocks if len(b))
+    return np.concatenate([p[0] for p in parts]), np.concatenate([p[1] for p in parts])
+
+
+def score(theta, X_clean, y_clean, X_signal, target):
+    """Clean accuracy and success per configuration from theta = (u, c), batched over C (the same
+    rule as LogisticFit.accuracy / label_rate: class 1 iff the margin is > 0)."""
+    u, c = theta[:, :-1], theta[:, -1:]
+    zc = (X_clean @ u[:, :, None])[:, :, 0] + c
+    zs = (X_signal @ u[:, :, None])[:, :, 0] + c
+    acc = np.mean((zc > 0) == (y_clean == 1), axis=1)
+    succ = np.mean(zs > 0 if target == 1 else zs <= 0, axis=1)
+    return acc, succ
+
+
+def objective_grad_norm(X, y, theta, l2):
+    """2-norm of the gradient of the common objective at theta, per configuration (not timed)."""
+    C, n, d = X.shape
+    Xa = np.concatenate([X, np.ones((C, n, 1))], axis=2)
+    with np.errstate(over="ignore"):
+        prob = 1.0 / (1.0 + np.exp(-(Xa @ theta[:, :, None])[:, :, 0]))
+    grad = (Xa.transpose(0, 2, 1) @ (prob - (y == 1))[:, :, None])[:, :, 0] / n
+    grad[:, :d] += 0.5 * l2 * theta[:, :d]
+    return np.linalg.norm(grad, axis=1)
+
+
+# --------------------------------------------------------------------------------------------
+# The run
+
+
+def estimated_bytes(C: int, n: int, n_test: int, d: int = D) -> int:
+    """Peak memory of one cell, over-estimated: the sampled data (train and test) plus the largest
+    side's working set (the NumPy/torch baselines: the (C, n, d + 1) array, its weighted copy and
+    a few (C, n) vectors; scikit-learn's memory-mapped copy of X is smaller)."""
+    data = C * (n * (d * 8 + 8 + 1) + n_test * (2 * d * 8 + 2 * 8))
+    side = C * n * (2 * (d + 1) * 8 + 6 * 8)
+    return data + side
+
+
+def _sides(args) -> list[str]:
+    return ["toolkit", "numpy", "torch", "torch-1t"] + [f"sklearn-{s}" for s in args.sklearn_solvers]
+
+
+def run_cell(args, problem, n: int, C: int) -> dict:
+    l2, tol, steps = args.l2, args.tol, args.steps
+    sides = _sides(args)
+
+    def fit_side(side, X, y):
+        if side == "toolkit":
+            fit = toolkit_fit(X, y, l2, tol, steps)
+            return fit, fit.steps_run
+        if side == "numpy":
+            return numpy_newton(X, y, l2, tol, steps)
+        if side.startswith("torch"):
+            return torch_newton(X, y, l2, tol, steps, 1 if side == "torch-1t" else args.jobs)
+        return sklearn_fit(X, y, l2, tol, side.split("-", 1)[1], args.jobs)
+
+    def score_side(side, model, batch):
+        if side == "toolkit":
+            return model.accuracy(batch.X_clean, batch.y_clean), model.label_rate(batch.X_signal, problem.target)
+        return score(model, batch.X_clean, batch.y_clean, batch.X_signal, problem.target)
+
+    # warm-up on a few configurations (imports, thread pools, the joblib workers), untimed
+    small = draw(problem, min(C, 2 * args.jobs), n, 10)
+    for side in sides:
+        score_side(side, fit_side(side, small.X, small.y)[0], small)
+
+    t_sample, t_fit, t_score = [], {s: [] for s in sides}, {s: [] for s in sides}
+    models, taken = {}, {}
+    for _ in range(args.repeats):
+        t0 = time.perf_counter()
+        batch = draw(problem, C, n, args.n_test)
+        t_sample.append(time.perf_counter() - t0)
+        for side in sides:                       # interleaved: every side once per repeat
+            t0 = time.perf_counter()
+            model, taken[side] = fit_side(side, batch.X, batch.y)
+            t1 = time.perf_counter()
+            acc, succ = score_side(side, model, batch)
+            t2 = time.perf_counter()
+            t_fit[side].append(t1 - t0)
+            t_score[side].append(t2 - t1)
+            models[side] = (model, acc, succ)
+            del model
+
+    ref = toolkit_theta(models["toolkit"][0])
+    fit_med = {s: float(np.median(t_fit[s])) for s in sides}
+    e2e = {s: [a + b + c for a, b, c in zip(t_sample, t_fit[s], t_score[s])] for s in sides}
+    e2e_med = {s: float(np.median(e2e[s])) for s in sides}
+    rows = {}
+    for side in sides:
+        model, acc, succ = models[side]
+        theta = ref if side == "toolkit" else model
+        rows[side] = {
+            "fit_s": round(fit_med[side], 4), "e2e_s": round(e2e_med[side], 4),
+            "score_s": round(float(np.median(t_score[side])), 4),
+            "fit_ratio": round(fit_med[side] / fit_med["toolkit"], 2),
+            "e2e_ratio": round(e2e_med[side] / e2e_med["toolkit"], 2),
+            "fit_s_all": [round(t, 4) for t in t_fit[side]], "e2e_s_all": [round(t, 4) for t in e2e[side]],
+            "accuracy": round(float(np.mean(acc)), 5), "success": round(float(np.mean(succ)), 5),
+            "max_accuracy_gap": float(np.max(np.abs(acc - models["toolkit"][1]))),
+            "max_param_diff": float(np.max(np.abs(theta - ref))),
+            "max_grad_norm": float(np.max(objective_grad_norm(batch.X, batch.y, theta, l2))),
+            "mean_steps": round(float(np.mean(taken[side])), 2),
+        }
+    return {"n": n, "configs": C, "n_test": args.n_test, "sample_s": round(float(np.median(t_sample)), 4),
+            "sample_s_all": [round(t, 4) for t in t_sample], "sides": rows}
+
+
+def main(argv=None) -> dict:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--n", type=int, nargs="+", default=None, help="training points per configuration")
+    ap.add_argument("--configs", type=int, nargs="+", default=None, help="configurations C")
+    ap.add_argument("--n-test", type=int, default=None, help="test points per configuration (each kind)")
+    ap.add_argument("--repeats", type=int, default=None, help="interleaved repeats (median reported)")
+    ap.add_argument("--quick", action="store_true", help="small sizes and 2 repeats (seconds)")
+    ap.add_argument("--l2", type=float, default=1e-3)
+    ap.add_argument("--tol", type=float, default=1e-6, help="gradient-norm tolerance of every Newton side")
+    ap.add_argument("--steps", type=int, default=25, help="cap on Newton steps (toolkit, numpy, torch)")
+    ap.add_argument("--jobs", type=int, default=os.cpu_count() or 1,
+                    help="processes for scikit-learn and threads for torch (default: the core count)")
+    ap.add_argument("--sklearn-solvers", nargs="+", default=list(SKLEARN_SOLVERS), choices=SKLEARN_SOLVERS)
+    ap.add_argument("--max-gb", type=float, default=2.0, help="skip cells whose estimated peak memory exceeds this")
+    ap.add_argument("--write", action="store_true", help="append a section to benchmarks/RESULTS.md "
+                                                         "and update its 'Current numbers' rows")
+    ap.add_argument("--results", default=str(Path(__file__).with_name("RESULTS.md")), help=argparse.SUPPRESS)
+    args = ap.parse_args(argv)
+    if args.n is None:
+        args.n = [100, 400] if args.quick else [200, 2000, 20000]
+    if args.configs is None:
+        args.configs = [20, 60] if args.quick else [100, 1000, 10000]
+    if args.n_test is None:
+        args.n_test = 200 if args.quick else 1000
+    if args.repeats is None:
+        args.repeats = 2 if args.quick else 5
+    from collective_action.errors import InputError
+
+    if min(args.n) < 2 or min(args.configs) < 1 or args.repeats < 1 or args.n_test < 1 or args.jobs < 1:
+        raise InputError("--n must be >= 2 and --configs, --repeats, --n-test, --jobs >= 1")
+    if not (args.l2 > 0 and args.tol > 0 and args.steps >= 1):
+        raise InputError("--l2 and --tol must be positive and --steps >= 1")
+
+    load_start = [round(x, 2) for x in os.getloadavg()]
+    problem = make_benchmark_problem()
+    cells, skipped = [], []
+    for n in args.n:
+        for C in args.configs:
+            need = estimated_bytes(C, n, args.n_test)
+            if need > args.max_gb * 1e9:
+                skipped.append({"n": n, "configs": C, "estimated_gb": round(need / 1e9, 2)})
+                print(json.dumps({"skipped": skipped[-1]}), flush=True)
+                continue
+            cell = run_cell(args, problem, n, C)
+            cell["command"] = (f"python benchmarks/baselines_bench.py --n {n} --configs {C} --n-test {args.n_test} "
+                               f"--repeats {args.repeats} --jobs {args.jobs}")
+            cells.append(cell)
+            print(json.dumps(cell), flush=True)
+    result = {"cells": cells, "skipped": skipped, "l2": args.l2, "tol": args.tol, "steps": args.steps,
+              "jobs": args.jobs, "repeats": args.repeats, "n_test": args.n_test,
+              "cpu_count": os.cpu_count(), "load_average_start": load_start,
+              "load_average": [round(x, 2) for x in os.getloadavg()],
+              "sides": _sides(args), "argv": argv}
+    if args.write:
+        write(result, Path(args.results))
+    return result
+
+
+# --------------------------------------------------------------------------------------------
+# RESULTS.md
+
+
+_BASELINE_LABEL = {"numpy": "batched NumPy Newton (~40 lines)",
+                   "torch-best": "batched torch Newton (~40 lines), faster of 1 thread and all cores",
+                   "sklearn-best": "scikit-learn, fastest solver per size (joblib)"}
+
+
+def _cell_tag(c):
+    return f"n={c['n']}/C={c['configs']}"
+
+
+def _best_of(cell, key, prefix):
+    cand = {s: r[key] for s, r in cell["sides"].items() if s.startswith(prefix)}
+    if not cand:
+        return None, None
+    s = min(cand, key=cand.get)
+    return s, cell["sides"][s][key.replace("_s", "_ratio")]
+
+
+def current_rows(result, when) -> list[str]:
+    """The 'Current numbers' rows of the simulator: each baseline / toolkit, fit-only and end-to-end."""
+    rows = []
+    for mode, key, what in (("fit-only", "fit_s", "fit"), ("end-to-end", "e2e_s", "sampling + fit + scoring")):
+        for base in ("sklearn-best", "numpy", "torch-best"):
+            parts = []
+            for c in result["cells"]:
+                if base.endswith("-best"):
+                    s, ratio = _best_of(c, key, base.split("-")[0])
+                    if s is None:
+                        continue
+                    parts.append(f"{_cell_tag(c)} {ratio}x ({s.split('-', 1)[1] if base == 'sklearn-best' else s})")
+                elif base in c["sides"]:
+                    parts.append(f"{_cell_tag(c)} {c['sides'][base][key.replace('_s', '_ratio')]}x")
+            if parts:
+                rows.append(f"| `baselines_bench.py` ({mode}) | batched Newton (fit_logistic) vs {_BASELINE_LABEL[base]}, "
+                            f"same data, objective and scoring, {what}; baseline time / toolkit time | - | "
+                            f"{'; '.join(parts)} | {when} |")
+    return rows
+
+
+def write(result: dict, path: Path, when: str | None = None) -> None:
+    when = when or dt.datetime.now(dt.timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
+    load, start = result["load_average"], result["load_average_start"]
+    busy = start[0] > 0.5  # before the run: other processes were using the cores
+    lines = [f"\n## baselines: batched simulator vs fair baselines ({when})\n",
+             f"`python benchmarks/baselines_bench.py --write` on {platform.machine()}, {result['cpu_count']} cores; "
+             f"float64, l2 = {result['l2']} (scikit-learn C = 2 / (l2 n)), tol = {result['tol']}, at most "
+             f"{result['steps']} Newton steps; {result['n_test']} clean and {result['n_test']} signal test points "
+             f"per configuration; scikit-learn in {result['jobs']} joblib processes, torch on {result['jobs']} "
+             f"threads; medians of {result['repeats']} interleaved repeats. Load average before the run {start}, at the "
+             f"end {load} (the run itself adds up to {result['jobs']})"
+             + (": other processes shared the machine during this run, so absolute times are pessimistic and "
+                "multi-core sides (scikit-learn's processes, torch's threads) are hit hardest." if busy else "."),
+             "",
+             "Ratios are baseline time / toolkit time in the same run (> 1: the toolkit is faster). End-to-end = "
+             "sampling (the same `sample_batch` call for every side, timed once per repeat) + fit + batched scoring. "
+             "max abs dtheta is the largest parameter distance from the toolkit's answer; max norm g the largest "
+             "gradient norm of the common objective at the side's answer.",
+             ""]
+    for c in result["cells"]:
+        lines += [f"### n = {c['n']}, C = {c['configs']}: sampling {c['sample_s']} s",
+                  "", f"`{c['command']}`", "",
+                  "| side | fit s | fit ratio | end-to-end s | e2e ratio | accuracy | success | max abs dtheta | max norm g | steps |",
+                  "|---|---|---|---|---|---|---|---|---|---|"]
+        for s, r in c["sides"].items():
+            lines.append(f"| {s} | {r['fit_s']} | {r['fit_ratio']}x | {r['e2e_s']} | {r['e2e_ratio']}x | "
+                         f"{r['accuracy']} | {r['success']} | {r['max_param_diff']:.1e} | {r['max_grad_norm']:.1e} | "
+                         f"{r['mean_steps']} |")
+        lines.append("")
+    if result["skipped"]:
+        lines.append("Skipped (estimated peak memory over the limit): " + ", ".join(
+            f"n = {s['n']}, C = {s['configs']} ({s['estimated_gb']} GB)" for s in result["skipped"]) + ".\n")
+    rows = current_rows(result, when)
+    lines.append("These rows replace the simulator's 'Current numbers' rows (53x float64 / 76x float32, against a "
+                 "one-process lbfgs loop with twice the penalty and per-model scoring); those runs stay in the log above.\n")
+    text = path.read_text()
+    text = update_current_numbers(text, rows)
+    path.write_text(text.rstrip("\n") + "\n" + "\n".join(lines))
+
+
+_OLD_ROW = re.compile(r"^\| `(simulate_bench\.py`? \(float64|simulate_bench\.py --dtype float32`|baselines_bench\.py`)")
+
+
+def update_current_numbers(text: str, rows: list[str]) -> str:
+    """Replace the simulator's rows of the 'Current numbers' table (the old 53x / 76x rows, or the
+    rows of an earlier baselines run) by ``rows``, in place; the log below is left as it is."""
+    lines = text.split("\n")
+    start = next(i for i, l in enumerate(lines) if l.startswith("## Current numbers"))
+    end = next((i for i in range(start + 1, len(lines)) if lines[i].startswith("## ")), len(lines))
+    table = [i for i in range(start, end) if lines[i].startswith("|")]
+    old = [i for i in table if _OLD_ROW.match(lines[i])]
+    at = old[0] if old else (table[-1] + 1 if table else end)
+    kept = [l for i, l in enumerate(lines) if i not in set(old)]
+    at -= sum(1 for i in old if i < at)
+    return "\n".join(kept[:at] + rows + kept[at:])
+
+
+if __name__ == "__main__":
+    from collective_action.errors import run_script
+
+    run_script(main)
