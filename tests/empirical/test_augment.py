@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import torch
 
-from empirical.augment import make_augment, shift_batch
+from collective_action.empirical.augment import make_augment, shift_batch
 
 
 def test_every_point_is_translated_by_its_own_offset_with_zeros_coming_in():

@@ -10,7 +10,7 @@ import torch
 from torch import nn
 
 from collective_action.algorithms import ALGORITHMS, validate_params
-from empirical.private import make_private, poisson_batches, privacy_spent
+from collective_action.empirical.private import make_private, poisson_batches, privacy_spent
 
 
 def _model(seed=0):
