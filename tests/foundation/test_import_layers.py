@@ -53,3 +53,16 @@ def test_simulator_and_registry_import_no_torch(module):
 
 def test_a_crossed_layer_is_caught():
     assert "torch" in _crossed(_loaded("collective_action.empirical"), ("torch",))
+
+
+def test_tests_and_scripts_import_pillars_through_the_package():
+    """CI installs the built package: a bare `import empirical` (or simulate, theory, figures) works
+    only from an editable checkout and fails there, so nothing may import a pillar that way."""
+    import re
+    from pathlib import Path
+
+    root = Path(__file__).resolve().parents[2]
+    bare = re.compile(r"^\s*(from|import)\s+(empirical|simulate|theory|figures|experiments)(\.|\s)", re.M)
+    offenders = [str(p.relative_to(root)) for folder in ("tests", "benchmarks", "scripts")
+                 for p in (root / folder).rglob("*.py") if bare.search(p.read_text())]
+    assert not offenders, offenders
