@@ -1,4 +1,4 @@
-"""collective_action.figures: one module per claim (C1-C5 of docs/RESULTS.md), drawn from stored results.
+"""collective_action.figures: one module per claim (C1-C7 of docs/RESULTS.md), drawn from stored results.
 
 ``c1`` ... ``c5`` each offer ``build(frame) -> Figure`` and ``draw(frame, out_dir) -> [png, pdf]``
 for a results DataFrame (``collective_action.runs.sweep.read_results``); ``common`` holds the shared
