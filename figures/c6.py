@@ -15,9 +15,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from collective_action.intervals import mean_interval
-
-from .common import numeric, save_figure
+from .common import numeric, save_figure, summarise
 from .style import FIGURE_WIDTH, PANEL_HEIGHT, colour, paper_style
 
 TITLE = "C6. Collectives on the car data: measured success (points, 95% band) and lower bound (dashed)"
@@ -59,20 +57,15 @@ def build(frame: pd.DataFrame):
             part["_x"] = 100 * numeric(part, "n_over_N")
             curves = sorted(part.groupby("_curve"), key=lambda kv: (kv[1]["_order"].iloc[0], str(kv[0])))
             for i, (label, curve) in enumerate(curves):
-                stats = []
-                for x, pts in curve.groupby("_x", sort=True):
-                    m, lo, hi = mean_interval(pts["success"], bounds=(0.0, 1.0))
-                    stats.append((x, m, lo, hi, numeric(pts, "success_bound").mean(),
-                                  numeric(pts, "success_bound_corrected").mean()))
-                s = np.array(stats, dtype=float)
+                s = summarise(curve, "success", by="_x")
+                bounds = curve.groupby("_x")[["success_bound", "success_bound_corrected"]].mean().loc[s["_x"]]
                 c = colour(i)
-                band = np.isfinite(s[:, 2]) & np.isfinite(s[:, 3])  # one seed: no interval to draw
-                ax.fill_between(s[:, 0], np.where(band, s[:, 2], s[:, 1]), np.where(band, s[:, 3], s[:, 1]),
-                                color=c, alpha=0.18, linewidth=0)
-                ax.plot(s[:, 0], s[:, 1], marker="o", markersize=2.5, linewidth=0.9, color=c, label=str(label))
-                ax.plot(s[:, 0], np.clip(s[:, 4], 0, None), linestyle="--", linewidth=1.0, color=c)
-                if np.nanmax(np.abs(s[:, 5] - s[:, 4])) > 1e-12:
-                    ax.plot(s[:, 0], np.clip(s[:, 5], 0, None), linestyle=":", linewidth=1.2, color=c)
+                ax.fill_between(s["_x"], s["lower"], s["upper"], color=c, alpha=0.18, linewidth=0)
+                ax.plot(s["_x"], s["mean"], marker="o", markersize=2.5, linewidth=0.9, color=c, label=str(label))
+                bound, corrected = bounds["success_bound"].to_numpy(), bounds["success_bound_corrected"].to_numpy()
+                ax.plot(s["_x"], np.clip(bound, 0, None), linestyle="--", linewidth=1.0, color=c)
+                if np.nanmax(np.abs(corrected - bound)) > 1e-12:
+                    ax.plot(s["_x"], np.clip(corrected, 0, None), linestyle=":", linewidth=1.2, color=c)
             ax.set_ylim(-0.02, 1.02)
             ax.set_xlabel("n / N (%)")
             ax.set_ylabel("success")

@@ -20,9 +20,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from collective_action.intervals import mean_interval
-
-from .common import numeric, save_figure
+from .common import numeric, save_figure, summarise
 from .style import FIGURE_WIDTH, PANEL_HEIGHT, colour, paper_style
 
 TITLE = "C7. Several collectives and coordination noise (collective 0's success)"
@@ -64,17 +62,12 @@ def _noise(ax, part: pd.DataFrame, title: str) -> None:
     show = alphas[len(alphas) // 3:] if len(alphas) > 3 else alphas
     for i, a in enumerate(show):
         curve = base[base["alpha"] == a]
-        stats = []
-        for eta, pts in curve.groupby("noise", sort=True):
-            m, lo, hi = mean_interval(pts["success"], bounds=(0.0, 1.0))
-            stats.append((eta, m, lo, hi, numeric(pts, "success_theory").mean()))
-        s = np.array(stats, dtype=float)
+        s = summarise(curve, "success", by="noise")
+        exact = curve.groupby("noise")["success_theory"].mean().loc[s["noise"]]
         c = colour(i)
-        yerr = np.vstack([s[:, 1] - np.where(np.isfinite(s[:, 2]), s[:, 2], s[:, 1]),
-                          np.where(np.isfinite(s[:, 3]), s[:, 3], s[:, 1]) - s[:, 1]])
-        ax.errorbar(s[:, 0], s[:, 1], yerr=yerr, marker="o", markersize=3, linewidth=1.0, capsize=2, color=c,
-                    label=fr"$\alpha_0$ = {a:g}")
-        ax.plot(s[:, 0], s[:, 4], linestyle="--", linewidth=1.0, color=c)
+        ax.errorbar(s["noise"], s["mean"], yerr=[s["mean"] - s["lower"], s["upper"] - s["mean"]], marker="o",
+                    markersize=3, linewidth=1.0, capsize=2, color=c, label=fr"$\alpha_0$ = {a:g}")
+        ax.plot(s["noise"], exact.to_numpy(), linestyle="--", linewidth=1.0, color=c)
     ax.set_ylim(-0.03, 1.03)
     ax.set_xlabel(r"noise share $\eta$ of collective 0")
     ax.set_ylabel("success")
@@ -102,19 +95,13 @@ def _learners(ax, part: pd.DataFrame, title: str) -> None:
     for i, (learner, curve) in enumerate(groups):
         for j, style in ((0, "-"), (1, "--")):
             pts = curve[numeric(curve, "collective") == j]
-            stats = []
-            for a, seeds in pts.groupby("alpha_0", sort=True):
-                m, lo, hi = mean_interval(seeds["success"], bounds=(0.0, 1.0))
-                stats.append((a, m, lo, hi))
-            if not stats:
+            s = summarise(pts, "success", by="alpha_0")
+            if s.empty:
                 continue
-            s = np.array(stats, dtype=float)
-            ax.plot(s[:, 0], s[:, 1], linestyle=style, marker="o" if j == 0 else None, markersize=3,
+            ax.plot(s["alpha_0"], s["mean"], linestyle=style, marker="o" if j == 0 else None, markersize=3,
                     color=colour(i), label=str(learner) if j == 0 else None)
             if j == 0:
-                band = np.isfinite(s[:, 2]) & np.isfinite(s[:, 3])
-                ax.fill_between(s[:, 0], np.where(band, s[:, 2], s[:, 1]), np.where(band, s[:, 3], s[:, 1]),
-                                color=colour(i), alpha=0.15, linewidth=0)
+                ax.fill_between(s["alpha_0"], s["lower"], s["upper"], color=colour(i), alpha=0.15, linewidth=0)
     ax.set_xscale("log")
     from matplotlib.ticker import FuncFormatter, NullFormatter
 
