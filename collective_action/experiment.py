@@ -240,6 +240,8 @@ class Experiment:
 
     spec: ExperimentFile
     source: str = "<memory>"
+    # cells per quick flag, expanded (and validated) once: loading, running and assessing share them
+    _expanded: dict = field(default_factory=dict, compare=False, repr=False)
 
     @property
     def name(self) -> str:
@@ -275,8 +277,14 @@ class Experiment:
         """Expand the grid (cartesian product, in file order) times the seeds into cells.
 
         Every cell's configuration is validated by the pillar's model; a bad value anywhere in
-        the grid raises InputError naming the field, before anything runs.
+        the grid raises InputError naming the field, before anything runs. The expansion is done
+        once per quick flag; later calls get the same cells.
         """
+        if quick not in self._expanded:
+            self._expanded[quick] = self._expand(quick)
+        return list(self._expanded[quick])
+
+    def _expand(self, quick: bool) -> list[Cell]:
         base, axes, seeds = self.grid(quick)
         model = self.pillar.config_model
         n_points = 1
