@@ -13,6 +13,8 @@ ARRAY_BACKEND_OPTION = typer.Option("auto", "--array-backend",
                                     help="The simulator's array library: auto (CuPy when a GPU answers) | numpy | cupy.")
 DEVICE_OPTION = typer.Option("auto", "--device", help="The empirical pillar's torch device: auto | cpu | cuda.")
 THREADS_OPTION = typer.Option(None, "--threads", help="BLAS/torch threads per worker (default: its share of cores).")
+WORKERS_OPTION = typer.Option(None, "--workers", help="Parallel workers (pool, ray; default: CPU cores).")
+ADDRESS_OPTION = typer.Option(None, "--address", help="Ray cluster address (with --executor ray).")
 #: the former name of --executor (sweep, reproduce) or of --array-backend (simulate, stress)
 LEGACY_BACKEND_OPTION = typer.Option(None, "--backend", hidden=True)
 

@@ -7,8 +7,8 @@ from typing import List, Optional
 
 import typer
 
-from ..compute_options import (ARRAY_BACKEND_OPTION, DEVICE_OPTION, EXECUTOR_OPTION, THREADS_OPTION,
-                               make_compute)
+from ..compute_options import (ADDRESS_OPTION, ARRAY_BACKEND_OPTION, DEVICE_OPTION, EXECUTOR_OPTION,
+                               THREADS_OPTION, WORKERS_OPTION, make_compute)
 from ..output import JSON_OPTION, _clean
 
 
@@ -29,8 +29,8 @@ def register(app: typer.Typer) -> None:
         array_backend: str = ARRAY_BACKEND_OPTION,
         device: str = DEVICE_OPTION,
         threads: int = THREADS_OPTION,
-        workers: int = typer.Option(None, "--workers", help="Parallel workers (default: CPU cores)."),
-        address: str = typer.Option(None, "--address", help="Ray cluster address (with --executor ray)."),
+        workers: int = WORKERS_OPTION,
+        address: str = ADDRESS_OPTION,
         as_json: bool = JSON_OPTION,
     ) -> int:
         """Find the smallest alpha whose success reaches the target, per group of cells differing only in alpha.

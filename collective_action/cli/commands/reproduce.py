@@ -6,8 +6,8 @@ from pathlib import Path
 
 import typer
 
-from ..compute_options import (ARRAY_BACKEND_OPTION, DEVICE_OPTION, EXECUTOR_OPTION, LEGACY_BACKEND_OPTION,
-                               THREADS_OPTION, make_compute)
+from ..compute_options import (ADDRESS_OPTION, ARRAY_BACKEND_OPTION, DEVICE_OPTION, EXECUTOR_OPTION,
+                               LEGACY_BACKEND_OPTION, THREADS_OPTION, WORKERS_OPTION, make_compute)
 from ..output import JSON_OPTION
 
 
@@ -21,8 +21,8 @@ def register(app: typer.Typer) -> None:
         array_backend: str = ARRAY_BACKEND_OPTION,
         device: str = DEVICE_OPTION,
         threads: int = THREADS_OPTION,
-        address: str = typer.Option(None, "--address", help="Ray cluster address (with --executor ray)."),
-        workers: int = typer.Option(None, "--workers", help="Parallel workers (default: CPU cores)."),
+        address: str = ADDRESS_OPTION,
+        workers: int = WORKERS_OPTION,
         batch_size: int = typer.Option(None, "--batch-size", help="Cells per pillar call (default: automatic)."),
         progress: bool = typer.Option(True, "--progress/--no-progress", help="Progress bars on stderr."),
         as_json: bool = JSON_OPTION,

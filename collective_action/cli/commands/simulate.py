@@ -6,7 +6,8 @@ from pathlib import Path
 
 import typer
 
-from ..compute_options import ARRAY_BACKEND_OPTION, LEGACY_BACKEND_OPTION, SERIAL_EXECUTOR_OPTION, THREADS_OPTION, make_compute
+from ..compute_options import (ARRAY_BACKEND_OPTION, LEGACY_BACKEND_OPTION, SERIAL_EXECUTOR_OPTION,
+                               THREADS_OPTION, WORKERS_OPTION, make_compute)
 from ..output import JSON_OPTION, _clean, format_intervals, load_pillar_experiment, run_to_store
 
 
@@ -18,7 +19,7 @@ def register(app: typer.Typer) -> None:
         array_backend: str = ARRAY_BACKEND_OPTION,
         executor: str = SERIAL_EXECUTOR_OPTION,
         threads: int = THREADS_OPTION,
-        workers: int = typer.Option(None, "--workers", help="Parallel workers (pool, ray)."),
+        workers: int = WORKERS_OPTION,
         batch_size: int = typer.Option(None, "--batch-size",
                                        help="Cells per batched call (default: every cell in one call when serial)."),
         out: Path = typer.Option(None, "--out", help="Results folder (default: results/<experiment name>)."),

@@ -7,8 +7,8 @@ from typing import List, Optional
 
 import typer
 
-from ..compute_options import (ARRAY_BACKEND_OPTION, DEVICE_OPTION, EXECUTOR_OPTION, LEGACY_BACKEND_OPTION,
-                               THREADS_OPTION, make_compute)
+from ..compute_options import (ADDRESS_OPTION, ARRAY_BACKEND_OPTION, DEVICE_OPTION, EXECUTOR_OPTION,
+                               LEGACY_BACKEND_OPTION, THREADS_OPTION, WORKERS_OPTION, make_compute)
 from ..output import JSON_OPTION, _clean
 
 
@@ -20,8 +20,8 @@ def register(app: typer.Typer) -> None:
         array_backend: str = ARRAY_BACKEND_OPTION,
         device: str = DEVICE_OPTION,
         threads: int = THREADS_OPTION,
-        workers: int = typer.Option(None, "--workers", help="Parallel workers (default: CPU cores)."),
-        address: str = typer.Option(None, "--address", help="Ray cluster address (with --executor ray)."),
+        workers: int = WORKERS_OPTION,
+        address: str = ADDRESS_OPTION,
         out: Path = typer.Option(Path("results/stress"), "--out", help="Output folder (holds the results store)."),
         resume: bool = typer.Option(False, "--resume", help="Add to a folder holding other versions of the scenarios."),
         scenario: Optional[List[str]] = typer.Option(None, "--scenario", help="Run only this scenario (repeatable)."),

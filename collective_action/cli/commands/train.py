@@ -6,7 +6,8 @@ from pathlib import Path
 
 import typer
 
-from ..compute_options import DEVICE_OPTION, SERIAL_EXECUTOR_OPTION, THREADS_OPTION, make_compute
+from ..compute_options import (DEVICE_OPTION, SERIAL_EXECUTOR_OPTION, THREADS_OPTION, WORKERS_OPTION,
+                               make_compute)
 from ..output import JSON_OPTION, _clean, format_intervals, load_pillar_experiment, run_to_store
 
 
@@ -18,7 +19,7 @@ def register(app: typer.Typer) -> None:
         device: str = DEVICE_OPTION,
         executor: str = SERIAL_EXECUTOR_OPTION,
         threads: int = THREADS_OPTION,
-        workers: int = typer.Option(None, "--workers", help="Parallel workers (pool, ray)."),
+        workers: int = WORKERS_OPTION,
         batch_size: int = typer.Option(None, "--batch-size", help="Cells per pillar call (default: automatic)."),
         out: Path = typer.Option(None, "--out", help="Results folder (default: results/<experiment name>)."),
         progress: bool = typer.Option(True, "--progress/--no-progress", help="Progress bar on stderr."),
