@@ -15,10 +15,13 @@ from pathlib import Path
 import pytest
 import yaml
 
-SPEC = {"name": "ray-kill", "pillar": "simulate", "seeds": 4,
+# 8 seeds x 5 alphas, one cell per batch: the run lasts long enough that a batch is always in
+# flight when the test looks for a worker to kill (the skip below is a safeguard, not the usual path)
+SPEC = {"name": "ray-kill", "pillar": "simulate", "seeds": 8,
         "config": {"family": "gaussian", "collective": {"alpha": 0.05, "target": 1},
                    "learner": {"name": "erm", "params": {"steps": 400}}, "n_train": 20000, "n_test": 2000},
         "grid": {"collective.alpha": [0.01, 0.02, 0.05, 0.1, 0.2]}}
+N_CELLS = 8 * 5
 
 
 def _worker_pids() -> list[int]:
@@ -62,10 +65,10 @@ def test_a_killed_ray_worker_is_retried_and_no_cell_is_lost_or_doubled(tmp_path)
         pytest.skip("the sweep finished before a worker could be caught running a batch")
     assert proc.returncode == 0, stderr
     report = json.loads(stdout)
-    assert report["failed"] == 0 and report["ran"] == 20
+    assert report["failed"] == 0 and report["ran"] == N_CELLS
     with sqlite3.connect(out / "results.sqlite") as con:
         ids = [r[0] for r in con.execute("SELECT cell_id FROM cells WHERE status='done'")]
-    assert len(ids) == len(set(ids)) == 20
+    assert len(ids) == len(set(ids)) == N_CELLS
     serial = tmp_path / "serial"
     done = subprocess.run([exe, "sweep", str(path), "--executor", "serial", "--array-backend", "numpy",
                            "--no-progress", "--out", str(serial)], cwd=tmp_path, env=env, capture_output=True,
