@@ -74,7 +74,15 @@ def make_problem(*, n_classes: int, d_class: int, separation: float, sigma: floa
 
 
 def sample_batch(problem: GaussianProblem, alphas, seeds, n_train: int, n_test: int) -> SampleBatch:
-    """Draw one training set per (alpha, seed) pair, planted by the shared Collective vocabulary."""
+    """Draw one training set per (alpha, seed) pair, planted by the shared Collective vocabulary.
+
+    Configurations that share a seed share their base points and test points (the module's
+    common random numbers), so those are drawn once per distinct seed and copied; each
+    configuration then plants from its own copy of the training stream, resumed where the base
+    draw left it. The result is the same, array for array, as drawing every configuration from
+    scratch (tests/simulate/test_sampling_identity.py holds it to that); a sweep over A alphas
+    samples its base data A times less often.
+    """
     alphas = np.asarray(alphas, dtype=float)
     seeds = np.asarray(seeds, dtype=np.int64)
     if alphas.shape != seeds.shape or alphas.ndim != 1:
@@ -87,15 +95,20 @@ def sample_batch(problem: GaussianProblem, alphas, seeds, n_train: int, n_test: 
     X_clean = np.empty((C, n_test, d))
     y_clean = np.empty((C, n_test), dtype=np.int64)
     y_signal = np.empty((C, n_test), dtype=np.int64)
-    for c in range(C):
-        rng = np.random.default_rng([int(seeds[c]), _TRAIN_STREAM])
+    for seed in np.unique(seeds):
+        configs = np.flatnonzero(seeds == seed)
+        rng = np.random.default_rng([int(seed), _TRAIN_STREAM])
         x0, y0 = problem.sample_base(n_train, rng)
-        collective = Collective(float(alphas[c]), problem.target,
-                                signal=lambda xb, rng=rng: problem.plant(xb, rng),
-                                strategy=problem.strategy)
-        X[c], y[c], member[c] = collective.plant_in_training_set(x0, y0, rng)
-        test_rng = np.random.default_rng([int(seeds[c]), _TEST_STREAM])
-        xs, y_signal[c] = problem.sample_base(n_test, test_rng)
-        X_signal[c] = problem.plant(xs, test_rng)
-        X_clean[c], y_clean[c] = problem.sample_base(n_test, test_rng)
+        after_base = rng.bit_generator.state
+        for c in configs:
+            plant_rng = np.random.Generator(type(rng.bit_generator)())
+            plant_rng.bit_generator.state = after_base
+            collective = Collective(float(alphas[c]), problem.target,
+                                    signal=lambda xb, rng=plant_rng: problem.plant(xb, rng),
+                                    strategy=problem.strategy)
+            X[c], y[c], member[c] = collective.plant_in_training_set(x0, y0, plant_rng)
+        test_rng = np.random.default_rng([int(seed), _TEST_STREAM])
+        xs, y_signal[configs] = problem.sample_base(n_test, test_rng)
+        X_signal[configs] = problem.plant(xs, test_rng)
+        X_clean[configs], y_clean[configs] = problem.sample_base(n_test, test_rng)
     return SampleBatch(X, y, member, X_signal, X_clean, y_clean, problem.n_classes, problem.target, y_signal)

@@ -1,0 +1,58 @@
+"""Family 2's sampling draws shared base and test data once per seed: the arrays must equal drawing
+every configuration from scratch, as the simulator did before (the reference below is that code)."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from collective_action.collective import Collective
+from collective_action.simulate.gaussian import make_problem, sample_batch
+
+
+def reference_sample_batch(problem, alphas, seeds, n_train, n_test):
+    """One configuration at a time, each from freshly seeded streams (the former implementation)."""
+    out = {k: [] for k in ("X", "y", "member", "X_signal", "X_clean", "y_clean", "y_signal")}
+    for alpha, seed in zip(alphas, seeds):
+        rng = np.random.default_rng([int(seed), 0])
+        x0, y0 = problem.sample_base(n_train, rng)
+        collective = Collective(float(alpha), problem.target,
+                                signal=lambda xb, rng=rng: problem.plant(xb, rng), strategy=problem.strategy)
+        X, y, member = collective.plant_in_training_set(x0, y0, rng)
+        test_rng = np.random.default_rng([int(seed), 1])
+        xs, y_signal = problem.sample_base(n_test, test_rng)
+        X_signal = problem.plant(xs, test_rng)
+        X_clean, y_clean = problem.sample_base(n_test, test_rng)
+        for key, value in dict(X=X, y=y, member=member, X_signal=X_signal, X_clean=X_clean,
+                               y_clean=y_clean, y_signal=y_signal).items():
+            out[key].append(value)
+    return {k: np.stack(v) for k, v in out.items()}
+
+
+@pytest.mark.parametrize("mode, jitter, strategy, n_classes", [
+    ("additive", 0.0, "feature-label", 2),
+    ("overwrite", 0.3, "feature-label", 3),   # the plant itself draws from the stream
+    ("overwrite", 0.5, "feature-only", 3),
+])
+def test_shared_seed_sampling_equals_per_configuration_sampling(mode, jitter, strategy, n_classes):
+    problem = make_problem(n_classes=n_classes, d_class=3, separation=2.0, sigma=1.0, n_free=2, tau=0.7,
+                           placement="free", n_coords=2, amplitude=2.5, mode=mode, jitter=jitter,
+                           target=1, strategy=strategy)
+    # repeated, unsorted seeds and alphas that give no, few and many members
+    alphas = [0.001, 0.3, 0.05, 0.3, 0.5, 0.05, 0.2]
+    seeds = [4, 4, 0, 9, 4, 9, 0]
+    got = sample_batch(problem, alphas, seeds, n_train=300, n_test=120)
+    want = reference_sample_batch(problem, alphas, seeds, 300, 120)
+    for key, value in want.items():
+        np.testing.assert_array_equal(getattr(got, key), value, err_msg=key)
+
+
+def test_configurations_sharing_a_seed_differ_only_in_their_planted_rows():
+    problem = make_problem(n_classes=2, d_class=2, separation=3.0, sigma=1.0, n_free=1, tau=1.0,
+                           placement="free", n_coords=1, amplitude=3.0, mode="additive", jitter=0.0,
+                           target=0, strategy="feature-label")
+    batch = sample_batch(problem, [0.1, 0.4], [7, 7], n_train=500, n_test=50)
+    untouched = ~(batch.member[0] | batch.member[1])
+    np.testing.assert_array_equal(batch.X[0][untouched], batch.X[1][untouched])
+    np.testing.assert_array_equal(batch.X_clean[0], batch.X_clean[1])
+    assert batch.member[0].sum() == 50 and batch.member[1].sum() == 200
