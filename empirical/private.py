@@ -17,6 +17,7 @@ import warnings
 import torch
 from torch import nn
 
+from collective_action.algorithms.privacy import privacy_spent  # noqa: F401  (re-exported: the loop's API)
 from collective_action.errors import InputError
 
 
@@ -59,14 +60,3 @@ def poisson_batches(n: int, batch_size: int, generator: torch.Generator, device)
     steps = math.ceil(n / batch_size)
     picks = torch.rand(steps, n, generator=generator) < q
     return [torch.nonzero(row).flatten().to(device) for row in picks]
-
-
-def privacy_spent(*, noise_multiplier: float, sample_rate: float, steps: int, delta: float) -> float:
-    """epsilon at ``delta`` of ``steps`` Poisson-subsampled Gaussian steps, by Opacus's RDP accountant."""
-    if noise_multiplier == 0:
-        return math.inf
-    from opacus.accountants import RDPAccountant
-
-    accountant = RDPAccountant()
-    accountant.history = [(noise_multiplier, sample_rate, steps)]
-    return float(accountant.get_epsilon(delta=delta))

@@ -42,6 +42,7 @@ class SampleBatch:
     n_classes: int
     target: int
     y_signal: Optional[np.ndarray] = None  # labels of the x behind X_signal (attack success)
+    seeds: Optional[np.ndarray] = None     # each configuration's seed (learners that draw their own noise)
 
     @property
     def n_configs(self) -> int:
@@ -111,4 +112,5 @@ def sample_batch(problem: GaussianProblem, alphas, seeds, n_train: int, n_test: 
         xs, y_signal[configs] = problem.sample_base(n_test, test_rng)
         X_signal[configs] = problem.plant(xs, test_rng)
         X_clean[configs], y_clean[configs] = problem.sample_base(n_test, test_rng)
-    return SampleBatch(X, y, member, X_signal, X_clean, y_clean, problem.n_classes, problem.target, y_signal)
+    return SampleBatch(X, y, member, X_signal, X_clean, y_clean, problem.n_classes, problem.target, y_signal,
+                       seeds)

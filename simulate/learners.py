@@ -29,7 +29,7 @@ from pydantic import Field, model_validator
 
 from collective_action.errors import InputError, check_choice
 from collective_action.experiment import StrictModel
-from collective_action.simulate.backend import Backend
+from collective_action.simulate.backend import Backend, get_backend
 from collective_action.simulate.gaussian import SampleBatch
 from collective_action.simulate.logistic import LogisticFit, fit_logistic
 from collective_action.algorithms import ALGORITHMS, RENAMED, Algorithm, Start
@@ -296,6 +296,8 @@ class RegistryLearner(Learner):
 
     def fit(self, batch, params, backend):
         s = _logistic_settings(params)
+        if self.entry.private:
+            return self._fit_private(batch, params, s)
         alg = self.entry([self._entry_params(p) for p in params])
         if _shared(params, "schedule") == "steps":  # the parameter models checked it is full-batch GD
             from collective_action.simulate.online import fit_online
@@ -315,6 +317,39 @@ class RegistryLearner(Learner):
                 measured[names[1]] = base
         return Trained(*_predict(fit, batch), weights=weights, alpha_eff_predicted=pred, measured=measured,
                        trajectory=traj, train_steps=s["steps"])
+
+    def _fit_private(self, batch, params, s):
+        """DP-SGD (simulate/private.py): Poisson batches, per-point clipping, noise; the privacy spent
+        from Opacus's accountant, per distinct (noise, sampling rate, steps, delta)."""
+        from collective_action.algorithms.privacy import privacy_spent
+        from collective_action.simulate.private import fit_dp_sgd
+
+        if batch.seeds is None:
+            raise InputError(f"learner {self.name!r} needs each configuration's seed (family gaussian)")
+        if s.get("batch_size") is None:
+            raise InputError(f"learner {self.name!r} needs params.batch_size (the expected Poisson batch size)")
+        run = fit_dp_sgd(batch.X, batch.y, batch.seeds, n_classes=batch.n_classes, steps=s["steps"], lr=s["lr"],
+                         batch_size=s["batch_size"], max_grad_norm=_batched(params, "max_grad_norm"),
+                         noise_multiplier=_batched(params, "noise_multiplier"))
+        bk = get_backend("numpy")
+        C = batch.n_configs
+        nan = np.full(C, np.nan)
+        fit = LogisticFit(W=run.W, b=run.b, backend=bk, steps=run.steps, final_loss=nan,
+                          converged=np.zeros(C, dtype=bool), grad_norm=nan, steps_run=np.full(C, run.steps))
+        spent = {}
+        for p in params:
+            key = (p.noise_multiplier, p.delta)
+            if key not in spent:
+                spent[key] = privacy_spent(noise_multiplier=p.noise_multiplier, sample_rate=run.sample_rate,
+                                           steps=run.steps, delta=p.delta)
+        measured = {
+            "dp_epsilon": np.asarray([spent[(p.noise_multiplier, p.delta)] for p in params]),
+            "dp_delta": _batched(params, "delta"), "dp_sample_rate": np.full(C, run.sample_rate),
+            "dp_steps": np.full(C, float(run.steps)), "dp_noise_multiplier": _batched(params, "noise_multiplier"),
+            "dp_max_grad_norm": _batched(params, "max_grad_norm"),
+            "dp_largest_point_step": run.largest_clipped_norm * s["lr"] / (run.sample_rate * batch.X.shape[1]),
+        }
+        return Trained(*_predict(fit, batch), measured=measured, train_steps=s["steps"], model=fit)
 
     def _rounds(self, alg, batch, backend, s, rounds):
         errors = None
@@ -405,7 +440,8 @@ FAMILY_LEARNERS = {
     "discrete": ("plug-in",),
     "gaussian": tuple(LEARNERS),
     "discrete-counts": tuple(COUNT_LEARNERS),
-    "gaussian-world": tuple(LEARNERS),
+    "gaussian-world": tuple(n for n in LEARNERS if not getattr(LEARNERS[n], "entry", None)
+                            or not LEARNERS[n].entry.private),   # its batches carry no seeds
     "car": tuple(CAR_LEARNERS),
     "discrete-several": ("plug-in",),
 }

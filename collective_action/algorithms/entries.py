@@ -265,7 +265,7 @@ class DPSGD(ERM):
     name = "dp-sgd"
     label = "DP-SGD"
     Params = DPSGDParams
-    pillars = frozenset({"empirical"})
+    pillars = frozenset({"empirical", "simulate"})
     private = True
     shown = ("max_grad_norm", "noise_multiplier")
 

@@ -104,7 +104,7 @@ def test_dp_sgd_is_a_registry_entry_with_checked_parameters():
     from collective_action.errors import InputError
 
     entry = ALGORITHMS["dp-sgd"]
-    assert entry.private and entry.pillars == {"empirical"}
+    assert entry.private and entry.pillars == {"empirical", "simulate"}
     assert validate_params("dp-sgd", {"noise_multiplier": 0.5}).max_grad_norm == 1.0
     with pytest.raises(InputError):
         validate_params("dp-sgd", {"max_grad_norm": 0})
