@@ -22,6 +22,7 @@ from torch import nn
 
 from collective_action.algorithms import Algorithm, Start, check_name, get_algorithm
 
+from . import stage1_cache
 from .train import OptimConfig, WeightLedger, predict, train_epochs
 
 
@@ -40,6 +41,8 @@ class FitContext:
     n_groups: int = 0
     on_epoch_end: Callable[[nn.Module, int], None] | None = None
     augment: Callable | None = None       # transform of every training batch (empirical/augment.py)
+    model_spec: tuple | None = None       # what make_model builds; None: stage 1 is never reused
+    augment_spec: tuple = ()              # the augmentation's settings (part of stage 1's cache key)
 
 
 @dataclass
@@ -92,10 +95,18 @@ def fit(alg: Algorithm, ctx: FitContext) -> FitReport:
         return _fit_private(alg, ctx)
     errors = None
     if alg.stage1_length():
-        stage1 = ctx.make_model()
-        train_epochs(stage1, ctx.x, ctx.y, _uniform, ctx.optim, ctx.generator, epochs=alg.stage1_length(),
-                     augment=ctx.augment)
-        errors = predict(stage1, ctx.x) != ctx.y
+        def train_stage1():
+            stage1 = ctx.make_model()
+            train_epochs(stage1, ctx.x, ctx.y, _uniform, ctx.optim, ctx.generator, epochs=alg.stage1_length(),
+                         augment=ctx.augment)
+            return predict(stage1, ctx.x) != ctx.y
+
+        # the model's shape and first weights come from make_model and torch's generator: both
+        # are in the key (a model spec, and the random state)
+        key = stage1_cache.fingerprint(ctx.x, ctx.y, ctx.generator, ctx.model_spec, ctx.optim,
+                                       alg.stage1_length(), ctx.augment_spec, str(ctx.x.device))
+        errors = (stage1_cache.stage1_errors(key, ctx.generator, train_stage1) if ctx.model_spec is not None
+                  else train_stage1())
     groups, n_groups = (ctx.groups, ctx.n_groups) if ctx.groups is not None else (ctx.y, ctx.n_classes)
     state = alg.start(Start(labels=ctx.y, dtype=ctx.x.dtype, groups=groups, n_groups=n_groups,
                             stage1_errors=errors))

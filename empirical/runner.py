@@ -105,9 +105,12 @@ def train_and_select(cfg: EmpiricalConfig, seed: int, device: str = "cpu", *, ex
     for i, params in enumerate(cfg.learner.validated_candidates):  # validated when the file was loaded
         learner = ALGORITHMS[cfg.learner.name](params)
         run.start_candidate(i)
+        t = cfg.train
         ctx = FitContext(run.make_model, run.x, run.y, run.members, run.optim, run.generator, run.ds.n_classes,
                          run.groups, run.data.n_groups, on_epoch_end=run.end_of_epoch,
-                         augment=make_augment(cfg.train.augment.shift, cfg.train.augment.flip))
+                         augment=make_augment(t.augment.shift, t.augment.flip),
+                         model_spec=(t.model, run.ds.input_shape, run.ds.n_classes, t.width, t.depth),
+                         augment_spec=(t.augment.shift, t.augment.flip))
         run.reports.append(fit(learner, ctx))
         run.learners.append(learner)
     return run.rows(experiment, cell_id)
