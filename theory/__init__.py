@@ -63,3 +63,13 @@ from .several import (
     success_per_point as several_success_per_point,
     threshold_formula as several_threshold_formula,
 )
+from .private import (
+    dp_contraction_rate,
+    dp_critical_mass,
+    dp_noise_floor,
+    dp_success_bound,
+    dp_success_bound_at_epsilon,
+    dp_success_bound_formula,
+    gradient_control_bound,
+    noise_multiplier_for_epsilon,
+)
