@@ -77,14 +77,34 @@ class DiscreteProblem:
         np.add.at(out, self.g, self.marginal)
         return out
 
-    def pstar(self, strategy: str = "feature-label") -> np.ndarray:
-        """Joint table of h(x, y) for (x, y) ~ P0 under the named strategy."""
-        return get_strategy(strategy).pushforward(self.p0, self.g, self.target)
+    @property
+    def is_idempotent(self) -> bool:
+        """Whether g(g(x)) = g(x) for every x (every signal point is its own image)."""
+        return bool(np.all(self.g[self.g] == self.g))
 
-    def mixture(self, alpha: float, strategy: str = "feature-label") -> np.ndarray:
+    def collective_labels(self, strategy: str) -> np.ndarray | None:
+        """The population labels an adaptive strategy plays at each point (None for planting):
+        unplanting argmax_{y != y*} P0(x, y), erasing argmax_y P0(x, y) (first maximiser)."""
+        return get_strategy(strategy).labels_from(self.p0, self.target)
+
+    def pstar(self, strategy: str = "feature-label", labels=None) -> np.ndarray:
+        """Joint table of h(x, y) for (x, y) ~ P0 under the named strategy.
+
+        ``labels``: the labels an adaptive strategy plays (default: :meth:`collective_labels`).
+        """
+        return get_strategy(strategy).pushforward(self.p0, self.g, self.target, labels)
+
+    def mixture(self, alpha: float, strategy: str = "feature-label", labels=None) -> np.ndarray:
         """P_alpha = (1 - alpha) P0 + alpha P*."""
         alpha = check_open_unit("alpha", alpha)
-        return (1.0 - alpha) * self.p0 + alpha * self.pstar(strategy)
+        return (1.0 - alpha) * self.p0 + alpha * self.pstar(strategy, labels)
+
+    def success_of(self, labels, strategy: str = "feature-label") -> np.ndarray:
+        """Population success of classifiers ``labels`` (shape (..., |X|)) under the strategy's goal:
+        Pr_{x ~ P0}[goal met at x], e.g. f(g(x)) = f(x) for erasing."""
+        labels = np.asarray(labels)
+        hits = get_strategy(strategy).goal.hits(labels[..., self.g], labels, self.target)
+        return (hits * self.marginal).sum(axis=-1)
 
     @classmethod
     def random(cls, rng: np.random.Generator, n_points: int = 5, n_labels: int = 3,

@@ -53,7 +53,8 @@ class CollectiveSpec(StrictModel):
     """The collective in an experiment file (the signal itself is pillar-specific)."""
 
     alpha: float = Field(gt=0.0, lt=1.0, description="fraction of the training data it controls")
-    strategy: str = Field("feature-label", description="feature-label | feature-only")
+    strategy: str = Field("feature-label", description="feature-label | feature-only (planting) | "
+                          "unplanting | erasing (adaptive; see collective_action.collective)")
     target: int = Field(0, ge=0, description="target label y*")
 
     @field_validator("strategy")

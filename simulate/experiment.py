@@ -25,7 +25,7 @@ from __future__ import annotations
 
 from typing import Any, Literal, Optional
 
-from pydantic import Field, PrivateAttr, model_validator
+from pydantic import Field, PrivateAttr, model_serializer, model_validator
 
 from collective_action.experiment import CollectiveSpec, Pillar, StrictModel, register_pillar
 from collective_action.simulate.learners import FAMILY_LEARNERS, learner_params_model
@@ -73,6 +73,25 @@ class DiscreteSpec(StrictModel):
     problem_seed: int = Field(0, ge=0, description="seed of the random problem (not of the samples)")
     p0: Optional[list[list[float]]] = Field(None, description="explicit P0 table (|X| x |Y|)")
     g: Optional[list[int]] = Field(None, description="explicit signal map (with p0)")
+    idempotent: bool = Field(False, description="random problem: send every signal point to itself "
+                             "(erasing's finite-sample bound assumes g(g(x)) = g(x))")
+    n_est: Optional[int] = Field(None, ge=1, description="unplanting: the members (of round(alpha n_train)) "
+                                 "whose own rows estimate y^ (default: half of them); other strategies: rejected")
+    delta: float = Field(0.05, gt=0.0, lt=1.0, description="confidence of the finite-sample bound "
+                         "(success_bound_finite holds with probability >= 1 - delta)")
+
+    @model_serializer(mode="wrap")
+    def _without_defaults_of_later_fields(self, handler):
+        # fields added with the goals keep, at their defaults, the identity (cell id) cells had before
+        out = handler(self)
+        for name, default in DISCRETE_LATER_DEFAULTS.items():
+            if name in out and out[name] == default:
+                del out[name]
+        return out
+
+
+#: Family 1 fields added after cells were first stored, with the defaults left out of a cell's identity.
+DISCRETE_LATER_DEFAULTS = {"idempotent": False, "n_est": None, "delta": 0.05}
 
 
 class LearnerSpec(StrictModel):
@@ -191,6 +210,14 @@ class SimulateConfig(StrictModel):
             from collective_action.simulate.runner import discrete_problem
 
             discrete_problem(self)  # raises on an invalid table
+            unplanting, n_est = self.collective.strategy == "unplanting", self.discrete.n_est
+            members = round(self.collective.alpha * self.n_train)
+            if not unplanting and n_est is not None:
+                raise ValueError(f"discrete.n_est (the members who estimate y^) applies to strategy 'unplanting' "
+                                 f"only, not {self.collective.strategy!r}")
+            if unplanting and not (1 <= (members // 2 if n_est is None else n_est) < members):
+                raise ValueError(f"unplanting needs 1 <= discrete.n_est < round(alpha n_train) = {members}, got "
+                                 f"{'half of them' if n_est is None else n_est}")
         if fam == "gaussian":
             if self.gaussian is None:
                 object.__setattr__(self, "gaussian", GaussianSpec())

@@ -24,6 +24,7 @@ import pandas as pd
 from tqdm import tqdm
 
 from collective_action import theory
+from collective_action.collective import get_strategy
 from collective_action.discrete import DiscreteProblem
 from collective_action.compute import Compute
 from collective_action.errors import InputError
@@ -36,6 +37,7 @@ from collective_action.simulate.backend import Backend, get_backend
 from collective_action.simulate.learners import LEARNERS, measured_alpha_eff
 from collective_action.simulate.logistic import chunked, logistic_working_set_bytes
 from collective_action.theory import gaussian as gauss_theory
+from collective_action.theory import hardt_goals
 
 _PROGRESS: contextvars.ContextVar[bool] = contextvars.ContextVar("simulate_progress", default=False)
 
@@ -53,7 +55,7 @@ def discrete_problem(cfg) -> DiscreteProblem:
     if target >= spec.n_labels:
         raise InputError(f"collective.target must be a label in [0, {spec.n_labels - 1}], got {target}")
     return fam1.random_problem(spec.n_points, spec.n_labels, spec.concentration, spec.signal_size,
-                               target, spec.problem_seed)
+                               target, spec.problem_seed, idempotent=spec.idempotent)
 
 
 def gaussian_problem(cfg) -> gauss_theory.GaussianProblem:
@@ -146,27 +148,49 @@ def _hardt(alpha_r: np.ndarray, delta: float, xi: float, strategy: str) -> np.nd
 def _run_discrete(group, cfg, backend: Backend, bar):
     validated, alphas, seeds = _configs(group)
     problem = discrete_problem(cfg)
-    strategy = cfg.collective.strategy
-    res = fam1.run_plug_in(problem, alphas, seeds, cfg.n_train, cfg.n_test, strategy)
+    strategy, spec = cfg.collective.strategy, cfg.discrete
+    n_est = None
+    if strategy == "unplanting":  # default: half of the members estimate y^, the other half the gap
+        n_est = [spec.n_est if spec.n_est is not None else int(round(a * cfg.n_train)) // 2 for a in alphas]
+    res = fam1.run_plug_in(problem, alphas, seeds, cfg.n_train, cfg.n_test, strategy, n_est=n_est)
     delta, xi = theory.hardt_constants(problem)
     exact = np.full(len(group), np.nan)
+    bound = np.full(len(group), np.nan)
     ok = (res.alpha_realised > 0) & (res.alpha_realised < 1)
     if ok.any():
         exact[ok] = theory.bayes_success(problem, res.alpha_realised[ok], strategy)
-    bound = _hardt(res.alpha_realised, delta, xi, strategy)
+        bound[ok] = hardt_goals.population_bound(problem, res.alpha_realised[ok], strategy)
+    population_labels = problem.collective_labels(strategy)
     bar.update(len(group))
-    # attack success: Pr[f(g(x)) = y* | y != y*], exact for each trained classifier (x ~ P0 given y != y*)
+    goal = get_strategy(strategy).goal
+    # attack success (planting): Pr[f(g(x)) = y* | y != y*], exact for each trained classifier
     not_target = problem.p0.sum(axis=1) - problem.p0[:, problem.target]
     hits = (res.labels == problem.target)[:, problem.g]
-    attack = (hits * not_target).sum(axis=1) / not_target.sum() if not_target.sum() > 0 else np.full(len(group), np.nan)
+    attack = (hits * not_target).sum(axis=1) / not_target.sum() if not_target.sum() > 0 and goal.name == "plant" \
+        else np.full(len(group), np.nan)
     rows = []
     for i, (cell, v) in enumerate(zip(group, validated)):
         extra = {"series": _discrete_series(cfg), "success_theory": float(exact[i]),
                  "success_bound": float(bound[i]), "success_se": float(res.success_se[i]),
+                 "success_bound_finite": fam1.finite_sample_bound(problem, strategy, res, i, cfg.n_train,
+                                                                  cfg.n_test, spec.delta),
+                 "bound_finite_name": fam1.BOUND_NAMES[strategy], "goal": goal.name, "delta_confidence": spec.delta,
                  "success_population": float(res.success_population[i]),
                  "alpha_realised": float(res.alpha_realised[i]), "delta": float(delta), "xi": float(xi),
                  "backend": "numpy", "device": "cpu", "n_train": cfg.n_train, "n_test": cfg.n_test,
                  "family": "discrete"}
+        if res.played is not None:
+            # the labels the collective estimated, and theory's exact success had it played them
+            a = float(res.alpha_realised[i])
+            extra.update({
+                "n_est": float(n_est[i]) if n_est is not None else math.nan,
+                "labels_played": ",".join(str(int(y)) for y in res.played[i]),
+                # only the labels at the signal points are ever played
+                "labels_as_population": float(np.array_equal(res.played[i][problem.signal_set],
+                                                             population_labels[problem.signal_set])),
+                "success_theory_played": (float(theory.bayes_success(problem, a, strategy, labels=res.played[i]))
+                                          if 0 < a < 1 else math.nan),
+            })
         rows.append([_row(cell, v, learner="plug-in", success=res.success[i],
                           clean=res.clean_accuracy[i], attack=attack[i], extra=extra)])
     return rows

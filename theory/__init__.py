@@ -18,6 +18,20 @@ from .bayes import (
     per_point_threshold,
 )
 from .hardt import DEFINITIONS, critical_mass, critical_mass_formula, hardt_bound, hardt_bound_formula
+from .bayes import goal_classifier
+from .hardt_goals import (
+    erasing_bound,
+    erasing_bound_formula,
+    erasing_constants,
+    feature_only_bound,
+    feature_only_bound_formula,
+    feature_only_constants,
+    population_bound,
+    population_critical_mass,
+    unplanting_bound,
+    unplanting_bound_formula,
+    unplanting_constants,
+)
 from .worst_case import attack, worst_case_success
 from .effective_size import (
     alpha_eff,

@@ -12,7 +12,9 @@ Two routes compute the exact success S(alpha) = Pr_{x ~ P0}[f(g(x)) = y*]:
 * enumeration (any strategy): build the mixture table, take its Bayes classifier, evaluate f(g(x))
   under x ~ P0 (:func:`bayes_success_by_enumeration`).
 
-The tests check that the two routes agree.
+The tests check that the two routes agree. The other goals (docs/theory.md §1) are measured by
+enumeration with their own success and their own tie rule (:class:`collective_action.collective.Goal`):
+unplanting Pr[f(g(x)) != y*] (y* keeps its ties), erasing Pr[f(g(x)) = f(x)] (first maximiser).
 """
 
 from __future__ import annotations
@@ -136,18 +138,25 @@ def _alpha_array(alpha) -> np.ndarray:
     return _checks.open_unit("alpha", alpha)
 
 
-def mixture_tables(problem: DiscreteProblem, alpha, strategy: str = "feature-label") -> np.ndarray:
-    """P_alpha for every alpha: shape alpha.shape + (|X|, |Y|)."""
+def mixture_tables(problem: DiscreteProblem, alpha, strategy: str = "feature-label", labels=None) -> np.ndarray:
+    """P_alpha for every alpha: shape alpha.shape + (|X|, |Y|).
+
+    ``labels``: the labels an adaptive strategy plays (default: its population labels)."""
     a = _alpha_array(alpha)[..., None, None]
-    pstar = problem.pstar(strategy)
+    pstar = problem.pstar(strategy, labels)
     return (1.0 - a) * problem.p0 + a * pstar
 
 
-def success_of_classifier(problem: DiscreteProblem, labels) -> np.ndarray:
-    """Pr_{x ~ P0}[f(g(x)) = y*] for classifiers ``labels`` of shape (..., |X|)."""
-    labels = np.asarray(labels)
-    hit = labels[..., problem.g] == problem.target
-    return (hit * problem.marginal).sum(axis=-1)
+def goal_classifier(problem: DiscreteProblem, table, strategy: str = "feature-label", tol: float = TIE_TOL):
+    """Bayes classifier of ``table`` (..., |X|, |Y|) with the ties of the strategy's goal broken
+    against the collective (planting: :func:`bayes_classifier` against y*)."""
+    return get_strategy(strategy).goal.predict(table, problem.target, tol)
+
+
+def success_of_classifier(problem: DiscreteProblem, labels, strategy: str = "feature-label") -> np.ndarray:
+    """Success of classifiers ``labels`` (shape (..., |X|)) under the strategy's goal, x ~ P0
+    (planting: Pr[f(g(x)) = y*])."""
+    return problem.success_of(labels, strategy)
 
 
 def accuracy_of_classifier(problem: DiscreteProblem, labels) -> np.ndarray:
@@ -157,23 +166,27 @@ def accuracy_of_classifier(problem: DiscreteProblem, labels) -> np.ndarray:
     return (onehot * problem.p0).sum(axis=(-2, -1))
 
 
-def bayes_success_by_enumeration(problem: DiscreteProblem, alpha, strategy: str = "feature-label"):
-    """Exact Bayes success by building the mixture table and its Bayes classifier (any strategy)."""
+def bayes_success_by_enumeration(problem: DiscreteProblem, alpha, strategy: str = "feature-label", labels=None):
+    """Exact Bayes success by building the mixture table and its Bayes classifier (any strategy).
+
+    ``labels``: the labels an adaptive strategy plays (default: its population labels)."""
     get_strategy(strategy)
-    labels = bayes_classifier(mixture_tables(problem, alpha, strategy), against=problem.target)
-    return _checks.scalar_or_array(success_of_classifier(problem, labels))
+    classifier = goal_classifier(problem, mixture_tables(problem, alpha, strategy, labels), strategy)
+    return _checks.scalar_or_array(success_of_classifier(problem, classifier, strategy))
 
 
-def bayes_success(problem: DiscreteProblem, alpha, strategy: str = "feature-label"):
+def bayes_success(problem: DiscreteProblem, alpha, strategy: str = "feature-label", labels=None):
     """Exact success of the Bayes classifier of P_alpha, vectorised over ``alpha``.
 
     Feature-label uses the derived per-point condition sum_{x'} P_g(x') 1[margin(x') > 0];
-    other strategies enumerate the Bayes classifier of the mixture table. Ties go against the
-    collective. Returns a float for scalar alpha, else an array of alpha's shape.
+    other strategies enumerate the Bayes classifier of the mixture table, each measured by its
+    own goal (docs/theory.md §1). Ties go against the collective. ``labels``: the labels an
+    adaptive strategy plays (default: its population labels). Returns a float for scalar alpha,
+    else an array of alpha's shape.
     """
     get_strategy(strategy)
     if strategy != "feature-label":
-        return bayes_success_by_enumeration(problem, alpha, strategy)
+        return bayes_success_by_enumeration(problem, alpha, strategy, labels)
     a = _alpha_array(alpha)
     law = problem.signal_law
     margin = per_point_margin().numeric(a[..., None], law, joint_gap(problem))
@@ -181,10 +194,10 @@ def bayes_success(problem: DiscreteProblem, alpha, strategy: str = "feature-labe
     return _checks.scalar_or_array((wins * law).sum(axis=-1))
 
 
-def bayes_clean_accuracy(problem: DiscreteProblem, alpha, strategy: str = "feature-label"):
+def bayes_clean_accuracy(problem: DiscreteProblem, alpha, strategy: str = "feature-label", labels=None):
     """Accuracy on clean P0 of the Bayes classifier of P_alpha, vectorised over ``alpha``."""
-    labels = bayes_classifier(mixture_tables(problem, alpha, strategy), against=problem.target)
-    return _checks.scalar_or_array(accuracy_of_classifier(problem, labels))
+    classifier = goal_classifier(problem, mixture_tables(problem, alpha, strategy, labels), strategy)
+    return _checks.scalar_or_array(accuracy_of_classifier(problem, classifier))
 
 
 def bayes_critical_mass(problem: DiscreteProblem, target: float) -> float:

@@ -4,12 +4,14 @@ A cell names a discrete problem (a random one, or an explicit P0 table with its 
 a collective, and the learner's suboptimality (epsilon, definition). Its row carries:
 
 * ``success`` = ``success_theory``: the exact Bayes success (epsilon = 0) or the exact worst-case
-  success of an epsilon-suboptimal learner under the named definition;
-* ``success_bound``: Hardt's bound for the same learner (NaN for the feature-only strategy, whose
-  bound this module does not derive);
+  success of an epsilon-suboptimal learner under the named definition (planting strategies only),
+  each measured by the strategy's goal (planting Pr[f(g(x)) = y*], unplanting Pr[f(g(x)) != y*],
+  erasing Pr[f(g(x)) = f(x)]; the adaptive strategies play their population labels);
+* ``success_bound``: the Hardt-form bound of the strategy for the same learner (feature-label:
+  Hardt's; feature-only, unplanting, erasing: :mod:`.hardt_goals`), named in ``bound_name``;
 * ``clean_accuracy``: accuracy on P0 of the same learner (the attacked one when epsilon > 0);
-* extras ``delta``, ``xi``, ``alpha_star`` (critical mass for ``target_success``), ``success_se``
-  (0: exact), ``series``, ``n_points``, ``n_labels``, ``problem_seed``.
+* extras ``delta``, ``xi``, ``alpha_star`` (critical mass of that bound for ``target_success``),
+  ``success_se`` (0: exact), ``series``, ``goal``, ``n_points``, ``n_labels``, ``problem_seed``.
 
 Random problems are drawn from ``numpy.random.default_rng([random.seed, cell seed])``, so the
 seeds of an experiment file give independent problems and intervals over seeds are meaningful.
@@ -27,9 +29,17 @@ from collective_action.discrete import DiscreteProblem
 from collective_action.experiment import Cell, CollectiveSpec, Pillar, StrictModel, register_pillar
 from collective_action.results import ResultRow
 
+from collective_action.collective import PLANTING_STRATEGIES, get_strategy
+
 from .bayes import accuracy_of_classifier, bayes_classifier, bayes_clean_accuracy, bayes_success, hardt_constants
-from .hardt import critical_mass, hardt_bound
+from .hardt_goals import population_bound, population_critical_mass
 from .worst_case import MAX_POINTS, attack
+
+#: What ``success_bound`` is, per strategy.
+BOUND_NAMES = {"feature-label": "Hardt et al. Thm (feature-label)",
+               "feature-only": "Hardt-form feature-only bound (docs/theory.md §2b)",
+               "unplanting": "Hardt-form unplanting bound, population labels (docs/theory.md §2b; ours)",
+               "erasing": "Hardt-form erasing bound (docs/theory.md §2b)"}
 
 
 class RandomProblemSpec(StrictModel):
@@ -79,6 +89,9 @@ class TheoryConfig(StrictModel):
         n_points = self.random.n_points if self.random else len(self.p0)
         if self.epsilon > 0 and n_points > MAX_POINTS:
             raise ValueError(f"epsilon > 0 needs the exact worst case: at most {MAX_POINTS} points")
+        if self.epsilon > 0 and self.collective.strategy not in PLANTING_STRATEGIES:
+            raise ValueError(f"epsilon > 0 needs the exact worst case, derived for the planting strategies "
+                             f"({', '.join(PLANTING_STRATEGIES)}) only, not {self.collective.strategy!r}")
         return self
 
 
@@ -127,16 +140,15 @@ def run_cell(cell: Cell) -> ResultRow:
         clean = float(accuracy_of_classifier(problem, bayes_classifier(worst.table, against=problem.target)))
         learner = f"eps-suboptimal ({definition})"
         series = f"worst case, eps={eps:g} ({definition})" + _signal_label(config)
-    feature_label = strategy == "feature-label"
-    bound = float(hardt_bound(alpha, delta, xi, eps, definition)) if feature_label else math.nan
-    alpha_star = (float(critical_mass(delta, xi, config.target_success, eps, definition))
-                  if feature_label else math.nan)
+    bound = float(population_bound(problem, alpha, strategy, eps, definition))
+    alpha_star = population_critical_mass(problem, config.target_success, strategy, eps, definition)
     return ResultRow(
         experiment=cell.experiment, pillar="theory", config=cell.config, seed=cell.seed,
         alpha=alpha, learner=learner, success=success, clean_accuracy=clean, cell_id=cell.cell_id,
         extra={
             "success_theory": success, "success_bound": bound, "success_se": 0.0,
             "series": series, "delta": delta, "xi": xi, "alpha_star": alpha_star,
+            "bound_name": BOUND_NAMES[strategy], "goal": get_strategy(strategy).goal.name,
             "target_success": config.target_success, "epsilon": eps, "definition": definition,
             "n_points": problem.n_points, "n_labels": problem.n_labels,
             "problem_seed": math.nan if problem_seed is None else problem_seed,

@@ -56,7 +56,7 @@ import numpy as np
 import sympy as sp
 from scipy import integrate, special
 
-from collective_action.collective import STRATEGIES
+from collective_action.collective import PLANTING_STRATEGIES
 from collective_action.errors import InputError, check_choice
 
 MODES = ("additive", "overwrite")
@@ -129,7 +129,7 @@ class GaussianProblem:
         if self.n_free and not (self.tau > 0):
             raise InputError(f"tau must be > 0 when there are free coordinates, got {self.tau}")
         check_choice("mode", self.mode, MODES)
-        check_choice("strategy", self.strategy, STRATEGIES)
+        check_choice("strategy", self.strategy, PLANTING_STRATEGIES)  # the Gaussian model plants y*
         if self.jitter < 0:
             raise InputError(f"jitter must be >= 0, got {self.jitter}")
         d = means.shape[1] + self.n_free

@@ -13,8 +13,9 @@ solving it for P*(B) and using success = 1 - P*(B) yields the bound. The three l
   change is at most 2 eps, so alpha P*(B) - (1-alpha) sum_B D <= 2 eps.
 
 All assume the feature-label strategy (P* is a point mass on y* at each signal point) and that
-ties go against the collective. The bound can be negative (it is then vacuous); it is returned as
-is, never clipped.
+ties go against the collective; the other strategies' bounds of this form are in :mod:`.hardt_goals`,
+which reuses :func:`budget_term`. The bound can be negative (it is then vacuous); it is returned
+as is, never clipped.
 """
 
 from __future__ import annotations
@@ -44,7 +45,7 @@ _COMMON = (
 _budget = sp.Symbol("c", nonnegative=True)  # the adversary's extra term, substituted last
 
 
-def _budget_term(definition: str, with_eps: bool) -> sp.Expr:
+def budget_term(definition: str, with_eps: bool) -> sp.Expr:
     """What the learner's suboptimality adds to the right side of the summed failure condition."""
     if not with_eps:
         return sp.Integer(0)
@@ -73,7 +74,7 @@ def hardt_bound_formula(definition: str = "contamination", with_epsilon: bool = 
     lhs, rhs = _failure_inequality()
     # The largest failing mass makes the inequality tight (lhs is increasing in P*(B)).
     (max_failure,) = sp.solve(sp.Eq(lhs, rhs), _failure_mass)
-    bound = (1 - max_failure).subs(_budget, _budget_term(definition, with_epsilon))
+    bound = (1 - max_failure).subs(_budget, budget_term(definition, with_epsilon))
     symbols = (alpha, delta, xi) + ((eps,) if with_epsilon else ())
     learner = {
         "contamination": "f is Bayes-optimal on (1-eps) P_alpha + eps Q for some distribution Q",
@@ -104,7 +105,7 @@ def critical_mass_formula(definition: str = "contamination", with_epsilon: bool 
     if sp.simplify(sp.diff(generic, alpha) * alpha**2 - (delta * xi + _budget)) != 0:  # pragma: no cover
         raise AssertionError("Hardt's bound should increase with alpha")
     (root,) = sp.solve(sp.Eq(generic, target), alpha)
-    root = sp.simplify(root).subs(_budget, _budget_term(definition, with_epsilon))
+    root = sp.simplify(root).subs(_budget, budget_term(definition, with_epsilon))
     symbols = (delta, xi, target) + ((eps,) if with_epsilon else ())
     return Formula(
         name=f"critical_mass[{definition if with_epsilon else 'bayes'}]",
