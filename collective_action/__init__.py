@@ -12,7 +12,8 @@ the result-row schema and experiment files.
 """
 
 from ._version import __version__
-from .collective import Collective, FeatureLabel, FeatureOnly, STRATEGIES, get_strategy
+from .collective import (GOALS, Collective, Erasing, FeatureLabel, FeatureOnly, Goal, STRATEGIES, Unplanting,
+                         get_strategy)
 from .discrete import DiscreteProblem
 from .errors import InputError
 from .experiment import Cell, Experiment, load_experiment
@@ -24,12 +25,16 @@ __all__ = [
     "Collective",
     "CORE_COLUMNS",
     "DiscreteProblem",
+    "Erasing",
     "Experiment",
     "FeatureLabel",
     "FeatureOnly",
+    "GOALS",
+    "Goal",
     "InputError",
     "ResultRow",
     "STRATEGIES",
+    "Unplanting",
     "get_strategy",
     "load_experiment",
     "rows_to_frame",

@@ -86,6 +86,27 @@ def test_exact_on_a_problem_file(cli, tmp_path):
     assert missing.exit_code == 2 and "not found" in missing.stderr
 
 
+
+@pytest.mark.parametrize("strategy", ["feature-label", "feature-only", "unplanting", "erasing"])
+def test_exact_reports_each_strategys_goal_and_bound(cli, tmp_path, strategy):
+    import numpy as np
+
+    from collective_action.collective import get_strategy
+    from collective_action.discrete import DiscreteProblem
+    from collective_action.theory import bayes_success
+    from collective_action.theory.hardt_goals import population_bound
+
+    table = {"p0": [[0.3, 0.1, 0.05], [0.05, 0.2, 0.1], [0.05, 0.05, 0.1]], "g": [2, 2, 2], "target": 0}
+    path = tmp_path / "problem.yaml"
+    path.write_text(json.dumps(table))
+    out = cli("theory", "exact", "--problem", path, "--alpha", 0.2, "--strategy", strategy, "--json").json()
+    problem = DiscreteProblem(np.array(table["p0"]), np.array(table["g"]), 0)
+    assert out["goal"] == get_strategy(strategy).goal.statement
+    assert out["bayes_success"] == pytest.approx(float(bayes_success(problem, 0.2, strategy)))
+    assert out["success_lower_bound"] == pytest.approx(float(population_bound(problem, 0.2, strategy)))
+    assert out["success_lower_bound"] <= out["success"] + 1e-12
+    assert ("xi" in out) == (strategy == "feature-label")
+
 BAD = [
     (("bound", "--alpha", 0, "--delta", 0.2, "--xi", 0.3), "alpha"),
     (("bound", "--alpha", 1, "--delta", 0.2, "--xi", 0.3), "alpha"),
