@@ -199,7 +199,9 @@ def _run_discrete(group, cfg, backend: Backend, bar):
 def _discrete_series(cfg) -> str:
     spec = cfg.discrete
     problem = "explicit problem" if spec.p0 is not None else f"problem {spec.problem_seed}"
-    return f"plug-in ({problem}, n={cfg.n_train})"
+    # the default strategy keeps the label it always had; the others name themselves
+    strategy = "" if cfg.collective.strategy == "feature-label" else f", {cfg.collective.strategy}"
+    return f"plug-in ({problem}, n={cfg.n_train}{strategy})"
 
 
 # ------------------------------------------------------------------------------------------
