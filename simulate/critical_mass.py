@@ -1,8 +1,9 @@
 """Theory's critical mass for a simulate configuration: what the critical-mass search is held against.
 
-* family ``discrete`` (feature-label): the exact critical mass of the Bayes learner
-  (:func:`collective_action.theory.bayes_critical_mass`; the plug-in learner tends to it as n grows)
-  and Hardt's alpha* (the critical mass his bound certifies, an upper bound on the exact one);
+* family ``discrete`` (every strategy, success measured by its goal): the exact critical mass of
+  the Bayes learner (:func:`collective_action.theory.bayes_critical_mass`; the plug-in learner
+  tends to it as n grows) and the alpha* the strategy's Hardt-form bound certifies
+  (theory/hardt_goals.py; an upper bound on the exact one);
 * family ``gaussian`` with a learner that is Bayes-optimal or aims at it (``bayes``, ``erm``,
   ``lda``, ``max-margin``): the Bayes learner's alpha*, found by bisection on theory's Bayes success
   (closed form where it exists, Monte Carlo otherwise), and Hardt's alpha* from the integrated gap;
@@ -29,14 +30,18 @@ def predict(cfg, target: float) -> dict:
     none = {"theory_alpha_star": math.nan, "hardt_alpha_star": math.nan}
     if cfg.family not in ("discrete", "gaussian"):
         return {**none, "theory_kind": f"none: no critical-mass theory for family {cfg.family!r}"}
-    if cfg.collective.strategy != "feature-label":
-        return {**none, "theory_kind": f"none: no critical-mass theory for strategy {cfg.collective.strategy!r}"}
+    strategy = cfg.collective.strategy
     if cfg.family == "discrete":
+        from collective_action.theory.bayes import bayes_critical_mass
+        from collective_action.theory.hardt_goals import population_critical_mass
+
         problem = discrete_problem(cfg)
-        delta, xi = theory.hardt_constants(problem)
-        return {"theory_alpha_star": theory.bayes_critical_mass(problem, target),
-                "theory_kind": "exact Bayes critical mass (the plug-in learner tends to Bayes as n grows)",
-                "hardt_alpha_star": float(theory.critical_mass(delta, xi, target))}
+        goal = "" if strategy == "feature-label" else f", goal of {strategy}"
+        return {"theory_alpha_star": bayes_critical_mass(problem, target, strategy),
+                "theory_kind": f"exact Bayes critical mass{goal} (the plug-in learner tends to Bayes as n grows)",
+                "hardt_alpha_star": float(population_critical_mass(problem, target, strategy))}
+    if strategy != "feature-label":
+        return {**none, "theory_kind": f"none: no critical-mass theory for strategy {strategy!r} in family 2"}
     if cfg.learner.name not in BAYES_LIKE:
         return {**none, "theory_kind": f"none for learner {cfg.learner.name!r} (see alpha_eff_alpha_star)"}
     problem = gaussian_problem(cfg)

@@ -200,8 +200,10 @@ def bayes_clean_accuracy(problem: DiscreteProblem, alpha, strategy: str = "featu
     return _checks.scalar_or_array(accuracy_of_classifier(problem, classifier))
 
 
-def bayes_critical_mass(problem: DiscreteProblem, target: float) -> float:
+def bayes_critical_mass(problem: DiscreteProblem, target: float, strategy: str = "feature-label") -> float:
     """The exact critical mass of the Bayes learner: inf {alpha : bayes_success(alpha) >= target}.
+
+    Other strategies: :func:`goal_critical_mass` (success measured by the strategy's goal).
 
     Feature-label strategy. The collective wins at signal point x' exactly when alpha exceeds
     per_point_threshold() = D / (P* + D) (a point with D <= 0 and P* > 0 is won from any alpha > 0),
@@ -211,6 +213,9 @@ def bayes_critical_mass(problem: DiscreteProblem, target: float) -> float:
     """
     if not (0 < target <= 1):
         raise InputError(f"target must lie in (0, 1], got {target}")
+    get_strategy(strategy)
+    if strategy != "feature-label":
+        return goal_critical_mass(problem, target, strategy)
     law = problem.signal_law  # P*(x') for every x'
     points = np.nonzero(law > 0)[0]
     d = joint_gap(problem)[points]
@@ -221,3 +226,41 @@ def bayes_critical_mass(problem: DiscreteProblem, target: float) -> float:
     if not reached.any():
         return math.inf
     return float(threshold[order][int(np.argmax(reached))])
+
+
+def mixture_breakpoints(problem: DiscreteProblem, strategy: str, labels=None) -> np.ndarray:
+    """Every alpha in (0, 1) at which two labels' mixture masses cross at some point.
+
+    The mixture (1 - alpha) P0 + alpha P* is linear in alpha, so at each point x the masses of
+    labels a and b are equal at alpha = d0 / (d0 - d*), with d0 = P0(x, a) - P0(x, b) and
+    d* = P*(x, a) - P*(x, b). Between consecutive breakpoints no label order changes, so the
+    Bayes classifier, and the success of any goal, is constant there.
+    """
+    p0, pstar = problem.p0, problem.pstar(strategy, labels)
+    d0 = p0[:, :, None] - p0[:, None, :]
+    ds = pstar[:, :, None] - pstar[:, None, :]
+    denom = d0 - ds
+    with np.errstate(divide="ignore", invalid="ignore"):
+        alpha = np.where(np.abs(denom) > 0, d0 / denom, np.nan)
+    alpha = alpha[np.isfinite(alpha) & (alpha > 0) & (alpha < 1)]
+    return np.unique(alpha)
+
+
+def goal_critical_mass(problem: DiscreteProblem, target: float, strategy: str, labels=None) -> float:
+    """inf {alpha : the Bayes classifier's success of the strategy's goal >= target}, exactly.
+
+    Success is piecewise constant between :func:`mixture_breakpoints`, so it is evaluated once
+    inside every piece (and just above each breakpoint, where ties go against the collective);
+    the answer is the left end of the first piece that reaches the target. Success need not be
+    monotone for every goal; this is the first alpha from which it is reached, not a promise for
+    every larger alpha. inf when no alpha < 1 reaches it.
+    """
+    if not (0 < target <= 1):
+        raise InputError(f"target must lie in (0, 1], got {target}")
+    edges = np.concatenate([[0.0], mixture_breakpoints(problem, strategy, labels), [1.0]])
+    inside = (edges[:-1] + edges[1:]) / 2
+    success = np.atleast_1d(bayes_success(problem, inside, strategy, labels))
+    reached = success >= target - TIE_TOL
+    if not reached.any():
+        return math.inf
+    return float(edges[int(np.argmax(reached))])

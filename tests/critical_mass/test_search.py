@@ -109,6 +109,26 @@ def test_family1_measured_alpha_star_brackets_theory_exact_critical_mass(tmp_pat
     assert (t["clean_accuracy_at_hi"].between(0, 1)).all() and (t["trainings"] < 16 * 5).all()
 
 
+
+def test_every_goal_brackets_its_exact_critical_mass_in_family1(tmp_path):
+    """Feature-only, unplanting and erasing, each searched on its own goal's success: a found interval
+    brackets theory's exact critical mass; below-range and above-range agree with theory's 0 and inf."""
+    spec = {**FAMILY1, "name": "cm-goals",
+            "grid": {"discrete.problem_seed": [0, 1, 3],
+                     "collective.strategy": ["feature-only", "unplanting", "erasing"],
+                     "collective.alpha": [0.005, 0.9]}}
+    t = critical_mass(spec, tmp_path / "goals", targets=(0.5, 0.9), executor="serial").table
+    assert len(t) == 18
+    found = t[t["status"] == "found"]
+    assert len(found) >= 6
+    assert ((found["alpha_star_lo"] <= found["theory_alpha_star"])
+            & (found["theory_alpha_star"] <= found["alpha_star_hi"])).all(), found
+    assert (t.loc[t["status"] == "below-range", "theory_alpha_star"] <= 0.005).all()
+    assert np.isinf(t.loc[t["status"] == "above-range", "theory_alpha_star"]).all()
+    assert set(t["status"]) <= {"found", "below-range", "above-range"}
+    # each strategy's Hardt-form alpha* certifies its goal: never below the exact critical mass
+    assert (t["hardt_alpha_star"] >= t["theory_alpha_star"] - 1e-12).all()
+
 GAUSS = {
     "name": "cm-gauss", "pillar": "simulate", "seeds": 5,
     "config": {"family": "gaussian", "collective": {"alpha": 0.05, "target": 1}, "n_train": 1000, "n_test": 2000,
