@@ -12,15 +12,17 @@ from pathlib import Path
 
 import pandas as pd
 
-from .common import build_claim_figure, save_figure
+from .common import build_claim_figure, draw_selected
 
 TITLE = "C1. Hardt et al.'s lower bound vs. the exact Bayes success"
 
 
-def build(frame: pd.DataFrame):
-    return build_claim_figure(frame, TITLE)
+def build(frame: pd.DataFrame, panels=None, size=None):
+    """The C1 figure; ``panels`` (kinds) and ``size`` as in ``common.build_claim_figure``."""
+    return build_claim_figure(frame, TITLE, panels=panels, size=size)
 
 
 def draw(frame: pd.DataFrame, out_dir: str | Path) -> list[Path]:
-    """Draw C1 from stored results into ``out_dir``/c1.png and .pdf."""
-    return save_figure(build(frame), out_dir, "c1")
+    """Draw C1 from stored results into ``out_dir``/c1.png and .pdf (the active drawing
+    options' panels, size and formats; [] when it holds none of the panels selected)."""
+    return draw_selected(build, frame, out_dir, "c1")

@@ -25,9 +25,11 @@ import pandas as pd
 
 from collective_action.intervals import mean_interval
 
-from .common import (_tick_text, build_claim_figure, colour_map, curve_labels, has_data, numeric, plot_agreement, save_figure,
-                     set_alpha_axis)
-from .style import DATA_LINEWIDTH, KEY_GREY, THEORY_LINEWIDTH, colour, marker
+from .common import (_tick_text, build_claim_figure, curve_labels, draw_selected, experiment_looks, has_data, numeric,
+                     plot_agreement, set_alpha_axis)
+from .looks import CurveLooks
+from .panels import panel_name
+from .style import DATA_LINEWIDTH, KEY_GREY, THEORY_LINEWIDTH
 from .theory_curves import crossings
 
 from matplotlib.ticker import FuncFormatter, NullFormatter  # noqa: E402  (after the style's backend)
@@ -81,18 +83,18 @@ def ratio_summary(rows: pd.DataFrame) -> pd.DataFrame:
     return pd.DataFrame(out, columns=["alpha", "mean", "lower", "upper", "predicted"])
 
 
-def amplification_panel(ax, frame: pd.DataFrame, colours: dict, experiment: str | None = None) -> None:
+def amplification_panel(ax, frame: pd.DataFrame, looks: CurveLooks, experiment: str | None = None) -> None:
     """alpha_eff / alpha against alpha for one experiment's reweighting learners (see the module doc).
 
-    Curves keep the labels, colours and markers of the experiment's own rows of panels (``colours``,
+    Curves keep the labels, colours and markers of the experiment's own rows of panels (``looks``,
     the extra row's shared map, is not used), so a learner looks the same here as in its success
-    panel."""
+    panel -- and, being a registered algorithm, as in every other figure."""
     if experiment is not None and "experiment" in frame.columns:
         frame = frame[frame["experiment"].astype(str) == experiment]
     frame = frame[numeric(frame, "alpha") > 0]
-    # the experiment's own curve labels and colours: the same as in its success panel above
+    # the experiment's own curve labels and looks: the same as in its success panel above
     all_labels = curve_labels(frame)
-    own = colour_map(all_labels)
+    own = experiment_looks(frame)
     rows = amplification_rows(frame)
     labels = all_labels[rows.index]
     ordered = sorted(labels.unique())
@@ -101,17 +103,17 @@ def amplification_panel(ax, frame: pd.DataFrame, colours: dict, experiment: str 
     k = len(ordered)
     ys = []
     for i, label in enumerate(ordered):
-        idx = own[label]
+        look = own[label]
         s = ratio_summary(rows[labels == label])
         dodge = 10 ** ((i - (k - 1) / 2) * step) if k > 1 else 1.0
         yerr = np.vstack([s["mean"] - s["lower"], s["upper"] - s["mean"]])
-        ax.errorbar(s["alpha"] * dodge, s["mean"], yerr=yerr, fmt=marker(idx), color=colour(idx), label=label,
+        ax.errorbar(s["alpha"] * dodge, s["mean"], yerr=yerr, fmt=look.marker, color=look.colour, label=label,
                     linestyle="none", markeredgecolor="white", markeredgewidth=0.4, elinewidth=DATA_LINEWIDTH,
                     zorder=3)
-        ax.plot(s["alpha"], s["predicted"], "-", color=colour(idx), linewidth=THEORY_LINEWIDTH,
+        ax.plot(s["alpha"], s["predicted"], "-", color=look.colour, linewidth=THEORY_LINEWIDTH,
                 label=PREDICTED_PREFIX + label, zorder=2)
         for x in crossings(s["alpha"], s["predicted"]):
-            ax.axvline(x, linestyle="-.", color=colour(idx), linewidth=THEORY_LINEWIDTH - 0.1,
+            ax.axvline(x, linestyle="-.", color=look.colour, linewidth=THEORY_LINEWIDTH - 0.1,
                        label=CROSSOVER_PREFIX + label, zorder=1)
         ys += [v for v in np.concatenate([s["lower"], s["upper"], s["predicted"]]) if v == v and v > 0]
     ax.axhline(1.0, linestyle=":", color=KEY_GREY, linewidth=THEORY_LINEWIDTH + 0.2, label=ONE_KEY, zorder=1)
@@ -131,30 +133,34 @@ def amplification_panel(ax, frame: pd.DataFrame, colours: dict, experiment: str 
     ax.set_title(title or "amplification", loc="left")
 
 
-def alpha_eff_panel(ax, frame: pd.DataFrame, colours: dict) -> None:
+def alpha_eff_panel(ax, frame: pd.DataFrame, looks: CurveLooks) -> None:
     """Measured against predicted alpha_eff (log-log, y = x): drawn only without reweighting rows."""
     positive = (numeric(frame, "alpha_eff_predicted") > 0) & (numeric(frame, "alpha_eff_measured") > 0)
     plot_agreement(ax, frame[positive], "alpha_eff_predicted", "alpha_eff_measured",
                    r"predicted $\alpha_{\mathrm{eff}}$ (weight share, log)",
-                   r"measured $\alpha_{\mathrm{eff}}$ (weight share, log)", colours, log=True)
+                   r"measured $\alpha_{\mathrm{eff}}$ (weight share, log)", looks, log=True)
     ax.set_title("effective size: measured vs predicted", loc="left")
 
 
 def extra_panels(frame: pd.DataFrame) -> list:
-    """One amplification panel per experiment with reweighting rows; else the agreement scatter."""
+    """(panel name, draw) of one amplification panel per experiment with reweighting rows
+    (``EXPERIMENT/amplification``); else of the agreement scatter (``alpha-eff-agreement``)."""
     if not (has_data(frame, "alpha_eff_predicted") and has_data(frame, "alpha_eff_measured")):
         return []
     rows = amplification_rows(frame)
     if len(rows):
         names = sorted(rows["experiment"].astype(str).unique()) if "experiment" in rows.columns else [None]
-        return [functools.partial(amplification_panel, experiment=name) for name in names]
-    return [alpha_eff_panel]
+        return [(panel_name("amplification", name), functools.partial(amplification_panel, experiment=name))
+                for name in names]
+    return [("alpha-eff-agreement", alpha_eff_panel)]
 
 
-def build(frame: pd.DataFrame):
-    return build_claim_figure(frame, TITLE, extra_panels=extra_panels(frame))
+def build(frame: pd.DataFrame, panels=None, size=None):
+    """The C2 figure; ``panels`` (kinds) and ``size`` as in ``common.build_claim_figure``."""
+    return build_claim_figure(frame, TITLE, extra_panels=extra_panels(frame), panels=panels, size=size)
 
 
 def draw(frame: pd.DataFrame, out_dir: str | Path) -> list[Path]:
-    """Draw C2 from stored results into ``out_dir``/c2.png and .pdf."""
-    return save_figure(build(frame), out_dir, "c2")
+    """Draw C2 from stored results into ``out_dir``/c2.png and .pdf (the active drawing
+    options' panels, size and formats; [] when it holds none of the panels selected)."""
+    return draw_selected(build, frame, out_dir, "c2")

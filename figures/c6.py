@@ -15,8 +15,10 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from .common import numeric, save_figure, summarise
-from .style import FIGURE_WIDTH, PANEL_HEIGHT, colour, paper_style
+from .common import draw_selected, numeric, summarise, wrapped_title
+from .layout import panel_rows, wrap
+from .panels import name_panel, require_any, selected_panels
+from .style import PANEL_HEIGHT, colour, page_size, paper_style
 
 TITLE = "C6. Collectives on the car data: measured success (points, 95% band) and lower bound (dashed)"
 PANEL_TITLES = {"c6-car-planting": "feature-label planting",
@@ -36,22 +38,26 @@ def _curve_key(frame: pd.DataFrame) -> pd.Series:
     return key.map(lambda v: f"y* = {v}"), key
 
 
-def build(frame: pd.DataFrame):
+def build(frame: pd.DataFrame, panels=None, size=None):
+    """The C6 figure: one ``EXPERIMENT/success`` panel per experiment, wrapped into the page
+    size's columns (two on a double-column page); ``panels`` and ``size`` default to the active
+    drawing options."""
     import matplotlib.pyplot as plt
 
     frame = frame[frame["family"] == "car"] if "family" in frame else frame
     if frame is None or len(frame) == 0:
         raise ValueError(f"{TITLE}: no stored car-data rows to draw")
+    require_any(["success"], selected_panels(panels), TITLE)
     experiments = [e for e in PANEL_TITLES if e in set(frame["experiment"])] + \
         sorted(set(frame["experiment"]) - set(PANEL_TITLES))
-    n_cols = 2
-    n_rows = -(-len(experiments) // n_cols)
+    page = page_size(size)
+    n_cols = min(2, page.columns)  # two wide panels on a double-column page, one on a single
+    n_rows = len(wrap(len(experiments), n_cols))
     with paper_style():
-        fig, axes = plt.subplots(n_rows, n_cols, figsize=(FIGURE_WIDTH, PANEL_HEIGHT * 1.15 * n_rows),
-                                 layout="constrained", squeeze=False)
-        for ax in axes.flat[len(experiments):]:
-            ax.set_visible(False)
-        for ax, name in zip(axes.flat, experiments):
+        fig = plt.figure(figsize=(page.width, PANEL_HEIGHT * 1.15 * n_rows), layout="constrained")
+        (axes,) = panel_rows(fig, [len(experiments)], n_cols)
+        for ax, name in zip(axes, experiments):
+            name_panel(ax, "success", name)
             part = frame[frame["experiment"] == name].copy()
             part["_curve"], part["_order"] = _curve_key(part)
             part["_x"] = 100 * numeric(part, "n_over_N")
@@ -74,10 +80,12 @@ def build(frame: pd.DataFrame):
             ax.set_title(PANEL_TITLES.get(name, name) + where, loc="left")
             ax.grid(True, alpha=0.2)
             ax.legend(fontsize=6, loc="lower right")
-        fig.suptitle(TITLE + "\nbound < 0 drawn at 0; dotted: the corrected unplanting bound (docs/car.md)")
+        fig.suptitle(wrapped_title([TITLE, "bound < 0 drawn at 0; dotted: the corrected unplanting bound "
+                                           "(docs/car.md)"], page.width, 9))
     return fig
 
 
 def draw(frame: pd.DataFrame, out_dir: str | Path) -> list[Path]:
-    """Draw C6 from stored results into ``out_dir``/c6.png and .pdf."""
-    return save_figure(build(frame), out_dir, "c6")
+    """Draw C6 from stored results into ``out_dir``/c6.png and .pdf (the active drawing
+    options' panels, size and formats; [] when it holds none of the panels selected)."""
+    return draw_selected(build, frame, out_dir, "c6")

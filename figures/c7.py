@@ -20,11 +20,17 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from .common import numeric, save_figure, summarise
-from .style import FIGURE_WIDTH, PANEL_HEIGHT, colour, paper_style
+from .common import draw_selected, numeric, summarise, wrapped_title
+from .layout import panel_rows, wrap
+from .looks import CurveLooks, algorithm_names
+from .panels import name_panel, require_any, selected_panels, wanted
+from .style import PANEL_HEIGHT, colour, page_size, paper_style
 
 TITLE = "C7. Several collectives and coordination noise (collective 0's success)"
 LAYOUTS = {"1:same-as-0": "tug of war (same signal, other target)", "1:disjoint": "disjoint signals"}
+#: What the deviating members of collective 0 do, per noise kind.
+NOISE_KINDS = {"keep-label": "deviators keep their label", "random-label": "deviators plant a random label",
+               "corrupted-signal": "deviators plant a corrupted signal"}
 
 
 def _prepare(frame: pd.DataFrame) -> pd.DataFrame:
@@ -90,18 +96,22 @@ def _gaussian_rows(frame: pd.DataFrame) -> pd.DataFrame:
 
 
 def _learners(ax, part: pd.DataFrame, title: str) -> None:
-    order = {name: i for i, name in enumerate(("erm", "jtt", "cvar", "chi2", "lff", "group-dro"))}
-    groups = sorted(part.groupby("learner"), key=lambda kv: order.get(kv[0], len(order)))
-    for i, (learner, curve) in enumerate(groups):
+    """Both collectives' success against alpha_0, one colour and marker per learning algorithm
+    (the registry's, as in every figure), in registry order."""
+    order = {name: i for i, name in enumerate(algorithm_names())}
+    groups = sorted(part.groupby("learner"), key=lambda kv: (order.get(kv[0], len(order)), str(kv[0])))
+    looks = CurveLooks().assign_all([(str(learner), str(learner), None) for learner, _ in groups])
+    for learner, curve in groups:
+        look = looks[str(learner)]
         for j, style in ((0, "-"), (1, "--")):
             pts = curve[numeric(curve, "collective") == j]
             s = summarise(pts, "success", by="alpha_0")
             if s.empty:
                 continue
-            ax.plot(s["alpha_0"], s["mean"], linestyle=style, marker="o" if j == 0 else None, markersize=3,
-                    color=colour(i), label=str(learner) if j == 0 else None)
+            ax.plot(s["alpha_0"], s["mean"], linestyle=style, marker=look.marker if j == 0 else None, markersize=3,
+                    color=look.colour, label=str(learner) if j == 0 else None)
             if j == 0:
-                ax.fill_between(s["alpha_0"], s["lower"], s["upper"], color=colour(i), alpha=0.15, linewidth=0)
+                ax.fill_between(s["alpha_0"], s["lower"], s["upper"], color=look.colour, alpha=0.15, linewidth=0)
     ax.set_xscale("log")
     from matplotlib.ticker import FuncFormatter, NullFormatter
 
@@ -115,46 +125,56 @@ def _learners(ax, part: pd.DataFrame, title: str) -> None:
     ax.legend(fontsize=6, loc="best")
 
 
-def build(frame: pd.DataFrame):
+def build(frame: pd.DataFrame, panels=None, size=None):
+    """The C7 figure: rows of ``LAYOUT/interaction``, ``NOISE-KIND/noise`` and ``p=P/learners``
+    panels, as many columns as the longest row has panels (at most the page size's), longer rows
+    wrapped; ``panels`` (kinds) and ``size`` default to the active drawing options."""
     import matplotlib.pyplot as plt
 
     gaussian = _gaussian_rows(frame)
     frame = _prepare(frame)
+    chosen = selected_panels(panels)
     quiet = frame[(numeric(frame, "noise") == 0) & (frame["noise_kind"] == "keep-label")]
     layouts = [k for k in LAYOUTS if k in set(quiet["layout"])]
     kinds = sorted(set(frame.loc[frame["layout"] == (layouts[0] if layouts else frame["layout"].iloc[0]),
                                  "noise_kind"]))
-    n_cols = max(len(layouts), len(kinds), 1)
     probs = sorted(gaussian["plant_prob"].unique(), reverse=True) if len(gaussian) else []
-    n_rows = 2 + (1 if probs else 0)
+    candidates = (("interaction", layouts), ("noise", kinds), ("learners", probs))
+    require_any([kind for kind, items in candidates if items], chosen, TITLE)
+    rows = [(kind, items) for kind, items in candidates if items and wanted(kind, chosen)]
+    if not rows:
+        raise ValueError(f"{TITLE}: no interaction grid, noise or learner rows to draw")
+    page = page_size(size)
+    n_cols = min(page.columns, max(len(items) for _, items in rows))  # wide panels when a row has few
+    height = 1.2 * PANEL_HEIGHT * sum(len(wrap(len(items), n_cols)) for _, items in rows)
     with paper_style():
-        fig, axes = plt.subplots(n_rows, n_cols, figsize=(FIGURE_WIDTH, 1.2 * n_rows * PANEL_HEIGHT),
-                                 layout="constrained", squeeze=False)
+        fig = plt.figure(figsize=(page.width, height), layout="constrained")
+        axes = dict(zip([kind for kind, _ in rows], panel_rows(fig, [len(items) for _, items in rows], n_cols)))
         image = None
-        for ax, layout in zip(axes[0], layouts):
+        for ax, layout in zip(axes.get("interaction", []), layouts):
+            name_panel(ax, "interaction", layout.split(":", 1)[-1])
             image = _interaction(ax, quiet[quiet["layout"] == layout], LAYOUTS[layout] + r", $\eta$ = 0")
-        for ax in axes[0][len(layouts):]:
-            ax.set_visible(False)
         layout = layouts[0] if layouts else None
-        for ax, kind in zip(axes[1], kinds):
+        for ax, kind in zip(axes.get("noise", []), kinds):
+            name_panel(ax, "noise", kind)
             part = frame[(frame["noise_kind"] == kind) & ((frame["layout"] == layout) if layout else True)]
-            _noise(ax, part, f"deviators {'keep their label' if kind == 'keep-label' else 'plant a random label'}")
-        for ax in axes[1][len(kinds):]:
-            ax.set_visible(False)
-        if probs:
+            _noise(ax, part, NOISE_KINDS.get(kind, f"deviators: {kind}"))
+        if "learners" in axes:
             rival = gaussian["alpha_1"].max()
-            for ax, p in zip(axes[2], probs):
+            for ax, p in zip(axes["learners"], probs):
+                name_panel(ax, "learners", f"p={p:g}")
                 part = gaussian[(gaussian["plant_prob"] == p) & (gaussian["alpha_1"] == rival)]
                 _learners(ax, part, f"Gaussian tug of war, rival at {rival:g}, p = {p:g} (dashed: rival)")
-            for ax in axes[2][len(probs):]:
-                ax.set_visible(False)
+        for ax in fig.axes:  # long panel titles wrap to the panel's width
+            ax.set_title(wrapped_title([ax.get_title(loc="left")], page.width / n_cols - 0.4, 8), loc="left")
         if image is not None:
-            fig.colorbar(image, ax=list(axes[0][:len(layouts)]), label="collective 0's success (mean over seeds)",
-                         shrink=0.9)
-        fig.suptitle(TITLE + "\nwhite: theory's frontier (exact success 0.5); dashed: theory's exact success")
+            fig.colorbar(image, ax=axes["interaction"], label="collective 0's success\n(mean over seeds)", shrink=0.9)
+        fig.suptitle(wrapped_title([TITLE, "white: theory's frontier (exact success 0.5); dashed: theory's exact "
+                                           "success"], page.width, 9))
     return fig
 
 
 def draw(frame: pd.DataFrame, out_dir: str | Path) -> list[Path]:
-    """Draw C7 from stored results into ``out_dir``/c7.png and .pdf."""
-    return save_figure(build(frame), out_dir, "c7")
+    """Draw C7 from stored results into ``out_dir``/c7.png and .pdf (the active drawing
+    options' panels, size and formats; [] when it holds none of the panels selected)."""
+    return draw_selected(build, frame, out_dir, "c7")

@@ -13,9 +13,13 @@ Conventions (the same in every figure):
   interval over seeds (mean +- t_{0.975, n-1} s / sqrt(n)); with a single seed the interval is
   +- 1.96 ``success_se`` when the Monte Carlo standard error is stored, else none. Intervals of
   rates (success, accuracies, alpha_eff) are cut to [0, 1], where their mean must lie.
-* A curve is one value of ``series`` (falling back to ``learner``, then ``pillar``).
+* A curve is one value of ``series`` (falling back to ``learner``, then ``pillar``). A curve
+  whose rows come from one algorithm of the registry is drawn in that algorithm's colour and
+  marker (:mod:`.looks`), the same in every figure.
 * Clean-accuracy and worst-group panels appear when those columns hold data; one row of panels
-  per experiment in the frame.
+  per experiment in the frame. Every data panel is named (:mod:`.panels`): ``EXPERIMENT/success``,
+  ``EXPERIMENT/clean``, ``EXPERIMENT/worst-group``, then the claim's extra panels; a selection
+  of panel kinds draws only those.
 """
 
 from __future__ import annotations
@@ -30,8 +34,11 @@ import numpy as np
 import pandas as pd
 from collective_action.intervals import bounds_for, clip_interval, mean_interval
 
-from .style import (DATA_LINEWIDTH, FIGURE_WIDTH, KEY_GREY, N_COLUMNS, PANEL_HEIGHT, THEORY_LINEWIDTH, colour,
-                    marker, paper_style)
+from .layout import wrap
+from .looks import CurveLooks, Look
+from .output import write_figure
+from .panels import NoPanelSelected, kind_of, name_panel, require_any, selected_panels, wanted
+from .style import DATA_LINEWIDTH, KEY_GREY, PANEL_HEIGHT, THEORY_LINEWIDTH, page_size, paper_style
 from .theory_curves import alpha_range, theory_for_rows
 
 import matplotlib.pyplot as plt  # noqa: E402  (style sets the Agg backend first)
@@ -152,9 +159,59 @@ def summarise(frame: pd.DataFrame, value: str, by: str = "alpha") -> pd.DataFram
     return pd.DataFrame(rows, columns=[by, "mean", "lower", "upper", "n"])
 
 
-def colour_map(labels: Sequence[str]) -> dict[str, int]:
-    """A stable colour/marker index per curve label (sorted, so every panel of a row agrees)."""
-    return {label: i for i, label in enumerate(sorted(set(labels)))}
+def _single(frame: pd.DataFrame, values: pd.Series) -> str | None:
+    """The one non-empty value of ``values`` over ``frame``'s rows, or None (none, or several)."""
+    found = {str(v) for v in values.loc[frame.index] if v == v and v is not None and str(v) not in ("", "nan")}
+    return found.pop() if len(found) == 1 else None
+
+
+def strategies(frame: pd.DataFrame) -> pd.Series:
+    """Each row's collective strategy: its ``strategy`` column, else ``collective.strategy`` of its
+    configuration (None where neither says)."""
+    if "strategy" in frame.columns:
+        return frame["strategy"]
+    out = []
+    for text in frame["config"] if "config" in frame.columns else [None] * len(frame):
+        try:
+            collective = json.loads(text).get("collective") if isinstance(text, str) else None
+        except (ValueError, AttributeError):
+            collective = None
+        out.append(collective.get("strategy") if isinstance(collective, dict) else None)
+    return pd.Series(out, index=frame.index, dtype=object)
+
+
+def curve_identities(frame: pd.DataFrame, labels: pd.Series) -> list[tuple[str, str | None, str | None]]:
+    """(label, algorithm, strategy) per curve: the learner and the strategy its measured rows
+    (else its theory rows) all share, None where they differ or are not stored."""
+    learners = frame["learner"] if "learner" in frame.columns else pd.Series(None, index=frame.index, dtype=object)
+    strategy = strategies(frame)
+    measured = ~theory_rows(frame)
+    out = []
+    for label in labels.unique():
+        rows = frame[(labels == label) & measured]
+        rows = rows if len(rows) else frame[labels == label]
+        out.append((label, _single(rows, learners), _single(rows, strategy)))
+    return out
+
+
+def curve_looks(frame: pd.DataFrame, labels: pd.Series, looks: CurveLooks | None = None) -> CurveLooks:
+    """Each curve's colour and marker (:class:`.looks.CurveLooks`), added to ``looks`` if given."""
+    looks = looks if looks is not None else CurveLooks()
+    return looks.assign_all(curve_identities(frame, labels))
+
+
+def experiment_looks(parts: pd.DataFrame | Sequence[pd.DataFrame], with_learner: bool = False) -> CurveLooks:
+    """The looks of one experiment's curves (its rows, or its facets' rows), shared by all its rows
+    of panels and by C2's amplification panel, so a curve looks the same in each."""
+    seen: dict[str, list[set]] = {}  # label -> [algorithms, strategies] over the parts
+    for part in [parts] if isinstance(parts, pd.DataFrame) else parts:
+        part = part[numeric(part, "alpha") > 0]
+        for label, algorithm, strategy in curve_identities(part, curve_labels(part, with_learner)):
+            sets = seen.setdefault(label, [set(), set()])
+            sets[0].add(algorithm), sets[1].add(strategy)
+    # a label drawn for several algorithms (one per facet) is no one algorithm's curve
+    return CurveLooks().assign_all([(label, *(next(iter(v)) if len(v) == 1 else None for v in sets))
+                                    for label, sets in seen.items()])
 
 
 # ------------------------------------------------------------------------------ legend labels
@@ -287,7 +344,7 @@ EXACT_KEY = "theory: exact"
 BOUND_KEY = "theory: Hardt bound"
 
 
-def plot_alpha_panel(ax, frame: pd.DataFrame, value: str, ylabel: str, colours: dict[str, int],
+def plot_alpha_panel(ax, frame: pd.DataFrame, value: str, ylabel: str, looks: CurveLooks,
                      with_learner: bool = False, theory_lines: bool = True) -> dict:
     """One quantity against alpha (log axis): theory as thin lines, experiments as points +- 95%.
 
@@ -310,16 +367,16 @@ def plot_alpha_panel(ax, frame: pd.DataFrame, value: str, ylabel: str, colours: 
     lo, hi = alpha_range(alphas)  # theory is evaluated densely over the experiment's alpha range
     for label in sorted(labels.unique()):
         sub = frame[labels == label]
-        idx = colours.setdefault(label, len(colours))
+        look = looks[label] if label in looks else curve_looks(sub, labels[sub.index], looks)[label]
         theory_sub, exp_sub = sub[is_theory[sub.index]], sub[~is_theory[sub.index]]
         if theory_lines and len(theory_sub) and has_data(theory_sub, value):
             dense = theory_for_rows(theory_sub, lo, hi) if value == "success" else None
             if dense is not None:  # theory re-evaluated on a dense grid (steps drawn as steps)
-                ax.plot(dense.alpha, dense.exact, "-", color=colour(idx), linewidth=THEORY_LINEWIDTH,
+                ax.plot(dense.alpha, dense.exact, "-", color=look.colour, linewidth=THEORY_LINEWIDTH,
                         drawstyle=dense.drawstyle, label=f"{label} (theory)")
             else:
                 s = summarise(theory_sub, value)  # sorted by alpha
-                ax.plot(s["alpha"], s["mean"], "-", color=colour(idx), linewidth=THEORY_LINEWIDTH,
+                ax.plot(s["alpha"], s["mean"], "-", color=look.colour, linewidth=THEORY_LINEWIDTH,
                         label=f"{label} (theory)")
             drawn["series"].setdefault(label, False)
             drawn["exact"] = True
@@ -329,7 +386,7 @@ def plot_alpha_panel(ax, frame: pd.DataFrame, value: str, ylabel: str, colours: 
                 else:
                     b = summarise(theory_sub, "success_bound")
                     bx, by = b["alpha"], b["mean"]
-                ax.plot(bx, by, "--", color=colour(idx), linewidth=THEORY_LINEWIDTH - 0.1,
+                ax.plot(bx, by, "--", color=look.colour, linewidth=THEORY_LINEWIDTH - 0.1,
                         label=f"{label} (bound)")
                 drawn["bound"] = drawn["bound"] or bool((np.asarray(by) >= 0).any())
         if label in measured_labels:
@@ -337,7 +394,7 @@ def plot_alpha_panel(ax, frame: pd.DataFrame, value: str, ylabel: str, colours: 
             i = measured_labels.index(label)
             dodge = 10 ** ((i - (k - 1) / 2) * step) if k > 1 else 1.0
             yerr = np.vstack([s["mean"] - s["lower"], s["upper"] - s["mean"]])
-            ax.errorbar(s["alpha"] * dodge, s["mean"], yerr=yerr, fmt=marker(idx), color=colour(idx),
+            ax.errorbar(s["alpha"] * dodge, s["mean"], yerr=yerr, fmt=look.marker, color=look.colour,
                         label=label, linestyle="none", markeredgecolor="white", markeredgewidth=0.4,
                         elinewidth=DATA_LINEWIDTH, zorder=3)
             drawn["series"][label] = True
@@ -351,7 +408,7 @@ def plot_alpha_panel(ax, frame: pd.DataFrame, value: str, ylabel: str, colours: 
                         else:
                             t = summarise(exp_sub, column)
                             xs, ys, how = t["alpha"].to_numpy(), t["mean"].to_numpy(), "default"
-                        pending.append((column, style, what, label, idx, xs, ys, how))
+                        pending.append((column, style, what, label, look, xs, ys, how))
                         if np.nanmax(np.append(ys, -np.inf)) >= 0:  # visible in [0, 1]
                             drawn["exact" if column == "success_theory" else "bound"] = True
     _draw_theory_curves(ax, pending)
@@ -368,10 +425,10 @@ def _theory_width(style: str) -> float:
 
 
 def _draw_theory_curves(ax, curves: list[tuple]) -> None:
-    """Draw experiment-side theory curves (column, style, what, label, colour index, alphas, values,
+    """Draw experiment-side theory curves (column, style, what, label, look, alphas, values,
     drawstyle); identical curves of several series are drawn once."""
     done = [False] * len(curves)
-    for i, (column, style, what, label, idx, xs, ys, how) in enumerate(curves):
+    for i, (column, style, what, label, look, xs, ys, how) in enumerate(curves):
         if done[i]:
             continue
         same = [j for j in range(i, len(curves)) if not done[j] and curves[j][0] == column
@@ -383,7 +440,7 @@ def _draw_theory_curves(ax, curves: list[tuple]) -> None:
             ax.plot(xs, ys, style, color=KEY_GREY, linewidth=_theory_width(style), label=f"{shared} ({what})",
                     drawstyle=how, zorder=2)
         else:
-            ax.plot(xs, ys, style, color=colour(idx), linewidth=_theory_width(style), label=f"{label} ({what})",
+            ax.plot(xs, ys, style, color=look.colour, linewidth=_theory_width(style), label=f"{label} ({what})",
                     drawstyle=how, zorder=2)
 
 
@@ -405,14 +462,15 @@ def agreement_labels(frame: pd.DataFrame) -> pd.Series:
 
 
 def plot_agreement(ax, frame: pd.DataFrame, x: str, y: str, xlabel: str, ylabel: str,
-                   colours: dict[str, int], log: bool = False) -> None:
+                   looks: CurveLooks, log: bool = False) -> None:
     """Predicted (x) against measured (y) per configuration, with the y = x line."""
     frame = frame[numeric(frame, x).notna() & numeric(frame, y).notna()]
     labels = agreement_labels(frame)
+    curve_looks(frame, labels, looks)
     lo, hi = math.inf, -math.inf
     for label in sorted(labels.unique()):
         sub = frame[labels == label]
-        idx = colours.setdefault(label, len(colours))
+        look = looks[label]
         # one point per configuration: the mean over seeds, with its 95% interval
         configs = sub["config"].fillna("").astype(str) if "config" in sub.columns else pd.Series("", index=sub.index)
         xs, ys, los, his = [], [], [], []
@@ -423,7 +481,7 @@ def plot_agreement(ax, frame: pd.DataFrame, x: str, y: str, xlabel: str, ylabel:
             xs.append(xm), ys.append(ym), los.append(ym - ylo), his.append(yhi - ym)
         if not xs:
             continue
-        ax.errorbar(xs, ys, yerr=[los, his], fmt=marker(idx), color=colour(idx), label=label, linestyle="none",
+        ax.errorbar(xs, ys, yerr=[los, his], fmt=look.marker, color=look.colour, label=label, linestyle="none",
                     markeredgecolor="white", markeredgewidth=0.4, elinewidth=DATA_LINEWIDTH, zorder=3)
         lo, hi = min(lo, *xs, *ys), max(hi, *xs, *ys)
     if lo < hi:
@@ -450,18 +508,25 @@ def success_panel(measured: pd.DataFrame) -> tuple[str, str]:
     return "success", r"success $\Pr_{x \sim P_0}[f(g(x)) = y^*]$"
 
 
-def standard_panels(frame: pd.DataFrame) -> list[tuple[str, str]]:
-    """(column, y label) of the panels against alpha that this experiment's rows can fill."""
+#: Panel kind of each column drawn against alpha.
+ALPHA_PANEL_KINDS = {"success": "success", "attack_success": "success", "clean_accuracy": "clean",
+                     "worst_group_accuracy": "worst-group"}
+
+
+def standard_panels(frame: pd.DataFrame) -> list[tuple[str, str, str]]:
+    """(panel kind, column, y label) of the panels against alpha that this experiment's rows can fill."""
     measured = frame[~theory_rows(frame)]
     panels = [success_panel(measured)]
     if has_data(measured, "clean_accuracy"):
         panels.append(("clean_accuracy", "clean test accuracy"))
     if has_data(measured, "worst_group_accuracy"):
         panels.append(("worst_group_accuracy", "worst-group test accuracy"))
-    return panels
+    return [(ALPHA_PANEL_KINDS[column], column, ylabel) for column, ylabel in panels]
 
 
-ExtraPanel = Callable[[object, pd.DataFrame, dict], None]
+#: A claim's extra panel: its panel name (``KIND`` or ``ROW/KIND``) and the function drawing it
+#: into an axes from the whole frame and the row's curve looks.
+ExtraPanel = tuple[str, Callable[[object, pd.DataFrame, CurveLooks], None]]
 
 
 def _facets(name: str, sub: pd.DataFrame, facet: str | None) -> list[tuple[str, pd.DataFrame]]:
@@ -478,18 +543,20 @@ def _facets(name: str, sub: pd.DataFrame, facet: str | None) -> list[tuple[str, 
 # ------------------------------------------------------------------------------ legends
 #: Height (inches) of one legend line; rows grow when their legend is long.
 LEGEND_ENTRY_HEIGHT = 0.15
+#: Height (inches) of one line of the figure's title.
+TITLE_LINE_HEIGHT = 0.15
 #: The figure title's second line: what points, lines and intervals mean.
 KEY_POINTS = "Points: mean over seeds with 95% Student-t interval (one seed: $\\pm$1.96 Monte Carlo SE)."
 KEY_LINES = "Lines: theory; solid = exact prediction, dashed = Hardt et al.'s lower bound."
 
 
-def _series_handle(idx: int, has_points: bool):
+def _series_handle(look: Look, has_points: bool):
     from matplotlib.lines import Line2D
 
     if has_points:
-        return Line2D([], [], color=colour(idx), marker=marker(idx), linestyle="none",
+        return Line2D([], [], color=look.colour, marker=look.marker, linestyle="none",
                       markeredgecolor="white", markeredgewidth=0.4, markersize=5)
-    return Line2D([], [], color=colour(idx), linestyle="-", linewidth=THEORY_LINEWIDTH + 0.4)
+    return Line2D([], [], color=look.colour, linestyle="-", linewidth=THEORY_LINEWIDTH + 0.4)
 
 
 def _style_handle(style: str):
@@ -498,7 +565,7 @@ def _style_handle(style: str):
     return Line2D([], [], color=KEY_GREY, linestyle=style, linewidth=THEORY_LINEWIDTH + 0.2)
 
 
-def row_legend_entries(drawn: Sequence[dict], colours: dict[str, int]) -> tuple[list, list[str], str]:
+def row_legend_entries(drawn: Sequence[dict], looks: CurveLooks) -> tuple[list, list[str], str]:
     """(handles, texts, title) of a row's legend: one entry per curve (short label), then the
     theory line styles once each."""
     series: dict[str, bool] = {}
@@ -507,7 +574,7 @@ def row_legend_entries(drawn: Sequence[dict], colours: dict[str, int]) -> tuple[
             series[label] = series.get(label, False) or has_points
     ordered = sorted(series)
     texts, title = short_labels(ordered)
-    handles = [_series_handle(colours[lb], series[lb]) for lb in ordered]
+    handles = [_series_handle(looks[lb], series[lb]) for lb in ordered]
     names = [texts[lb] for lb in ordered]
     if any(d["exact"] for d in drawn):
         handles.append(_style_handle("-")), names.append(EXACT_KEY)
@@ -527,92 +594,127 @@ def _place_legend(legend_ax, handles: list, names: list[str], title: str, n_cols
     return math.ceil(len(handles) / n_cols) + (1 if title else 0)
 
 
-def _legend_columns(names: Sequence[str], width_slots: int) -> int:
-    """How many legend columns fit ``width_slots`` panel widths: a slot (2.33 in) holds about 40
-    characters of 7 pt text, and each entry's marker and spacing take about 7 more."""
+def chars_per_inch(points: float) -> float:
+    """About how many characters of ``points``-pt text fit in an inch (an average glyph is about
+    0.6 em wide)."""
+    return 72.0 / (0.6 * points)
+
+
+def _legend_columns(names: Sequence[str], width: float) -> int:
+    """How many legend columns fit ``width`` inches of 7 pt text; each entry's marker and spacing
+    take about 7 characters more than its text."""
     longest = max((len(n) for n in names), default=1) + 7
-    return max(1, min(len(names), int(width_slots * 40 // longest)))
+    return max(1, min(len(names), int(width * chars_per_inch(7) // longest)))
+
+
+def wrapped_title(lines: Sequence[str], width: float, points: float = 8.5) -> str:
+    """The title's lines, each broken at spaces to fit ``width`` inches of ``points``-pt text."""
+    import textwrap
+
+    room = max(20, int(width * chars_per_inch(points)))
+    keep = "\x00"  # stands for a space inside $...$ while wrapping: mathtext must stay on one line
+    lines = [re.sub(r"\$[^$]*\$", lambda m: m.group(0).replace(" ", keep), line) for line in lines]
+    return "\n".join(part.replace(keep, " ") for line in lines
+                     for part in textwrap.wrap(line, room, break_on_hyphens=False, break_long_words=False))
 
 
 # ------------------------------------------------------------------------------ figure
 def build_claim_figure(frame: pd.DataFrame, title: str, extra_panels: Sequence[ExtraPanel] = (),
-                       with_learner: bool = False, facet: str | None = None, key: str | None = None):
+                       with_learner: bool = False, facet: str | None = None, key: str | None = None,
+                       panels: Sequence[str] | None = None, size: str | None = None):
     """One row of panels per experiment (success, clean, worst-group) -- or per experiment and
     value of ``facet`` (e.g. ``learner``) -- then the claim's extra panels (drawn from the whole
-    frame) in a last row. Every row has one legend: in the row's unused panel slots, or in a
-    thin strip below the row when its panels fill it. A double-column figure (7 in wide, three
-    panel columns), constrained layout. The title's second line (``key``) says what points,
-    lines and intervals are; by default the lines are explained only when theory is drawn.
-    Returns the matplotlib Figure."""
+    frame) in a last row. A row holding more panels than the page size has columns wraps. Every
+    row has one legend: in the row's unused panel slots, or in a thin strip below the row when
+    its panels fill it. ``size`` is a page size of ``style.SIZES`` (double: 7.2 in, three panel
+    columns; single: 3.5 in, one column), ``panels`` the panel kinds to draw (None: all; both
+    default to the active drawing options), constrained layout. The title's second line
+    (``key``) says what points, lines and intervals are; by default the lines are explained only
+    when theory is drawn. Returns the matplotlib Figure; NoPanelSelected when the rows hold
+    none of ``panels``."""
     if frame is None or len(frame) == 0:
         raise ValueError(f"{title}: no stored rows to draw")
+    page = page_size(size)
+    chosen = selected_panels(panels)
     experiments = sorted(frame["experiment"].astype(str).unique()) if "experiment" in frame.columns else [""]
-    layout = []  # (row title, rows, panels, colour map shared by the experiment's facets)
+    candidates = []  # (row title, rows, [(kind, column, y label)], looks shared by the experiment's facets)
     for name in experiments:
         sub = frame[frame["experiment"].astype(str) == name] if name else frame
         facets = [(row_name, part) for row_name, part in _facets(name, sub, facet)
                   if has_data(part[numeric(part, "alpha") > 0], "success")]
-        labels = set()
-        for _, part in facets:
-            labels |= set(curve_labels(part[numeric(part, "alpha") > 0], with_learner))
-        colours = colour_map(labels)
-        layout += [(row_name, part, standard_panels(part), colours) for row_name, part in facets]
-    n_rows = len(layout) + (1 if extra_panels else 0)
-    if n_rows == 0:
+        looks = experiment_looks([part for _, part in facets], with_learner)
+        candidates += [(row_name, part, standard_panels(part), looks) for row_name, part in facets]
+    if not candidates and not extra_panels:
         raise ValueError(f"{title}: no rows with alpha and success to draw")
-    n_cols = max([len(p) for _, _, p, _ in layout] + [len(extra_panels), N_COLUMNS])
-    sizes = [len(p) for _, _, p, _ in layout] + ([len(extra_panels)] if extra_panels else [])
-    # grid rows: each panel row, plus a legend strip below the rows whose panels fill every slot
-    grid_rows, r = [], 0
-    for size in sizes:
-        grid_rows.append(r)
-        r += 1 + (size == n_cols)
+    require_any([kind for _, _, row, _ in candidates for kind, _, _ in row]
+                + [kind_of(n) for n, _ in extra_panels], chosen, title)
+    layout = [(name, part, [p for p in row if wanted(p[0], chosen)], looks) for name, part, row, looks in candidates]
+    layout = [entry for entry in layout if entry[2]]
+    extras = [(n, draw) for n, draw in extra_panels if wanted(kind_of(n), chosen)]
+    n_cols = page.columns
+    sizes = [len(p) for _, _, p, _ in layout] + ([len(extras)] if extras else [])
+    # grid rows: each row's panels wrapped into n_cols columns, then a legend strip below a row
+    # whose last grid row is full
+    starts, chunks, r = [], [], 0
+    for size_of_row in sizes:
+        parts = wrap(size_of_row, n_cols)
+        starts.append(r)
+        chunks.append(parts)
+        r += len(parts) + (parts[-1] == n_cols)
     with paper_style():
-        fig = plt.figure(figsize=(FIGURE_WIDTH * n_cols / N_COLUMNS, PANEL_HEIGHT * n_rows), layout="constrained")
+        fig = plt.figure(figsize=(page.width, PANEL_HEIGHT * r), layout="constrained")
         grid = fig.add_gridspec(r, n_cols)
         heights = [PANEL_HEIGHT] * r
+
+        def panel_axes(row: int) -> list:
+            return [fig.add_subplot(grid[starts[row] + j, c]) for j, n in enumerate(chunks[row]) for c in range(n)]
+
         row_legends = []
         any_theory = False
-        for row, (name, sub, panels, colours) in enumerate(layout):
-            g = grid_rows[row]
-            axes = [fig.add_subplot(grid[g, c]) for c in range(len(panels))]
+        for row, (name, sub, row_panels, looks) in enumerate(layout):
+            axes = panel_axes(row)
             drawn = []
-            for c, (column, ylabel) in enumerate(panels):
-                drawn.append(plot_alpha_panel(axes[c], sub, column, ylabel, colours, with_learner=with_learner))
+            for ax, (kind, column, ylabel) in zip(axes, row_panels):
+                drawn.append(plot_alpha_panel(ax, sub, column, ylabel, looks, with_learner=with_learner))
+                name_panel(ax, kind, name)
             axes[0].set_title(name, loc="left")
-            row_legends.append(row_legend_entries(drawn, colours))
+            row_legends.append(row_legend_entries(drawn, looks))
             any_theory = any_theory or any(d["exact"] or d["bound"] for d in drawn)
-        if extra_panels:
-            g = grid_rows[-1]
-            axes = [fig.add_subplot(grid[g, c]) for c in range(len(extra_panels))]
-            colours: dict[str, int] = {}
+        if extras:
+            axes = panel_axes(len(layout))
+            # every pooled curve's look first, so that no curve takes a registered algorithm's colour
+            # before that algorithm is drawn in a later panel of the row
+            looks = curve_looks(frame, agreement_labels(frame))
             merged: dict[str, object] = {}
-            for c, draw_panel in enumerate(extra_panels):
-                draw_panel(axes[c], frame, colours)
-                for handle, label in zip(*axes[c].get_legend_handles_labels()):
+            for ax, (panel, draw_panel) in zip(axes, extras):
+                draw_panel(ax, frame, looks)
+                ax.set_label(panel)
+                for handle, label in zip(*ax.get_legend_handles_labels()):
                     merged.setdefault(label, handle)
-                if axes[c].get_legend() is not None:  # one legend for the row, beside it
-                    axes[c].get_legend().remove()
+                if ax.get_legend() is not None:  # one legend for the row, beside it
+                    ax.get_legend().remove()
             reference = [lb for lb in merged if lb.startswith(REFERENCE_KEYS)]
             curves = [lb for lb in merged if lb not in reference]
             texts, common = short_labels(curves)
             row_legends.append(([merged[lb] for lb in curves + reference],
                                 [texts[lb] for lb in curves] + reference, common))
         for row, (handles, names, common) in enumerate(row_legends):
-            g, size = grid_rows[row], sizes[row]
-            if size < n_cols:  # beside the panels, in the free slots
-                n = _legend_columns(names, n_cols - size)
-                lines = _place_legend(fig.add_subplot(grid[g, size:]), handles, names, common, n)
-                heights[g] = max(PANEL_HEIGHT, LEGEND_ENTRY_HEIGHT * lines + 0.3)
+            last = starts[row] + len(chunks[row]) - 1
+            used = chunks[row][-1]
+            if used < n_cols:  # beside the panels, in the free slots
+                n = _legend_columns(names, page.panel_width * (n_cols - used))
+                lines = _place_legend(fig.add_subplot(grid[last, used:]), handles, names, common, n)
+                heights[last] = max(PANEL_HEIGHT, LEGEND_ENTRY_HEIGHT * lines + 0.3)
             else:  # a strip below the row
-                n = _legend_columns(names, n_cols)
-                lines = _place_legend(fig.add_subplot(grid[g + 1, :]), handles, names, common, n)
-                heights[g + 1] = LEGEND_ENTRY_HEIGHT * lines + 0.1
+                n = _legend_columns(names, page.width)
+                lines = _place_legend(fig.add_subplot(grid[last + 1, :]), handles, names, common, n)
+                heights[last + 1] = LEGEND_ENTRY_HEIGHT * lines + 0.1
         grid.set_height_ratios(heights)
-        fig.set_size_inches(FIGURE_WIDTH * n_cols / N_COLUMNS, sum(heights) + 0.45)
         if key is None:
             key = KEY_POINTS + ("\n" + KEY_LINES if any_theory else "")
-        fig.suptitle(f"{title}\n{key}" if key else title, x=0.0, ha="left", fontsize=8.5)
+        text = wrapped_title([title] + (key.split("\n") if key else []), page.width)
+        fig.set_size_inches(page.width, sum(heights) + TITLE_LINE_HEIGHT * (text.count("\n") + 1))
+        fig.suptitle(text, x=0.0, ha="left", fontsize=8.5)
     return fig
 
 
@@ -621,16 +723,20 @@ def data_panels(fig) -> list:
     return [ax for ax in fig.axes if ax.get_label() != LEGEND_LABEL]
 
 
-def save_figure(fig, out_dir: str | Path, stem: str) -> list[Path]:
-    """Write ``stem``.png and ``stem``.pdf under ``out_dir``; returns both paths."""
-    out_dir = Path(out_dir)
-    out_dir.mkdir(parents=True, exist_ok=True)
-    paths = [out_dir / f"{stem}.png", out_dir / f"{stem}.pdf"]
-    with paper_style():
-        for path in paths:
-            fig.savefig(path, bbox_inches="tight", pad_inches=0.03)
-    plt.close(fig)
-    return paths
+def save_figure(fig, out_dir: str | Path, stem: str, formats: Sequence[str] | None = None) -> list[Path]:
+    """Write ``out_dir``/``stem`` in ``formats`` (None: the active drawing options', by default
+    PNG and PDF), close the figure; returns the paths."""
+    return write_figure(fig, Path(out_dir) / stem, formats)
+
+
+def draw_selected(build: Callable, frame, out_dir: str | Path, stem: str) -> list[Path]:
+    """Build a figure with the active drawing options and save it; [] when it holds none of the
+    panels selected (nothing is written)."""
+    try:
+        fig = build(frame)
+    except NoPanelSelected:
+        return []
+    return save_figure(fig, out_dir, stem)
 
 
 def figure_module(claim: str):

@@ -16,27 +16,47 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from .style import FIGURE_WIDTH, colour, paper_style, save_png_pdf
+from .output import write_figure
+from .panels import NoPanelSelected, name_panel, require_any, selected_panels
+from .style import colour, page_size, paper_style
 
 
 def _load(table) -> pd.DataFrame:
     return table if isinstance(table, pd.DataFrame) else pd.read_csv(Path(table))
 
 
-def draw_leaderboard(table, out_stem, title: str = "Critical mass per learning algorithm") -> list[Path]:
-    """Write ``out_stem``.png and .pdf; returns the two paths."""
+TITLE = "Critical mass per learning algorithm"
+
+
+def draw_leaderboard(table, out_stem, title: str = TITLE) -> list[Path]:
+    """Write ``out_stem`` in the active drawing options' formats (PNG and PDF by default);
+    returns the paths ([] when the leaderboard panel is not among the panels selected)."""
+    try:
+        fig = build_leaderboard(table, title)
+    except NoPanelSelected:
+        return []
+    return write_figure(fig, out_stem)
+
+
+def build_leaderboard(table, title: str = TITLE, panels=None, size=None):
+    """The leaderboard figure of a critical-mass table (a DataFrame or critical_mass.csv): one
+    ``EXPERIMENT: METRIC >= TARGET/leaderboard`` panel per search; ``panels`` and ``size``
+    default to the active drawing options."""
     import matplotlib.pyplot as plt
     from matplotlib.lines import Line2D
 
     frame = _load(table).copy()
     if frame.empty:
         raise ValueError("no critical-mass rows to draw")
-    panels = list(frame.groupby(["experiment", "metric", "target"], sort=False))
-    heights = [max(1.0, 0.28 * len(part) + 0.6) for _, part in panels]
+    require_any(["leaderboard"], selected_panels(panels), title)
+    page = page_size(size)
+    searches = list(frame.groupby(["experiment", "metric", "target"], sort=False))
+    heights = [max(1.0, 0.28 * len(part) + 0.6) for _, part in searches]
     with paper_style():
-        fig, axes = plt.subplots(len(panels), 1, figsize=(FIGURE_WIDTH, sum(heights) + 1.0),
+        fig, axes = plt.subplots(len(searches), 1, figsize=(page.width, sum(heights) + 1.0),
                                  gridspec_kw={"height_ratios": heights}, layout="constrained", squeeze=False)
-        for ax, ((experiment, metric, target), part) in zip(axes[:, 0], panels):
+        for ax, ((experiment, metric, target), part) in zip(axes[:, 0], searches):
+            name_panel(ax, "leaderboard", f"{experiment}: {metric} >= {target:g}")
             part = part.assign(_order=part["alpha_star"].fillna(np.inf)).sort_values("_order", kind="stable")
             y = np.arange(len(part))[::-1]
             finite = pd.concat([part[c] for c in ("alpha_star_lo", "alpha_star_hi", "alpha_star", "theory_alpha_star",
@@ -77,4 +97,4 @@ def draw_leaderboard(table, out_stem, title: str = "Critical mass per learning a
                           label=r"Hardt's $\alpha^*$")]
         fig.legend(handles=handles, loc="outside lower center", ncols=2)
         fig.suptitle(title)
-        return save_png_pdf(fig, out_stem)
+    return fig

@@ -14,7 +14,9 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from .style import FIGURE_WIDTH, colour, paper_style, save_png_pdf
+from .output import write_figure
+from .panels import NoPanelSelected, name_panel, require_any, selected_panels
+from .style import colour, page_size, paper_style
 
 
 #: Left edge of the axis: vacuous bounds and tightness below it are drawn here.
@@ -28,17 +30,34 @@ def _load(table) -> pd.DataFrame:
     return pd.read_parquet(path) if path.suffix == ".parquet" else pd.read_csv(path)
 
 
-def draw_tightness(table, out_stem, title: str = "Stress battery: tightness of theory's predictions"):
-    """Write ``out_stem``.png and .pdf; returns the two paths."""
+TITLE = "Stress battery: tightness of theory's predictions"
+
+
+def draw_tightness(table, out_stem, title: str = TITLE) -> list[Path]:
+    """Write ``out_stem`` in the active drawing options' formats (PNG and PDF by default);
+    returns the paths ([] when the tightness panel is not among the panels selected)."""
+    try:
+        fig = build_tightness(table, title)
+    except NoPanelSelected:
+        return []
+    return write_figure(fig, out_stem)
+
+
+def build_tightness(table, title: str = TITLE, panels=None, size=None):
+    """The tightness figure (one panel, ``tightness``) of a stress table (a DataFrame or the
+    Parquet/CSV file); ``panels`` and ``size`` default to the active drawing options."""
     import matplotlib.pyplot as plt
 
+    require_any(["tightness"], selected_panels(panels), title)
+    page = page_size(size)
     frame = _load(table).copy()
     scenarios = list(dict.fromkeys(frame["scenario"]))
     height = max(3.0, 0.24 * len(scenarios) + 1.6)
     flags = frame["flags"].astype(object).where(frame["flags"].notna(), "").astype(str)  # CSV: all-empty -> NaN
     with paper_style():
-        # double-column width, the legend in a strip under the axes (constrained layout)
-        fig, ax = plt.subplots(figsize=(FIGURE_WIDTH, height), layout="constrained")
+        # the page's width, the legend in a strip under the axes (constrained layout)
+        fig, ax = plt.subplots(figsize=(page.width, height), layout="constrained")
+        name_panel(ax, "tightness")
         rng = np.random.default_rng(0)  # vertical jitter only, so dots of one strip do not overlap
         for i, name in enumerate(scenarios):
             part = frame[frame["scenario"] == name]
@@ -80,4 +99,4 @@ def draw_tightness(table, out_stem, title: str = "Stress battery: tightness of t
         ax.xaxis.set_major_formatter(FuncFormatter(lambda v, _: _tick_text(v)))  # 1e-3, 0.01, 0.1, 1
         ax.xaxis.set_minor_formatter(NullFormatter())
         ax.grid(True, axis="x", which="both", alpha=0.2)
-        return save_png_pdf(fig, out_stem)
+    return fig

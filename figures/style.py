@@ -1,7 +1,10 @@
-"""The paper style shared by every figure: readable fonts, Okabe-Ito colours, thin spines.
+"""The paper style shared by every figure: page sizes, readable fonts, Okabe-Ito colours, thin spines.
 
-Figures are laid out for a DOUBLE-COLUMN page: 7 in wide, three panels per row (about 2.3 in
-each), 8 pt text and 7 pt legends, so they are readable printed at 100% (no shrinking needed).
+Figures are drawn at the width they are printed at, so their text prints at its nominal size
+(8 pt axis text, 9 pt titles, 7 pt ticks and legends) with no shrinking. Two page sizes
+(``SIZES``): ``double`` (the default) spans both columns of a two-column paper, 7.2 in wide with
+three panels per row (2.4 in each); ``single`` fits one column, 3.5 in wide with one panel per
+row. A row holding more panels than the size's columns wraps onto further rows.
 
 Okabe & Ito's eight colours stay distinguishable under the common forms of colour blindness.
 They are ordered strongest first (black, blue, vermillion, bluish green, orange, reddish purple,
@@ -12,6 +15,7 @@ unreadable on white. Markers differ too, so a figure still reads in black and wh
 from __future__ import annotations
 
 from contextlib import contextmanager
+from dataclasses import dataclass
 
 import matplotlib
 
@@ -25,9 +29,28 @@ OKABE_ITO = ("#000000", "#0072B2", "#D55E00", "#009E73", "#E69F00", "#CC79A7", "
 CURVE_COLOURS = OKABE_ITO[:7]
 MARKERS = ("o", "s", "^", "D", "v", "P", "X", "*")
 
-#: Double-column figure width (inches) and the panel grid it holds.
-FIGURE_WIDTH = 7.0
-N_COLUMNS = 3
+
+
+@dataclass(frozen=True)
+class PageSize:
+    """A figure's printed width (inches) and the panel columns that fit it."""
+
+    name: str
+    width: float
+    columns: int
+
+    @property
+    def panel_width(self) -> float:
+        return self.width / self.columns
+
+
+#: The page sizes a figure is drawn at: one column or both columns of a two-column paper.
+SIZES = {"single": PageSize("single", 3.5, 1), "double": PageSize("double", 7.2, 3)}
+DEFAULT_SIZE = "double"
+
+#: The default (double-column) figure width (inches) and the panel grid it holds.
+FIGURE_WIDTH = SIZES[DEFAULT_SIZE].width
+N_COLUMNS = SIZES[DEFAULT_SIZE].columns
 PANEL_WIDTH = FIGURE_WIDTH / N_COLUMNS
 PANEL_HEIGHT = 1.9
 #: Theory curves are thinner than the data's error bars so the measurements stay in front.
@@ -81,15 +104,12 @@ def marker(i: int) -> str:
     return MARKERS[i % len(MARKERS)]
 
 
-def save_png_pdf(fig, out_stem) -> list:
-    """Write ``out_stem``.png and .pdf (tight bounding box, the paper's small padding), close the
-    figure, and return the two paths."""
-    from pathlib import Path
+def page_size(name: str | None = None) -> PageSize:
+    """The page size called ``name`` (None: the active drawing options' size, else double)."""
+    from collective_action.errors import check_choice
 
-    stem = Path(out_stem)
-    stem.parent.mkdir(parents=True, exist_ok=True)
-    paths = [stem.with_suffix(".png"), stem.with_suffix(".pdf")]
-    for p in paths:
-        fig.savefig(p, bbox_inches="tight", pad_inches=0.03)
-    plt.close(fig)
-    return paths
+    if name is None:
+        from .options import current
+
+        name = current().size
+    return SIZES[check_choice("figure size", name, SIZES)]

@@ -1,0 +1,56 @@
+"""Writing a drawn figure to files: the one place every figure is saved.
+
+Raster PNG (for screens and HTML reports) and vector PDF and SVG (for papers: text stays text,
+PDFs embed TrueType fonts). Every figure is saved with a tight bounding box and the paper's small
+padding, in the paper style, then closed.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Iterable, Sequence
+
+from collective_action.errors import InputError
+
+from .style import paper_style
+
+import matplotlib.pyplot as plt  # noqa: E402  (style sets the Agg backend first)
+
+#: The file formats a figure can be written in.
+FORMATS = ("png", "pdf", "svg")
+#: What every command writes unless asked otherwise.
+DEFAULT_FORMATS = ("png", "pdf")
+
+
+def check_formats(formats: Iterable[str]) -> tuple[str, ...]:
+    """The formats, lower-cased, each once, in the order given; InputError for an unknown one."""
+    out: list[str] = []
+    for name in formats:
+        key = str(name).strip().lower().lstrip(".")
+        if key not in FORMATS:
+            raise InputError(f"unknown figure format {name!r}; choose one of: {', '.join(FORMATS)}")
+        if key not in out:
+            out.append(key)
+    if not out:
+        raise InputError(f"no figure format given; choose from: {', '.join(FORMATS)}")
+    return tuple(out)
+
+
+def write_figure(fig, out_stem: str | Path, formats: Sequence[str] | None = None, dpi: float | None = None,
+                 close: bool = True) -> list[Path]:
+    """Write ``out_stem``.<format> for every format (None: the active drawing options' formats);
+    ``dpi`` sets the PNG resolution (None: the style's 200). Closes the figure unless ``close`` is
+    False; returns the paths in the order of the formats."""
+    if formats is None:
+        from .options import current
+
+        formats = current().formats
+    stem = Path(out_stem)
+    stem.parent.mkdir(parents=True, exist_ok=True)
+    paths = [stem.with_name(f"{stem.name}.{fmt}") for fmt in check_formats(formats)]
+    with paper_style():
+        for path in paths:
+            fig.savefig(path, bbox_inches="tight", pad_inches=0.03, **({"dpi": dpi} if dpi else {}))
+    if close:
+        plt.close(fig)
+    return paths
