@@ -8,6 +8,18 @@ Example ``config`` section::
     learner: {name: jtt, hparams: {T: 1, upweight: 20}}
     train: {model: mlp, epochs: 3, batch_size: 128, lr: 0.05, momentum: 0.9}
     selection: {validation: clean, metric: last}
+
+Several collectives (docs/several.md) are a list ``collectives:`` in the shared vocabulary of
+:mod:`collective_action.several`: ``collective:`` gives collective 0's alpha, target and strategy,
+entry 0 its ``signal`` and ``noise``, entries 1.. all of theirs; ``shares`` and ``noise`` are the
+grid-able overrides::
+
+    collective: {alpha: 0.05, target: 0}
+    collectives:
+      - {signal: {kind: patch, place: corner, size: 3}, noise: {share: 0.2, kind: corrupted-signal}}
+      - {alpha: 0.05, target: 1, signal: {kind: patch, place: top-left, size: 3}}
+    shares: {}
+    noise: {}
 """
 
 from __future__ import annotations
@@ -17,6 +29,7 @@ from typing import Literal
 from pydantic import Field, PrivateAttr, field_validator, model_serializer, model_validator
 
 from collective_action.experiment import CollectiveSpec, StrictModel
+from collective_action.several import CollectiveItem, without_unused
 
 DATASETS = ("fashion-mnist", "digits", "mnist1d", "idx", "spurious", "dominoes")
 
@@ -129,6 +142,16 @@ class EmpiricalConfig(StrictModel):
     train: TrainSpec = Field(default_factory=TrainSpec)
     selection: SelectionSpec = Field(default_factory=SelectionSpec)
     series: str | None = Field(None, description="label of the curve this row belongs to (default: from learner)")
+    collectives: list[CollectiveItem[SignalSpec]] | None = Field(
+        None, description="several collectives (collective_action.several): entry 0 completes collective: with "
+                          "its signal and noise, entries 1.. give alpha, target, strategy, signal and noise")
+    shares: dict[int, float] = Field(default_factory=dict, description="with collectives: index -> alpha (grid-able)")
+    noise: dict[int, float] = Field(default_factory=dict, description="with collectives: index -> noise share (grid-able)")
+
+    @model_serializer(mode="wrap")
+    def _without_unused(self, handler):
+        # a configuration without collectives keeps the identity (cell id) it had before the fields existed
+        return without_unused(handler(self))
 
     @field_validator("series")
     @classmethod
@@ -143,4 +166,15 @@ class EmpiricalConfig(StrictModel):
         if self.learner.name == "dp-sgd" and self.train.model == "resnet":
             raise ValueError("learner 'dp-sgd' cannot train model 'resnet' (batch norm mixes the points of a "
                              "batch); use linear, mlp or cnn")
+        return self
+
+    @model_validator(mode="after")
+    def _several(self):
+        if self.collectives is None:
+            if self.shares or self.noise:
+                raise ValueError("shares and noise override entries of collectives; there is none")
+            return self
+        from .several import check_config
+
+        check_config(self)
         return self

@@ -83,11 +83,13 @@ def check_cells(cells: list[Cell]) -> None:
     a patch that does not fit, or a target that is not a class is an InputError naming it.
     """
     from .runner import build_signal
+    from .several import check_targets, collectives_of
 
     seen: set[str] = set()
     for cell in cells:
         cfg = cell.validated_config()
-        key = cfg.model_dump_json(include={"data", "signal", "collective"}, exclude={"collective": {"alpha"}})
+        key = cfg.model_dump_json(include={"data", "signal", "collective", "collectives"},
+                                  exclude={"collective": {"alpha"}})
         if key in seen:
             continue
         seen.add(key)
@@ -96,6 +98,11 @@ def check_cells(cells: list[Cell]) -> None:
         if cfg.collective.target >= ds.n_classes:
             raise InputError(f"collective.target {cfg.collective.target} is not a class of {ds.name} "
                              f"(0..{ds.n_classes - 1})")
+        if cfg.collectives is not None:  # every collective's signal fits the data, every target is a class
+            specs = collectives_of(cfg)
+            for c in specs:
+                build_signal(cfg, ds, c.signal)
+            check_targets(specs, ds)
 
 
 register_pillar(Pillar("empirical", EmpiricalConfig, run_cells, check_cells))

@@ -8,7 +8,9 @@ particular algorithm; its name, hyper-parameters, rule, statistic and theory liv
 
 Every fit returns a :class:`FitReport`: the weight ledger (the collective's measured share of
 the total training weight, per epoch) and the per-epoch membership sums of the algorithm's
-statistic, so that theory's prediction can be read at the selected epoch.
+statistic, so that theory's prediction can be read at the selected epoch. With several
+collectives (``FitContext.other_members``) the report carries one such report per other
+collective as well (``FitReport.others``), read from the same training.
 """
 
 from __future__ import annotations
@@ -41,6 +43,7 @@ class FitContext:
     n_groups: int = 0
     on_epoch_end: Callable[[nn.Module, int], None] | None = None
     augment: Callable | None = None       # transform of every training batch (empirical/augment.py)
+    other_members: tuple = ()             # several collectives: a bool mask per collective after the first
     model_spec: tuple | None = None       # what make_model builds; None: stage 1 is never reused
     augment_spec: tuple = ()              # the augmentation's settings (part of stage 1's cache key)
 
@@ -54,6 +57,7 @@ class FitReport:
     # per-epoch [member_sum, member_count, base_sum, base_count] of the statistic
     stats: list[list[float]] = field(default_factory=list)
     extra: dict = field(default_factory=dict)   # algorithm-specific columns (DP-SGD: the privacy spent)
+    others: list = field(default_factory=list)  # several collectives: a FitReport per other collective
 
     def measured(self, upto: int | None = None) -> float:
         return self.ledger.share(upto)
@@ -89,6 +93,35 @@ def _uniform(losses, idx, epoch):
     return torch.ones_like(losses)
 
 
+class _Ledgers:
+    """Several weight ledgers fed by one training loop (one per collective)."""
+
+    def __init__(self, ledgers: list[WeightLedger]):
+        self.ledgers = ledgers
+
+    def start_epoch(self):
+        for ledger in self.ledgers:
+            ledger.start_epoch()
+
+    def add(self, weights, idx):
+        for ledger in self.ledgers:
+            ledger.add(weights, idx)
+
+
+def _bookkeeping(ctx: FitContext):
+    """The ledger the loop feeds, and a (ledger, statistic) pair per collective (the first is ctx.members')."""
+    masks = (ctx.members,) + tuple(ctx.other_members)
+    pairs = [(WeightLedger(m), _StatAccumulator(m)) for m in masks]
+    loop_ledger = pairs[0][0] if len(pairs) == 1 else _Ledgers([p[0] for p in pairs])
+    return loop_ledger, pairs
+
+
+def _report(model, pairs, extra=None) -> FitReport:
+    (ledger, statistic), rest = pairs[0], pairs[1:]
+    return FitReport(model, ledger, statistic.rows, extra or {},
+                     [FitReport(model, other, stat.rows) for other, stat in rest])
+
+
 def fit(alg: Algorithm, ctx: FitContext) -> FitReport:
     """Train ``alg`` on ``ctx``'s data; the main model is returned in the report."""
     if alg.private:
@@ -111,19 +144,19 @@ def fit(alg: Algorithm, ctx: FitContext) -> FitReport:
     state = alg.start(Start(labels=ctx.y, dtype=ctx.x.dtype, groups=groups, n_groups=n_groups,
                             stage1_errors=errors))
     models = {name: ctx.make_model() for name in alg.models}  # creation order = initialisation order
-    ledger = WeightLedger(ctx.members)
-    statistic = _StatAccumulator(ctx.members)
+    ledger, pairs = _bookkeeping(ctx)
 
     def weigh(losses, idx, epoch):
         weights, stat = alg.weigh(state, losses, idx)
         if stat is not None:
-            statistic.add(stat, idx, epoch)
+            for _, statistic in pairs:
+                statistic.add(stat, idx, epoch)
         weights["main"] = weights["main"] / alg.normaliser(state)
         return weights
 
     train_epochs(models, ctx.x, ctx.y, weigh, ctx.optim, ctx.generator, ledger, ctx.on_epoch_end,
                  loss_fn=alg.loss, augment=ctx.augment)
-    return FitReport(models["main"], ledger, statistic.rows)
+    return _report(models["main"], pairs)
 
 
 def _fit_private(alg: Algorithm, ctx: FitContext) -> FitReport:
@@ -136,7 +169,7 @@ def _fit_private(alg: Algorithm, ctx: FitContext) -> FitReport:
     private_model, optimizer = make_private(model, make_optimizer(model, ctx.optim), max_grad_norm=p.max_grad_norm,
                                             noise_multiplier=p.noise_multiplier, batch_size=ctx.optim.batch_size,
                                             generator=ctx.generator)
-    ledger = WeightLedger(ctx.members)
+    ledger, pairs = _bookkeeping(ctx)
     on_epoch_end = None if ctx.on_epoch_end is None else (lambda m, epoch: ctx.on_epoch_end(model, epoch))
     train_epochs(private_model, ctx.x, ctx.y, _uniform, ctx.optim, ctx.generator, ledger, on_epoch_end,
                  optimizer=optimizer, batches=poisson_batches, augment=ctx.augment)
@@ -147,9 +180,9 @@ def _fit_private(alg: Algorithm, ctx: FitContext) -> FitReport:
     private_model.remove_hooks()  # the model is evaluated and copied as a plain module from here on
     for param in model.parameters():
         param.grad_sample = None
-    return FitReport(model, ledger, [], {"dp_epsilon": eps, "dp_delta": p.delta, "dp_sample_rate": q,
-                                         "dp_steps": steps, "dp_noise_multiplier": p.noise_multiplier,
-                                         "dp_max_grad_norm": p.max_grad_norm})
+    return _report(model, pairs, {"dp_epsilon": eps, "dp_delta": p.delta, "dp_sample_rate": q,
+                                  "dp_steps": steps, "dp_noise_multiplier": p.noise_multiplier,
+                                  "dp_max_grad_norm": p.max_grad_norm})
 
 
 def make_learner(name: str, hparams: dict | None = None) -> Algorithm:

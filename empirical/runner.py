@@ -5,6 +5,8 @@ train every hyper-parameter candidate of the learner with epoch-wise selection o
 validation set (:mod:`.selection`), then evaluate the selected model on clean test points
 (clean, worst-class, worst-group accuracy) and on signal-carrying test points (success), and
 read the collective's measured training weight and theory's prediction at the selected epoch.
+With several collectives (``collectives:``, :mod:`.several`) the same model gives one row per
+collective and validation policy: its own success, weight and prediction, the shared clean accuracy.
 """
 
 from __future__ import annotations
@@ -30,6 +32,7 @@ from .learners import FitContext, fit, make_learner
 from .metrics import accuracy, success_rate, worst_class_accuracy, worst_subset_accuracy
 from .models import build_model
 from .selection import Selector
+from .several import check_targets, collectives_of, layout_of, planters, prepare_several, signal_text
 from .signals import make_signal
 from .splits import PreparedData, prepare, subsample_test
 from .train import OptimConfig, predict, resolve_device, to_tensor
@@ -47,8 +50,9 @@ def build_dataset(cfg: EmpiricalConfig) -> Dataset:
     return load_dataset(d.name, d.data_dir)
 
 
-def build_signal(cfg: EmpiricalConfig, ds: Dataset):
-    s = cfg.signal
+def build_signal(cfg: EmpiricalConfig, ds: Dataset, spec=None):
+    """The signal callable of ``spec`` (default: the configuration's ``signal:``) on ``ds``."""
+    s = cfg.signal if spec is None else spec
     place = list(s.place) if isinstance(s.place, list) else s.place
     # Images live in [0, 1] and are clipped; MNIST-1D features are standardised, so not clipped.
     return make_signal(s.kind, ds.input_shape, place=place, size=s.size, high=s.high, low=s.low,
@@ -108,12 +112,26 @@ def train_and_select(cfg: EmpiricalConfig, seed: int, device: str = "cpu", *, ex
         t = cfg.train
         ctx = FitContext(run.make_model, run.x, run.y, run.members, run.optim, run.generator, run.ds.n_classes,
                          run.groups, run.data.n_groups, on_epoch_end=run.end_of_epoch,
-                         augment=make_augment(t.augment.shift, t.augment.flip),
+                         augment=make_augment(t.augment.shift, t.augment.flip), other_members=run.other_members,
                          model_spec=(t.model, run.ds.input_shape, run.ds.n_classes, t.width, t.depth),
                          augment_spec=(t.augment.shift, t.augment.flip))
         run.reports.append(fit(learner, ctx))
         run.learners.append(learner)
     return run.rows(experiment, cell_id)
+
+
+@dataclass
+class Measured:
+    """One collective as a run measures it (the only one, or one of several)."""
+
+    spec: object                     # collective_action.several.Resolved
+    collective: Collective
+    x_success: np.ndarray            # every test point with its signal planted: g(x), x ~ P0
+    x_signal: torch.Tensor           # the same, on the device
+    attack_mask: torch.Tensor        # test points whose label is not its y* (attack success)
+    members: torch.Tensor            # bool per training point
+    alpha_realised: float
+    trajectory: list = field(default_factory=list)  # success per candidate and epoch; diagnostic only
 
 
 @dataclass
@@ -125,23 +143,35 @@ class Run:
     device: torch.device
     no_collective: bool
     ds: Dataset
-    collective: Collective
+    measured: list[Measured]         # collective 0 first
     policies: tuple[str, ...]
     data: PreparedData
-    x_success: np.ndarray            # every test point with the signal planted: g(x), x ~ P0
-    attack_mask: torch.Tensor        # test points whose label is not y* (attack success)
     x: torch.Tensor
     y: torch.Tensor
-    members: torch.Tensor
     groups: torch.Tensor | None
     selectors: list[Selector]
     optim: OptimConfig
     generator: torch.Generator
-    x_signal: torch.Tensor
     started: float
     reports: list = field(default_factory=list)
     learners: list = field(default_factory=list)
-    success_by_epoch: list = field(default_factory=list)  # diagnostic only: never used for selection
+
+    @property
+    def several(self) -> bool:
+        """Whether the configuration lists its collectives (one row per collective, with their columns)."""
+        return self.cfg.collectives is not None
+
+    @property
+    def collective(self) -> Collective:
+        return self.measured[0].collective
+
+    @property
+    def members(self) -> torch.Tensor:
+        return self.measured[0].members
+
+    @property
+    def other_members(self) -> tuple:
+        return tuple(m.members for m in self.measured[1:])
 
     def make_model(self):
         t = self.cfg.train
@@ -150,16 +180,17 @@ class Run:
     def start_candidate(self, index: int) -> None:
         for selector in self.selectors:
             selector.candidate = index
-        self.success_by_epoch.append([])
+        for m in self.measured:
+            m.trajectory.append([])
 
     def end_of_epoch(self, model, epoch: int) -> None:
         for selector in self.selectors:
             selector(model, epoch)
-        self.success_by_epoch[-1].append(
-            round(success_rate(predict(model, self.x_signal), self.collective.target), 4))
+        for m in self.measured:
+            m.trajectory[-1].append(round(success_rate(predict(model, m.x_signal), m.collective.target), 4))
 
     def rows(self, experiment: str, cell_id: str) -> list[ResultRow]:
-        """Evaluate the model each selector chose; one row per validation policy."""
+        """Evaluate the model each selector chose; one row per validation policy (and collective)."""
         cfg, data, dev = self.cfg, self.data, self.device
         train_seconds = time.perf_counter() - self.started
         rows = []
@@ -170,55 +201,70 @@ class Run:
             report, learner = self.reports[choice.candidate], self.learners[choice.candidate]
             upto = choice.epoch + 1
             pred_test = predict(choice.model, x_test)
-            pred_signal = predict(choice.model, self.x_signal)
-            success = success_rate(pred_signal, self.collective.target)
-            attack = success_rate(pred_signal[self.attack_mask], self.collective.target)
+            clean = accuracy(pred_test, y_test)
             worst_group = math.nan if g_test is None else worst_subset_accuracy(pred_test, y_test, g_test)
-
-            alpha_real = data.alpha_realised
-            measured = report.measured(upto) if not self.no_collective else math.nan
-            collective_mean, base_mean = report.stat_means(upto)
-            predicted = math.nan if self.no_collective else learner.predict_alpha_eff(
-                alpha_real, collective_mean, base_mean)
-            stat_columns = {"e_star": math.nan, "e0": math.nan, "tail_share": math.nan}
-            if learner.statistic is not None:
-                names = learner.stat_columns
-                stat_columns[names[0]] = collective_mean
-                if names[1]:
-                    stat_columns[names[1]] = base_mean
+            worst_class = worst_class_accuracy(pred_test, y_test)
             hparams = learner.params.model_dump()
-
-            n_success = len(self.x_success)
-            rows.append(ResultRow(
-                experiment=experiment, pillar="empirical", config=cfg.model_dump(mode="json"), seed=int(self.seed),
-                alpha=0.0 if self.no_collective else float(cfg.collective.alpha), learner=cfg.learner.name,
-                success=success, clean_accuracy=accuracy(pred_test, y_test), worst_group_accuracy=worst_group,
-                alpha_eff_predicted=predicted, alpha_eff_measured=measured, attack_success=attack, cell_id=cell_id,
-                extra={
+            for k, m in enumerate(self.measured):
+                own = report if k == 0 else report.others[k - 1]  # the same training, collective k's bookkeeping
+                target = m.collective.target
+                pred_signal = predict(choice.model, m.x_signal)
+                success = success_rate(pred_signal, target)
+                attack = success_rate(pred_signal[m.attack_mask], target)
+                alpha_real = m.alpha_realised
+                measured = own.measured(upto) if not self.no_collective else math.nan
+                collective_mean, base_mean = own.stat_means(upto)
+                predicted = math.nan if self.no_collective else learner.predict_alpha_eff(
+                    alpha_real, collective_mean, base_mean)
+                stat_columns = {"e_star": math.nan, "e0": math.nan, "tail_share": math.nan}
+                if learner.statistic is not None:
+                    names = learner.stat_columns
+                    stat_columns[names[0]] = collective_mean
+                    if names[1]:
+                        stat_columns[names[1]] = base_mean
+                n_success = len(m.x_success)
+                extra = {
                     "series": series_label(cfg, policy),
                     "success_se": math.sqrt(success * (1 - success) / n_success) if n_success else math.nan,
                     "success_theory": math.nan, "success_bound": math.nan,
-                    "worst_class_accuracy": worst_class_accuracy(pred_test, y_test),
+                    "worst_class_accuracy": worst_class,
                     "alpha_realised": 0.0 if self.no_collective else alpha_real,
                     **stat_columns,
-                    "alpha_eff_trajectory": json.dumps([round(v, 6) for v in report.ledger.trajectory()]),
-                    "success_trajectory": json.dumps(self.success_by_epoch),
+                    "alpha_eff_trajectory": json.dumps([round(v, 6) for v in own.ledger.trajectory()]),
+                    "success_trajectory": json.dumps(m.trajectory),
                     "val_scores": json.dumps([[c, e, round(v, 4)] for c, e, v in selector.history]),
                     "selected_epoch": choice.epoch, "selected_candidate": choice.candidate,
                     "selected_hparams": json.dumps(hparams, sort_keys=True),
                     "val_score": choice.score, "dataset": self.ds.name, "model": cfg.train.model,
-                    "signal": signal_label(cfg),
+                    "signal": signal_text(m.spec.signal, m.spec.strategy) if self.several else signal_label(cfg),
                     "validation": policy, "selection_metric": cfg.selection.metric,
                     "backend": "torch", "device": str(dev), "n_train": int(len(data.y_train)),
                     "n_test": int(len(data.y_test)), "epochs": cfg.train.epochs, "train_seconds": train_seconds,
                     **report.extra,
-                },
-            ))
+                }
+                if self.several:
+                    extra.update(self._several_columns(k))
+                rows.append(ResultRow(
+                    experiment=experiment, pillar="empirical", config=cfg.model_dump(mode="json"),
+                    seed=int(self.seed), alpha=0.0 if self.no_collective else float(m.spec.alpha),
+                    learner=cfg.learner.name, success=success, clean_accuracy=clean, worst_group_accuracy=worst_group,
+                    alpha_eff_predicted=predicted, alpha_eff_measured=measured, attack_success=attack,
+                    cell_id=cell_id, extra=extra,
+                ))
         return rows
+
+    def _several_columns(self, k: int) -> dict:
+        """Columns of collective k's row that place it among the others (as the simulator's several rows)."""
+        specs = [m.spec for m in self.measured]
+        c = specs[k]
+        return {"collective": k, "target": c.target, "strategy": c.strategy, "noise": c.noise, "noise_kind": c.kind,
+                "alpha_effective": self.measured[k].alpha_realised * (1 - c.noise),
+                "signal_layout": layout_of(specs), "alphas": json.dumps([d.alpha for d in specs]),
+                **{f"alpha_{j}": d.alpha for j, d in enumerate(specs)}}
 
 
 def setup_run(cfg: EmpiricalConfig, seed: int, device: str = "cpu", *, no_collective: bool = False) -> Run:
-    """Data, collective, validation selectors and seeded generators for one (configuration, seed).
+    """Data, collectives, validation selectors and seeded generators for one (configuration, seed).
 
     Seeding is fixed here so that every way of training the run (one model at a time, or many
     stacked) starts from the same weights and visits the batches in the same order.
@@ -226,17 +272,32 @@ def setup_run(cfg: EmpiricalConfig, seed: int, device: str = "cpu", *, no_collec
     started = time.perf_counter()
     dev = resolve_device(device)
     ds = subsample_test(build_dataset(cfg), cfg.data.test_size, cfg.data.data_seed)
-    signal = build_signal(cfg, ds)
-    collective = Collective(cfg.collective.alpha, cfg.collective.target, signal, cfg.collective.strategy)
+    specs = collectives_of(cfg)
+    signals = [build_signal(cfg, ds, c.signal if cfg.collectives is not None else None) for c in specs]
+    collective = Collective(cfg.collective.alpha, cfg.collective.target, signals[0], cfg.collective.strategy)
     if collective.target >= ds.n_classes:
         raise InputError(f"collective.target {collective.target} is not a class of {ds.name} (0..{ds.n_classes - 1})")
+    check_targets(specs, ds)
     policies = policies_of(cfg)
-    splits = [prepare(ds, None if no_collective else collective, np.random.default_rng([int(seed), 7]),
+    several = cfg.collectives is not None and not no_collective
+    planted = planters(specs, signals)
+    splits = [prepare_several(ds, planted, np.random.default_rng([int(seed), 7]), train_size=cfg.data.train_size,
+                              val_size=cfg.data.val_size, validation=policy) if several else
+              prepare(ds, None if no_collective else collective, np.random.default_rng([int(seed), 7]),
                       train_size=cfg.data.train_size, val_size=cfg.data.val_size, validation=policy)
               for policy in policies]
     data = splits[0]
-    # success is measured over every test point (x ~ P0); attack success over those not of class y*
-    x_success = signal(ds.x_test)
+    measured = []
+    for k, (spec, p) in enumerate(zip(specs, planted)):
+        mine = data.members if not several else data.membership == k
+        # success is measured over every test point (x ~ P0); attack success over those not of class y*
+        x_success = p.collective.signal(ds.x_test)
+        measured.append(Measured(
+            spec=spec, collective=collective if k == 0 else p.collective, x_success=x_success,
+            x_signal=to_tensor(x_success, dev),
+            attack_mask=torch.as_tensor(ds.y_test != p.collective.target, device=dev),
+            members=torch.as_tensor(mine, device=dev),
+            alpha_realised=data.alpha_realised if not several else float(mine.mean())))
     selectors = []
     for split in splits:
         g_val = None if split.groups_val is None else to_tensor(split.groups_val, dev, torch.long)
@@ -247,14 +308,11 @@ def setup_run(cfg: EmpiricalConfig, seed: int, device: str = "cpu", *, no_collec
                         epochs=t.epochs)
     torch.manual_seed(int(seed))  # model initialisation draws from the global generator
     return Run(
-        cfg=cfg, seed=int(seed), device=dev, no_collective=no_collective, ds=ds, collective=collective,
-        policies=policies, data=data, x_success=x_success,
-        attack_mask=torch.as_tensor(ds.y_test != collective.target, device=dev),
+        cfg=cfg, seed=int(seed), device=dev, no_collective=no_collective, ds=ds, measured=measured,
+        policies=policies, data=data,
         x=to_tensor(data.x_train, dev), y=to_tensor(data.y_train, dev, torch.long),
-        members=torch.as_tensor(data.members, device=dev),
         groups=None if data.groups_train is None else to_tensor(data.groups_train, dev, torch.long),
-        selectors=selectors, optim=optim, generator=torch.Generator().manual_seed(int(seed)),
-        x_signal=to_tensor(x_success, dev), started=started,
+        selectors=selectors, optim=optim, generator=torch.Generator().manual_seed(int(seed)), started=started,
     )
 
 
@@ -272,7 +330,8 @@ def batch_key(cfg: EmpiricalConfig) -> str | None:
     that differ only in alpha and seed share data shape, architecture and schedule.
     """
     if (cfg.learner.name != "erm" or cfg.train.model != "mlp" or cfg.learner.candidates
-            or cfg.selection.metric != "last" or cfg.train.augment.shift or cfg.train.augment.flip):
+            or cfg.selection.metric != "last" or cfg.train.augment.shift or cfg.train.augment.flip
+            or cfg.collectives is not None):  # several collectives: one row per collective, trained alone
         return None
     dump = cfg.model_dump(mode="json")
     dump["collective"].pop("alpha")

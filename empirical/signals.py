@@ -120,3 +120,31 @@ def make_signal(kind: str, input_shape: tuple[int, ...], *, place="corner", size
     if not (0 <= row <= (0 if vector else height - size) and 0 <= col <= width - size):
         raise InputError(f"signal.place {place!r} puts the patch outside inputs of shape {tuple(input_shape)}")
     return PatchSignal(row, col, int(size), float(high), float(low))
+
+
+def corrupt(signal, x: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+    """``x`` with a corrupted copy of ``signal`` planted on each row (a deviating member's mistake).
+
+    A patch is planted with its top-left pixel drawn uniformly from every other place it fits in
+    the input (vectors: every other start column), so most corrupted patches sit elsewhere and some
+    overlap the true one; a global pattern is replaced by a fresh random +-1 pattern per row.
+    """
+    if isinstance(signal, GlobalSignal):
+        noise = rng.choice(np.array([-1.0, 1.0], dtype=np.float32), size=np.shape(x))
+        out = np.asarray(x, dtype=np.float32) + np.float32(signal.amplitude) * noise
+        return np.clip(out, 0.0, 1.0) if signal.clip else out
+    if not isinstance(signal, PatchSignal):
+        raise InputError(f"no corrupted form of signal {signal!r}")
+    out = np.array(x, dtype=np.float32, copy=True)
+    vector = out.ndim == 2
+    height, width = (1, out.shape[-1]) if vector else out.shape[-2:]
+    rows, cols = height - signal.size + 1, width - signal.size + 1
+    own = signal.row * cols + signal.col
+    if rows * cols < 2:
+        raise InputError(f"a {signal.size}-pixel patch has no other place in inputs of shape {out.shape[1:]}")
+    draw = rng.integers(0, rows * cols - 1, size=len(out))
+    draw = draw + (draw >= own)  # every place but the patch's own, uniformly
+    for i, place in enumerate(draw):
+        moved = PatchSignal(int(place // cols), int(place % cols), signal.size, signal.high, signal.low)
+        out[i:i + 1] = moved(out[i:i + 1])
+    return out

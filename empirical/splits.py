@@ -42,6 +42,7 @@ class PreparedData:
     groups_val: np.ndarray | None = None
     groups_test: np.ndarray | None = None
     n_groups: int = 0
+    membership: np.ndarray | None = None  # several collectives: the collective of each training point (-1: none)
 
     @property
     def alpha_realised(self) -> float:
@@ -64,14 +65,8 @@ def subsample_test(ds: Dataset, size: int | None, seed: int) -> Dataset:
                    groups_test=None if ds.groups_test is None else ds.groups_test[keep])
 
 
-def prepare(ds: Dataset, collective: Collective | None, rng: np.random.Generator, *,
-            train_size: int | None = None, val_size: int = 1000,
-            validation: str = "clean") -> PreparedData:
-    """Split ``ds`` and plant ``collective`` (None: no collective) in the training split."""
-    check_choice("validation", validation, VALIDATION_POLICIES)
-    if collective is not None and collective.target >= ds.n_classes:
-        raise InputError(f"collective.target {collective.target} is not a class of {ds.name} "
-                         f"(0..{ds.n_classes - 1})")
+def split(ds: Dataset, rng: np.random.Generator, *, train_size: int | None = None, val_size: int = 1000):
+    """Steps (1) and (2): (x_train, y_train, groups_train, x_val, y_val, groups_val), nothing planted."""
     x_tr, y_tr, g_tr = ds.x_train, ds.y_train, ds.groups_train
     if ds.x_val is not None:
         x_val, y_val, g_val = ds.x_val, ds.y_val, ds.groups_val
@@ -90,6 +85,18 @@ def prepare(ds: Dataset, collective: Collective | None, rng: np.random.Generator
             keep = np.sort(rng.choice(keep, size=train_size, replace=False))
     x_tr, y_tr = x_tr[keep], y_tr[keep]
     g_tr = None if g_tr is None else g_tr[keep]
+    return x_tr, y_tr, g_tr, x_val, y_val, g_val
+
+
+def prepare(ds: Dataset, collective: Collective | None, rng: np.random.Generator, *,
+            train_size: int | None = None, val_size: int = 1000,
+            validation: str = "clean") -> PreparedData:
+    """Split ``ds`` and plant ``collective`` (None: no collective) in the training split."""
+    check_choice("validation", validation, VALIDATION_POLICIES)
+    if collective is not None and collective.target >= ds.n_classes:
+        raise InputError(f"collective.target {collective.target} is not a class of {ds.name} "
+                         f"(0..{ds.n_classes - 1})")
+    x_tr, y_tr, g_tr, x_val, y_val, g_val = split(ds, rng, train_size=train_size, val_size=val_size)
 
     if collective is None:
         members = np.zeros(len(y_tr), dtype=bool)

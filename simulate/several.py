@@ -2,12 +2,19 @@
 
 Section ``several:`` holds the problem (n_points, n_labels, concentration, problem_seed: P0 and
 collective 0's signal map are family 1's :func:`~collective_action.simulate.discrete.random_problem`)
-and a list ``collectives:``. Entry 0 is the file's ``collective:`` (its alpha and target come from
-there, so ``collective.alpha`` is the swept share); entries 1.. give their own ``alpha`` and
-``target``. Every entry sets its signal (``signal_size`` random signal points, ``signal: disjoint``
-to keep them off earlier collectives' signal points, ``same_signal_as: j`` for a tug of war, or an
-explicit ``g``) and its coordination noise (``noise``: the share of members who deviate,
-``noise_kind``: one of theory.several.NOISE_KINDS).
+and a list ``collectives:`` in the shared vocabulary (:mod:`collective_action.several`)::
+
+    collectives:
+      - {signal: {size: 2}, noise: {share: 0.2, kind: corrupted-signal}}     # alpha, target: collective:
+      - {alpha: 0.1, target: 2, signal: {same_as: 0}}                         # a tug of war
+
+Entry 0 is the file's ``collective:`` (its alpha and target come from there, so
+``collective.alpha`` is the swept share); entries 1.. give their own ``alpha`` and ``target``.
+A signal (:class:`DiscreteSignal`) is ``size`` random signal points (``points: disjoint`` keeps
+them off earlier collectives' signal points, ``any`` does not), ``same_as: j`` (a tug of war), or
+an explicit map ``g``. The earlier flat entries (``signal_size``, ``signal: disjoint | any``,
+``same_signal_as``, ``g``, ``noise``, ``noise_kind``: :class:`SeveralCollective`) still read the
+same; one list is written one way.
 
 Grid paths cannot index lists (collective_action.experiment.set_dotted), so ``several.shares`` maps a
 collective's index (>= 1) to its share (given there or in the entry, not both) and ``several.noise``
@@ -18,7 +25,9 @@ fills in). A whole list can be a grid axis too (``several.collectives``: one lis
 Training is multinomial counts (n = 10^7 costs one draw per collective) and the plug-in learner:
 the argmax of the counts under theory.several's tie rule (tol = 0). With one collective and no
 noise the draws, in order, are those of family 1's ``sample_counts`` and ``run_plug_in``, so the
-numbers equal the ``discrete-counts`` plug-in path for the same problem and seed.
+numbers equal the ``discrete-counts`` plug-in path for the same problem and seed. A collective
+with corrupted-signal deviators is drawn member by member (x ~ P0, deviate with probability
+eta, a uniform point other than g(x)), not from theory's table, so the family checks that table.
 
 One cell gives one row per collective (extra column ``collective`` = its index): measured success
 and its standard error, exact Bayes success of the training law at the realised shares
@@ -31,13 +40,14 @@ from __future__ import annotations
 
 import json
 import math
-from typing import Literal, Optional
+from typing import Annotated, Literal, Optional, Union
 
 import numpy as np
-from pydantic import Field, field_validator
+from pydantic import Discriminator, Field, Tag, field_validator
 
 from collective_action.errors import InputError
 from collective_action.experiment import StrictModel
+from collective_action.several import CollectiveItem, Noise, Resolved, resolve
 from collective_action.results import ResultRow
 from collective_action.simulate import discrete as fam1
 from collective_action.simulate.backend import Backend
@@ -46,8 +56,18 @@ from collective_action.theory import several as sev
 _TRAIN_STREAM, _TEST_STREAM, _SIGNAL_STREAM = 0, 1, 8
 
 
+class DiscreteSignal(StrictModel):
+    """A collective's signal map g on the discrete problem."""
+
+    size: int = Field(2, ge=1, description="number of random signal points")
+    points: Literal["disjoint", "any"] = Field("disjoint", description="off earlier collectives' signal points, or anywhere")
+    same_as: Optional[int] = Field(None, ge=0, description="reuse an earlier collective's signal map (a tug of war)")
+    g: Optional[list[int]] = Field(None, description="explicit signal map (length n_points)")
+
+
 class SeveralCollective(StrictModel):
-    """One collective of family ``discrete-several`` (entry 0: alpha and target from ``collective:``)."""
+    """One collective of family ``discrete-several`` in the earlier flat form (entry 0: alpha and
+    target from ``collective:``); :func:`as_item` writes it in the shared vocabulary."""
 
     alpha: Optional[float] = Field(None, gt=0.0, lt=1.0, description="share (entries >= 1)")
     target: Optional[int] = Field(None, ge=0, description="target label (entries >= 1)")
@@ -66,6 +86,25 @@ class SeveralCollective(StrictModel):
         return v
 
 
+def as_item(e: SeveralCollective) -> CollectiveItem[DiscreteSignal]:
+    """A flat entry in the shared vocabulary (the same collective)."""
+    return CollectiveItem[DiscreteSignal](
+        alpha=e.alpha, target=e.target,
+        signal=DiscreteSignal(size=e.signal_size, points=e.signal, same_as=e.same_signal_as, g=e.g),
+        noise=Noise(share=e.noise, kind=e.noise_kind))
+
+
+def _entry_form(v) -> str:
+    """'item' for an entry in the shared vocabulary (its signal a mapping), 'flat' for the earlier form."""
+    if isinstance(v, dict):
+        return "item" if isinstance(v.get("signal"), dict) else "flat"
+    return "item" if isinstance(v, CollectiveItem) else "flat"
+
+
+Entry = Annotated[Union[Annotated[CollectiveItem[DiscreteSignal], Tag("item")],
+                        Annotated[SeveralCollective, Tag("flat")]], Discriminator(_entry_form)]
+
+
 class SeveralSection(StrictModel):
     """Family ``discrete-several``: a random discrete problem and its collectives."""
 
@@ -73,36 +112,46 @@ class SeveralSection(StrictModel):
     n_labels: int = Field(3, ge=2, le=1000)
     concentration: float = Field(1.0, gt=0.0)
     problem_seed: int = Field(0, ge=0)
-    collectives: list[SeveralCollective] = Field(default_factory=lambda: [SeveralCollective()], min_length=1)
-    shares: dict[int, float] = Field(default_factory=dict, description="index (>= 1) -> share; overrides the entry")
+    collectives: list[Entry] = Field(default_factory=lambda: [SeveralCollective()], min_length=1)
+    shares: dict[int, float] = Field(default_factory=dict, description="index -> share (given once: here or in the entry)")
     noise: dict[int, float] = Field(default_factory=dict, description="index -> noise share; overrides the entry")
+
+    @property
+    def flat(self) -> bool:
+        """Whether the entries are written in the earlier flat form."""
+        return isinstance(self.collectives[0], SeveralCollective)
+
+
+def collectives_of(cfg) -> list[Resolved]:
+    """Every collective with its alpha, target, signal (a DiscreteSignal) and noise settled."""
+    s = cfg.several
+    items = [as_item(e) if isinstance(e, SeveralCollective) else e for e in s.collectives]
+    return resolve(cfg.collective, items, s.shares, s.noise)
 
 
 def shares_of(cfg) -> list[float]:
     """The nominal share of every collective."""
-    s = cfg.several
-    return [cfg.collective.alpha] + [float(s.shares.get(k, e.alpha if e.alpha is not None else math.nan))
-                                     for k, e in enumerate(s.collectives) if k > 0]
+    return [c.alpha for c in collectives_of(cfg)]
 
 
 def noises_of(cfg) -> list[float]:
     """The noise share of every collective (``several.noise`` overrides the entry)."""
-    s = cfg.several
-    return [float(s.noise.get(k, e.noise)) for k, e in enumerate(s.collectives)]
+    return [c.noise for c in collectives_of(cfg)]
 
 
 def layout_of(cfg) -> str:
     """A short description of the signals, e.g. '0:own 1:same-as-0' (for tables and figures)."""
     parts = []
-    for k, e in enumerate(cfg.several.collectives):
-        what = ("explicit" if e.g is not None else f"same-as-{e.same_signal_as}" if e.same_signal_as is not None
-                else "own" if k == 0 else e.signal)
-        parts.append(f"{k}:{what}")
+    for c in collectives_of(cfg):
+        sig = c.signal
+        what = ("explicit" if sig.g is not None else f"same-as-{sig.same_as}" if sig.same_as is not None
+                else "own" if c.index == 0 else sig.points)
+        parts.append(f"{c.index}:{what}")
     return " ".join(parts)
 
 
 def targets_of(cfg) -> list[int]:
-    return [cfg.collective.target] + [e.target for e in cfg.several.collectives[1:]]
+    return [c.target for c in collectives_of(cfg)]
 
 
 def check_several(cfg) -> None:
@@ -110,6 +159,12 @@ def check_several(cfg) -> None:
     c, s = cfg.collective, cfg.several
     if c.strategy != "feature-label":
         raise ValueError("family 'discrete-several' plants with the feature-label strategy only")
+    if len({isinstance(e, SeveralCollective) for e in s.collectives}) > 1:
+        raise ValueError("several.collectives: write every entry the same way (signal: {...} and noise: {share, "
+                         "kind}, or the flat signal_size / noise / noise_kind)")
+    if not s.flat:
+        _check_items(cfg)
+        return
     first = s.collectives[0]
     if first.alpha is not None or first.target is not None:
         raise ValueError("several.collectives.0 takes its alpha and target from 'collective:'; remove them")
@@ -149,30 +204,50 @@ def check_several(cfg) -> None:
     problem_of(cfg)  # raises InputError on an impossible map or table
 
 
+def _check_items(cfg) -> None:
+    """check_several for entries in the shared vocabulary."""
+    s = cfg.several
+    cols = collectives_of(cfg)  # alphas, targets and overrides, each given once; shares below 1
+    for c in cols:
+        if c.strategy != "feature-label":
+            raise ValueError(f"several.collectives.{c.index}: family 'discrete-several' plants with the "
+                             "feature-label strategy only")
+        if c.target >= s.n_labels:
+            raise ValueError(f"collective {c.index}: target must be a label in [0, {s.n_labels - 1}], got {c.target}")
+        sig = c.signal
+        if sig.same_as is not None and (c.index == 0 or sig.same_as >= c.index):
+            raise ValueError(f"several.collectives.{c.index}.signal.same_as must name an earlier collective")
+        if sig.size > s.n_points:
+            raise ValueError(f"several.collectives.{c.index}.signal.size must be <= n_points = {s.n_points}")
+    problem_of(cfg)  # raises InputError on an impossible map or table
+
+
 def signal_maps(cfg) -> tuple[np.ndarray, list[np.ndarray]]:
     """P0 and every collective's signal map (collective 0's is family 1's random problem's)."""
     s = cfg.several
-    base = fam1.random_problem(s.n_points, s.n_labels, s.concentration, s.collectives[0].signal_size,
+    cols = collectives_of(cfg)
+    base = fam1.random_problem(s.n_points, s.n_labels, s.concentration, cols[0].signal.size,
                                cfg.collective.target, s.problem_seed)
     maps: list[np.ndarray] = []
     used: set[int] = set()
-    for k, e in enumerate(s.collectives):
-        if e.g is not None:
-            g = np.asarray(e.g, dtype=np.int64)
+    for k, c in enumerate(cols):
+        sig = c.signal
+        if sig.g is not None:
+            g = np.asarray(sig.g, dtype=np.int64)
             if g.shape != (s.n_points,) or (g < 0).any() or (g >= s.n_points).any():
                 raise InputError(f"several.collectives.{k}.g must map the {s.n_points} points into [0, {s.n_points - 1}]")
-        elif e.same_signal_as is not None:
-            g = maps[e.same_signal_as]
+        elif sig.same_as is not None:
+            g = maps[sig.same_as]
         elif k == 0:
             g = np.asarray(base.g)
         else:
             rng = np.random.default_rng([s.problem_seed, _SIGNAL_STREAM, k])
-            pool = np.array([x for x in range(s.n_points) if e.signal == "any" or x not in used])
-            if len(pool) < e.signal_size:
-                raise InputError(f"several.collectives.{k}: {e.signal_size} disjoint signal points needed, "
+            pool = np.array([x for x in range(s.n_points) if sig.points == "any" or x not in used])
+            if len(pool) < sig.size:
+                raise InputError(f"several.collectives.{k}: {sig.size} disjoint signal points needed, "
                                  f"only {len(pool)} left")
-            points = rng.choice(pool, size=e.signal_size, replace=False)
-            g = points[rng.integers(0, e.signal_size, size=s.n_points)].astype(np.int64)
+            points = rng.choice(pool, size=sig.size, replace=False)
+            g = points[rng.integers(0, sig.size, size=s.n_points)].astype(np.int64)
         used.update(int(x) for x in np.unique(g))
         maps.append(g)
     return np.asarray(base.p0), maps
@@ -181,17 +256,44 @@ def signal_maps(cfg) -> tuple[np.ndarray, list[np.ndarray]]:
 def problem_of(cfg, alphas=None) -> sev.SeveralProblem:
     """The theory problem of a configuration, at ``alphas`` (default: the nominal shares)."""
     p0, maps = signal_maps(cfg)
-    alphas = shares_of(cfg) if alphas is None else alphas
-    cols = tuple(sev.Collective(float(a), g, int(t), eta, e.noise_kind)
-                 for a, g, t, eta, e in zip(alphas, maps, targets_of(cfg), noises_of(cfg), cfg.several.collectives))
-    return sev.SeveralProblem(p0, cols)
+    cols = collectives_of(cfg)
+    alphas = [c.alpha for c in cols] if alphas is None else alphas
+    return sev.SeveralProblem(p0, tuple(sev.Collective(float(a), g, c.target, c.noise, c.kind)
+                                        for a, g, c in zip(alphas, maps, cols)))
+
+
+def _corrupted_members(problem: sev.SeveralProblem, k: int, m: int, rng: np.random.Generator) -> np.ndarray:
+    """Counts of what m members of collective k report when deviators plant a corrupted signal.
+
+    Member by member: x ~ P0; a follower reports (g(x), y*); a deviator (probability eta) reports
+    a point drawn uniformly from the points other than g(x), with y*.
+    """
+    c = problem.collectives[k]
+    X = problem.n_points
+    own = rng.multinomial(m, problem.p0.sum(axis=1))  # the members' own points
+    deviators = rng.binomial(own, c.noise)
+    out = np.zeros(problem.p0.shape, dtype=np.int64)
+    np.add.at(out[:, c.target], c.g, own - deviators)
+    by_signal = np.bincount(c.g, weights=deviators, minlength=X).astype(np.int64)  # deviators per g(x)
+    for point in np.flatnonzero(by_signal):
+        others = np.full(X, 1.0 / (X - 1))
+        others[point] = 0.0
+        out[:, c.target] += rng.multinomial(by_signal[point], others)
+    return out
 
 
 def train_counts(problem: sev.SeveralProblem, members: list[int], seed: int, n_train: int) -> np.ndarray:
-    """Training counts (|X|, |Y|): n - sum m_k draws of P0, then m_k draws of P*_k for every k."""
+    """Training counts (|X|, |Y|): n - sum m_k draws of P0, then m_k draws of P*_k for every k.
+
+    Corrupted-signal collectives are drawn member by member (:func:`_corrupted_members`).
+    """
     rng = np.random.default_rng([int(seed), _TRAIN_STREAM])
     counts = rng.multinomial(n_train - sum(members), problem.p0.ravel())
     for k, m in enumerate(members):
+        c = problem.collectives[k]
+        if c.kind == "corrupted-signal" and c.noise > 0:
+            counts = counts + _corrupted_members(problem, k, m, rng).ravel()
+            continue
         # a signal point can carry all of P0's mass and sum to 1 + 1 ulp; numpy rejects pvals > 1
         counts = counts + rng.multinomial(m, np.minimum(problem.pstar(k).ravel(), 1.0))
     return counts.reshape(problem.p0.shape)
@@ -242,11 +344,11 @@ def several_records(cfg, seed: int) -> list[dict]:
         b = {key: np.full(K, math.nan) for key in ("base", "integrated", "shares", "effective", "delta_base",
                                                      "xi_base", "rival")}
     recs = []
-    for k, (e, eta) in enumerate(zip(cfg.several.collectives, noises_of(cfg))):
-        s = float(succ[k])
+    for k, c in enumerate(collectives_of(cfg)):
+        s, eta = float(succ[k]), c.noise
         recs.append({"collective": k, "alpha": nominal[k], "alpha_realised": realised[k],
                      "alpha_effective": realised[k] * (1 - eta), "target": problem.targets[k],
-                     "noise": eta, "noise_kind": e.noise_kind,
+                     "noise": eta, "noise_kind": c.kind,
                      "success": s, "success_se": math.sqrt(s * (1 - s) / n_test), "clean": clean,
                      "success_population": float(pop[k]), "exact": float(exact[k]),
                      "bound": float(b["base"][k]), "bound_integrated": float(b["integrated"][k]),

@@ -12,10 +12,12 @@ experiment files with an ``assess:`` section (:mod:`collective_action.assess`):
   docs/theory.md §4 (``bound: finite-sample``), the critical mass.
 * ``gaussian-world`` (section ``world:``, :mod:`.stress_worlds`): Gaussian classes with class
   imbalance, label noise, signals on free or class coordinates, a second collective and noisy
-  planting, trained by the simulator's learners (:data:`collective_action.simulate.learners.LEARNERS`,
-  ``bayes`` being the exact Bayes classifier of the world). Predictions: exact Bayes success
-  (Monte Carlo), Hardt's bound with the integrated gap at the effective share a = alpha p, the
-  critical mass, and for the reweighting learners theory's alpha_eff from the measured shares.
+  planting (or ``world.collectives``: any number of collectives in the shared vocabulary of
+  :mod:`collective_action.several`, each with its noise share and kind), trained by the
+  simulator's learners (:data:`collective_action.simulate.learners.LEARNERS`, ``bayes`` being
+  the exact Bayes classifier of the world). Predictions: exact Bayes success (Monte Carlo),
+  Hardt's bound with the integrated gap at the effective share a = alpha p, the critical mass,
+  and for the reweighting learners theory's alpha_eff from the measured shares.
 
 One cell (a configuration and a seed) gives one result row per collective, carrying theory's
 prediction next to the measurement (``success_bound``, ``success_theory``, their Monte Carlo
@@ -31,13 +33,14 @@ from dataclasses import dataclass
 from typing import Callable, Literal, Optional
 
 import numpy as np
-from pydantic import Field
+from pydantic import Field, model_serializer
 
 from collective_action import theory
 from collective_action.discrete import DiscreteProblem
 from collective_action.experiment import StrictModel
 from collective_action.algorithms import ALGORITHMS
 from collective_action.results import ResultRow
+from collective_action.several import CollectiveItem, Resolved, resolve, without_unused
 from collective_action.simulate import discrete as fam1
 from collective_action.simulate.backend import Backend
 from collective_action.simulate.learners import LEARNERS, measured_alpha_eff
@@ -104,9 +107,19 @@ class WorldSection(StrictModel):
     label_noise: float = Field(0.0, ge=0.0, lt=1.0, description="share of base labels flipped uniformly")
     signal: WorldSignal = Field(default_factory=WorldSignal)
     second: Optional[SecondCollective] = None
+    collectives: Optional[list[CollectiveItem[WorldSignal]]] = Field(
+        None, description="every collective in the shared vocabulary (collective_action.several), in place of "
+                          "signal and second; collective 0's alpha and target come from collective:")
+    shares: dict[int, float] = Field(default_factory=dict, description="with collectives: index -> alpha (grid-able)")
+    noise: dict[int, float] = Field(default_factory=dict, description="with collectives: index -> noise share (grid-able)")
     success_target: float = Field(0.9, gt=0.0, le=1.0, description="S_t of the critical mass")
     grad_tol: float = Field(0.05, gt=0.0, description="logistic fits with a final gradient norm above this did not converge")
     oscillation_tol: float = Field(0.1, gt=0.0, description="reweighting: relative change of alpha_eff between the last rounds")
+
+    @model_serializer(mode="wrap")
+    def _without_unused(self, handler):
+        # a world without collectives: keeps the identity (cell id) it had before the field existed
+        return without_unused(handler(self))
 
 
 class CountsSection(StrictModel):
@@ -125,11 +138,49 @@ class CountsSection(StrictModel):
     success_target: float = Field(0.9, gt=0.0, le=1.0)
 
 
+def world_collectives(cfg) -> list[Resolved]:
+    """Every collective of a gaussian-world configuration, collective 0 first.
+
+    Without ``world.collectives``: collective 0 from ``collective:`` and ``world.signal``, the
+    ``second`` one where given, noise 1 - plant_prob of kind keep-label.
+    """
+    c, w = cfg.collective, cfg.world
+    if w.collectives is not None:
+        return resolve(c, w.collectives, w.shares, w.noise)
+    out = [Resolved(0, c.alpha, c.target, c.strategy, w.signal, 1.0 - w.signal.plant_prob, "keep-label")]
+    if w.second is not None:
+        s = w.second
+        out.append(Resolved(1, s.alpha, s.target, "feature-label", s.signal, 1.0 - s.signal.plant_prob, "keep-label"))
+    return out
+
+
+def _check_world_items(cfg) -> None:
+    """check_world for ``world.collectives``."""
+    w = cfg.world
+    if w.second is not None or w.signal != WorldSignal():
+        raise ValueError("world.collectives lists every collective with its signal: remove world.signal and world.second")
+    for c in world_collectives(cfg):  # alphas, targets and overrides given once; shares below 1
+        if c.strategy != "feature-label":
+            raise ValueError(f"world.collectives.{c.index}: family 'gaussian-world' plants with the feature-label "
+                             "strategy only")
+        if c.signal.plant_prob != 1.0:
+            raise ValueError(f"world.collectives.{c.index}.signal.plant_prob: write the members who do not plant as "
+                             f"noise: {{share: {1 - c.signal.plant_prob:g}, kind: keep-label}}")
+        if c.target >= w.n_classes:
+            raise ValueError(f"collective {c.index}: target must be a label in [0, {w.n_classes - 1}], got {c.target}")
+
+
 def check_world(cfg) -> None:
     """ValueError (or InputError) for a gaussian-world configuration that cannot run."""
     c, w = cfg.collective, cfg.world
     if c.strategy != "feature-label":
         raise ValueError("family 'gaussian-world' plants with the feature-label strategy only")
+    if w.collectives is not None:
+        _check_world_items(cfg)
+        world_of(cfg)  # raises InputError on an impossible world
+        return
+    if w.shares or w.noise:
+        raise ValueError("world.shares and world.noise override entries of world.collectives; there is none")
     for name, target in (("collective.target", c.target), ("world.second.target", w.second.target if w.second else 0)):
         if target >= w.n_classes:
             raise ValueError(f"{name} must be a label in [0, {w.n_classes - 1}], got {target}")
@@ -266,9 +317,13 @@ def run_counts_cells(group, cfg, backend: Backend, bar) -> list[list[ResultRow]]
 def world_of(cfg):
     """The GaussianWorld of a gaussian-world configuration (collective 0 first)."""
     w, c = cfg.world, cfg.collective
-    signals = [{**w.signal.model_dump(), "target": c.target}]
-    if w.second is not None:
-        signals.append({**w.second.signal.model_dump(), "target": w.second.target})
+    if w.collectives is not None:
+        signals = [{**k.signal.model_dump(), "target": k.target, "plant_prob": 1.0 - k.noise, "noise_kind": k.kind}
+                   for k in world_collectives(cfg)]
+    else:
+        signals = [{**w.signal.model_dump(), "target": c.target}]
+        if w.second is not None:
+            signals.append({**w.second.signal.model_dump(), "target": w.second.target})
     return make_world(n_classes=w.n_classes, d_class=w.d_class, separation=w.separation, sigma=w.sigma,
                       n_free=w.n_free, tau=w.tau, priors=w.priors, label_noise=w.label_noise, signals=signals)
 
@@ -282,9 +337,9 @@ def run_world_cells(group, cfg, backend: Backend, bar) -> list[list[ResultRow]]:
     """
     validated = [c.validated_config() for c in group]
     world = world_of(cfg)
-    w = cfg.world
     J = len(world.plantings)
-    alphas = np.array([[v.collective.alpha] + ([w.second.alpha] if w.second else []) for v in validated])
+    collectives = [world_collectives(v) for v in validated]
+    alphas = np.array([[k.alpha for k in cols] for cols in collectives])
     seeds = np.array([c.seed for c in group])
     params = [v.learner.validated_params for v in validated]
     per_config = 8 * world.dim * (2 * cfg.n_train + (J + 1) * cfg.n_test) + 8 * 4 * cfg.n_train * world.n_classes
@@ -295,15 +350,16 @@ def run_world_cells(group, cfg, backend: Backend, bar) -> list[list[ResultRow]]:
         for k, c in enumerate(range(sl.start, sl.stop)):
             v = validated[c]
             shares = tuple(float(part["nominal"][k, j] * world.plantings[j].plant_prob) for j in range(J))
-            if shares not in cache:
-                cache[shares] = _world_theory(world, shares, cfg, FORMULAS)
-            th = cache[shares]
+            deviators = tuple(world.deviator_shares(part["nominal"][k]))
+            if (shares, deviators) not in cache:
+                cache[shares, deviators] = _world_theory(world, shares, cfg, FORMULAS, deviators)
+            th = cache[shares, deviators]
             meta = _world_meta(v, backend)
             rows = []
             for j in range(J):
                 blk = part["pred_signal"][k, j * cfg.n_test:(j + 1) * cfg.n_test]
                 s = float((blk == world.plantings[j].target).mean())
-                rec = {"alpha": v.collective.alpha if j == 0 else w.second.alpha, "collective": j,
+                rec = {"alpha": collectives[c][j].alpha, "collective": j,
                        "alpha_realised": float(part["nominal"][k, j]), "alpha_planted": float(part["planted"][k, j]),
                        "alpha_effective": shares[j],
                        "success": s, "success_se": math.sqrt(s * (1 - s) / cfg.n_test),
@@ -317,6 +373,8 @@ def run_world_cells(group, cfg, backend: Backend, bar) -> list[list[ResultRow]]:
                        "converged": bool(part["converged"][k]),
                        "convergence_note": "" if part["converged"][k] else part["note"],
                        "steps": part["steps"]}
+                if v.world.collectives is not None:  # the vocabulary's noise, next to the share it thins
+                    rec.update(noise=collectives[c][j].noise, noise_kind=collectives[c][j].kind)
                 rows.append(_result_row(group[c], v, rec, meta))
             out.append(rows)
         bar.update(sl.stop - sl.start)
@@ -348,12 +406,13 @@ def _fit_world_chunk(world, cfg, alphas: np.ndarray, seeds: np.ndarray, params: 
     pred_eff = np.full(C, math.nan)
     if name == "bayes":
         shares = nominal * np.array([p.plant_prob for p in world.plantings])
-        pred_clean = np.stack([world.bayes_predict(batch.X_clean[c], shares[c], world.plantings[0].target)
-                               for c in range(C)])
+        deviators = [world.deviator_shares(nominal[c]) for c in range(C)]
+        pred_clean = np.stack([world.bayes_predict(batch.X_clean[c], shares[c], world.plantings[0].target,
+                                                   deviators[c]) for c in range(C)])
         # the success of collective j scores its own block with its own tie rule
         pred_signal = np.concatenate([np.stack([
             world.bayes_predict(batch.X_signal[c, j * cfg.n_test:(j + 1) * cfg.n_test], shares[c],
-                                world.plantings[j].target) for c in range(C)]) for j in range(J)], axis=1)
+                                world.plantings[j].target, deviators[c]) for c in range(C)]) for j in range(J)], axis=1)
     else:
         trained = LEARNERS[name]().fit(batch, params, backend)
         pred_signal, pred_clean = trained.pred_signal, trained.pred_clean
@@ -378,7 +437,7 @@ def _fit_world_chunk(world, cfg, alphas: np.ndarray, seeds: np.ndarray, params: 
             "pred_eff": pred_eff, "note": note, "steps": steps}
 
 
-def _world_theory(world, shares, cfg, formulas: Formulas) -> list[dict]:
+def _world_theory(world, shares, cfg, formulas: Formulas, deviators=None) -> list[dict]:
     out = []
     for j in range(len(shares)):
         a = shares[j]
@@ -386,8 +445,8 @@ def _world_theory(world, shares, cfg, formulas: Formulas) -> list[dict]:
             out.append({"exact": math.nan, "exact_se": math.nan, "bound": math.nan, "bound_se": math.nan,
                         "gap": math.nan, "critical_mass": math.nan})
             continue
-        s, s_se = world.bayes_success_mc(shares, j, cfg.theory_mc_samples)
-        gap, gap_se = world.integrated_gap_mc(shares, j, cfg.theory_mc_samples)
+        s, s_se = world.bayes_success_mc(shares, j, cfg.theory_mc_samples, deviators=deviators)
+        gap, gap_se = world.integrated_gap_mc(shares, j, cfg.theory_mc_samples, deviators=deviators)
         gap = min(max(gap, 0.0), 1.0)
         bound = float(formulas.hardt_bound(a, gap, 1.0))
         # d bound / d gap = -(1 - a) / a: the gap's Monte Carlo error carried into the bound
@@ -419,9 +478,11 @@ def _result_row(cell, cfg, rec: dict, meta: dict) -> ResultRow:
         "jtt_upweight": float(meta.get("jtt_upweight", math.nan)),
         "backend": meta["backend"], "device": meta["device"], "n_train": cfg.n_train, "n_test": cfg.n_test,
     }
-    for key in ("delta", "xi", "gap", "alpha_planted", "steps"):
+    for key in ("delta", "xi", "gap", "alpha_planted", "steps", "noise"):
         if key in rec:
             extra[key] = float(rec[key])
+    if "noise_kind" in rec:
+        extra["noise_kind"] = str(rec["noise_kind"])
     return ResultRow(experiment=cell.experiment, pillar="simulate", config=cell.config, seed=cell.seed,
                      alpha=float(rec["alpha"]), learner=cfg.learner.name, success=float(rec["success"]),
                      clean_accuracy=float(rec["clean"]),

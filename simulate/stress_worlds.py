@@ -8,22 +8,28 @@ describes a *world* with
 * symmetric label noise ``label_noise``: a base point keeps its class label with probability
   1 - eta and otherwise reports one of the K - 1 other labels uniformly,
 * several collectives, each with its own signal (coordinates, pattern, additive or overwrite
-  with jitter), target label and planting probability p (a member plants with probability p and
-  otherwise reports its own base point: noisy coordination),
+  with jitter), target label and planting probability p: a member plants with probability p and
+  otherwise deviates in the way of its noise kind (collective_action.several.NOISE_KINDS): it
+  reports its own base point (``keep-label``), plants the signal with a label drawn uniformly from
+  the K labels (``random-label``), or plants the pattern on another block of coordinates of the
+  signal's pool, drawn uniformly from the other offsets, with the target label (``corrupted-signal``),
 
 and computes, for every collective, the two things theory predicts: the exact Bayes success of
 the mixture (Monte Carlo with its standard error; every density is known) and Hardt's bound with
 the integrated gap (docs/theory.md §2 with densities, as in :mod:`collective_action.theory.gaussian`).
 
 The derivation behind the prediction. Writing a_j = alpha_j p_j (the share of training points that
-really carry collective j's signal), the training law is
+really carry collective j's signal) and d_j = alpha_j (1 - p_j) for deviators that plant something
+(random-label, corrupted-signal; keep-label deviators are base points, d_j = 0), the training law is
 
-    P = (1 - sum_j a_j) P0 + sum_j a_j P*_j ,
+    P = (1 - sum_j a_j - sum_j d_j) P0 + sum_j a_j P*_j + sum_j d_j N_j ,
 
-so for collective j the rest of the data acts as a base law B_j = (P - a_j P*_j) / (1 - a_j) and
-Hardt's argument runs unchanged with alpha -> a_j and the integrated gap of B_j:
+with N_j the deviators' law (random-label: P*_j's features with every label 1/K; corrupted-signal:
+the pattern's law averaged over the other offsets, on y_j). For collective j the rest of the data
+acts as a base law B_j = (P - a_j P*_j) / (1 - a_j) and Hardt's argument runs unchanged with
+alpha -> a_j and the integrated gap of B_j:
 S_j >= 1 - ((1 - a_j) / a_j) int (max_{y != y_j} B_j(x, y) - B_j(x, y_j))^+ dx. Label noise, class
-imbalance and the other collectives all enter through B_j. Feature-label strategy only.
+imbalance, the other collectives and every deviator enter through B_j. Feature-label strategy only.
 
 Sampling is NumPy on the host (the learners move arrays to their backend); densities are computed
 by the quadratic expansion |x - m|^2 = |x|^2 - 2 x.m + |m|^2 (one matrix product, no (n, K, d)
@@ -38,7 +44,8 @@ from dataclasses import dataclass, field
 import numpy as np
 from scipy import special
 
-from collective_action.errors import InputError
+from collective_action.errors import InputError, check_choice
+from collective_action.several import NOISE_KINDS
 from collective_action.simulate.gaussian import SampleBatch
 from collective_action.theory.gaussian import argmax_against, class_means, plant_signal
 
@@ -49,7 +56,11 @@ _CHUNK_ELEMENTS = 4_000_000
 
 @dataclass(frozen=True)
 class Planting:
-    """One collective's signal: g(x)_S = x_S + v (additive) or v + jitter * N(0, I) (overwrite)."""
+    """One collective's signal: g(x)_S = x_S + v (additive) or v + jitter * N(0, I) (overwrite).
+
+    A member plants with probability ``plant_prob``, otherwise deviates as ``noise_kind`` says;
+    ``alternatives`` are the other coordinate blocks a corrupted-signal deviator plants on.
+    """
 
     target: int
     coords: tuple
@@ -57,6 +68,8 @@ class Planting:
     mode: str = "additive"
     jitter: float = 0.0
     plant_prob: float = 1.0
+    noise_kind: str = "keep-label"
+    alternatives: tuple = ()
 
     def __post_init__(self):
         if self.mode not in ("additive", "overwrite"):
@@ -65,6 +78,15 @@ class Planting:
             raise InputError("an overwrite signal needs jitter > 0 in the stress battery (a density is required)")
         if not (0.0 < self.plant_prob <= 1.0):
             raise InputError(f"plant_prob must lie in (0, 1], got {self.plant_prob}")
+        check_choice("noise kind", self.noise_kind, NOISE_KINDS)
+        if self.noise_kind == "corrupted-signal" and not self.alternatives:
+            raise InputError("corrupted-signal noise needs another place for the pattern: the signal's pool has "
+                             "no other offset (raise n_free, or lower n_coords)")
+
+    @property
+    def plants_when_deviating(self) -> bool:
+        """Whether a deviating member adds points of its own law N (not base points)."""
+        return self.noise_kind != "keep-label"
 
 
 @dataclass(frozen=True)
@@ -130,13 +152,34 @@ class GaussianWorld:
         p = self.plantings[j]
         return plant_signal(x, p.coords, p.pattern, p.mode, p.jitter, rng)
 
+    def plant_corrupted(self, x: np.ndarray, j: int, rng: np.random.Generator) -> np.ndarray:
+        """A corrupted-signal deviator's features: the pattern on a uniformly drawn other block."""
+        p = self.plantings[j]
+        where = rng.integers(0, len(p.alternatives), size=len(x))
+        out = np.array(x, dtype=float, copy=True)
+        for a, coords in enumerate(p.alternatives):
+            rows = where == a
+            if rows.any():
+                out[rows] = plant_signal(x[rows], coords, p.pattern, p.mode, p.jitter, rng)
+        return out
+
+    def deviate(self, x: np.ndarray, y: np.ndarray, j: int, rng: np.random.Generator):
+        """What deviating members of collective j report in place of their own (x, y)."""
+        p = self.plantings[j]
+        if p.noise_kind == "random-label":
+            return self.plant(x, j, rng), rng.integers(0, self.n_classes, size=len(x))
+        if p.noise_kind == "corrupted-signal":
+            return self.plant_corrupted(x, j, rng), np.full(len(x), p.target)
+        return x, y
+
     # -- densities ---------------------------------------------------------------------------
-    def _signal_params(self, j: int):
-        """Per-class means (K, d) and coordinate scales (d,) of g_j(x) given the member's class."""
+    def _signal_params(self, j: int, coords=None):
+        """Per-class means (K, d) and coordinate scales (d,) of g_j(x) given the member's class
+        (on ``coords`` in place of the signal's own coordinates)."""
         p = self.plantings[j]
         mean = self.full_means.copy()
         scale = self.scales.copy()
-        idx = list(p.coords)
+        idx = list(p.coords if coords is None else coords)
         if p.mode == "additive":
             mean[:, idx] += p.pattern
         else:
@@ -172,21 +215,51 @@ class GaussianWorld:
         out[:, self.plantings[j].target] = special.logsumexp(comp, axis=1)
         return out
 
-    def log_scores(self, x: np.ndarray, shares, skip: int | None = None) -> np.ndarray:
-        """log of the (sub-)mixture's joint density (1 - sum a) P0 + sum_j a_j P*_j, without ``skip``."""
-        shares = [float(a) for a in shares]
-        base_w = 1.0 - sum(shares)
-        parts = [math.log(base_w) + self.log_base_joint(x)]
+    def log_deviator_joint(self, x: np.ndarray, j: int) -> np.ndarray:
+        """log N_j(x, y) of collective j's deviators that plant (random-label, corrupted-signal): (n, K)."""
+        p = self.plantings[j]
+        if p.noise_kind == "random-label":  # the signal's features, every label 1/K
+            mean, scale = self._signal_params(j)
+            marg = special.logsumexp(self._log_normal(x, mean, scale) + np.log(self.priors), axis=1)
+            return np.repeat(marg[:, None] - math.log(self.n_classes), self.n_classes, axis=1)
+        if p.noise_kind == "corrupted-signal":  # the pattern on a uniform other block, label y_j
+            per_block = []
+            for coords in p.alternatives:
+                mean, scale = self._signal_params(j, coords)
+                per_block.append(special.logsumexp(self._log_normal(x, mean, scale) + np.log(self.priors), axis=1))
+            out = np.full((len(x), self.n_classes), -np.inf)
+            out[:, p.target] = special.logsumexp(np.stack(per_block), axis=0) - math.log(len(p.alternatives))
+            return out
+        raise ValueError("keep-label deviators report base points: they have no law of their own")
+
+    def deviator_shares(self, nominal) -> list[float]:
+        """d_j = alpha_j (1 - p_j) for collectives whose deviators plant; 0 for keep-label ones."""
+        return [float(a) * (1.0 - p.plant_prob) if p.plants_when_deviating else 0.0
+                for a, p in zip(nominal, self.plantings)]
+
+    def log_mixture(self, x: np.ndarray, base_weight: float, shares, deviators=None, skip: int | None = None):
+        """log of base_weight P0 + sum_{j != skip} a_j P*_j + sum_j d_j N_j at x: (n, K)."""
+        parts = [math.log(base_weight) + self.log_base_joint(x)]
         for j, a in enumerate(shares):
             if j != skip and a > 0:
                 parts.append(math.log(a) + self.log_collective_joint(x, j))
+        for j, d in enumerate(deviators or ()):
+            if d > 0:
+                parts.append(math.log(d) + self.log_deviator_joint(x, j))
         return special.logsumexp(np.stack(parts), axis=0)
 
-    def bayes_predict(self, x: np.ndarray, shares, target: int) -> np.ndarray:
+    def log_scores(self, x: np.ndarray, shares, skip: int | None = None, deviators=None) -> np.ndarray:
+        """log of the training law's joint density (1 - sum a - sum d) P0 + sum_j a_j P*_j + sum_j d_j N_j
+        at effective shares a and deviator shares d, collective ``skip``'s plan left out."""
+        shares = [float(a) for a in shares]
+        deviators = [float(d) for d in deviators] if deviators is not None else []
+        return self.log_mixture(x, 1.0 - sum(shares) - sum(deviators), shares, deviators, skip)
+
+    def bayes_predict(self, x: np.ndarray, shares, target: int, deviators=None) -> np.ndarray:
         """Bayes classifier of the mixture with effective shares a_j; ties go against ``target``."""
         out = np.empty(len(x), dtype=np.int64)
         for sl in self._chunks(len(x)):
-            out[sl] = argmax_against(self.log_scores(x[sl], shares), target)
+            out[sl] = argmax_against(self.log_scores(x[sl], shares, deviators=deviators), target)
         return out
 
     def _chunks(self, n: int):
@@ -194,38 +267,49 @@ class GaussianWorld:
         return [slice(s, min(s + rows, n)) for s in range(0, n, rows)]
 
     # -- theory --------------------------------------------------------------------------------
-    def bayes_success_mc(self, shares, j: int, n: int, seed: int = 0) -> tuple[float, float]:
-        """Monte Carlo Bayes success of collective j at effective shares a: (success, standard error)."""
+    def bayes_success_mc(self, shares, j: int, n: int, seed: int = 0, deviators=None) -> tuple[float, float]:
+        """Monte Carlo Bayes success of collective j at effective shares a (deviator shares d):
+        (success, standard error)."""
         rng = np.random.default_rng([seed, _THEORY_STREAM, j])
         t = self.plantings[j].target
         hits = 0
         for sl in self._chunks(n):  # sampled chunk by chunk: n x d need not fit in memory
             x, _, _ = self.sample_base(sl.stop - sl.start, rng)
-            hits += int((argmax_against(self.log_scores(self.plant(x, j, rng), shares), t) == t).sum())
+            scores = self.log_scores(self.plant(x, j, rng), shares, deviators=deviators)
+            hits += int((argmax_against(scores, t) == t).sum())
         s = hits / n
         return s, math.sqrt(s * (1 - s) / n)
 
-    def integrated_gap_mc(self, shares, j: int, n: int, seed: int = 0) -> tuple[float, float]:
+    def integrated_gap_mc(self, shares, j: int, n: int, seed: int = 0, deviators=None) -> tuple[float, float]:
         """int (max_{y != y_j} B_j(x, y) - B_j(x, y_j))^+ dx by Monte Carlo over x ~ B_j: (value, SE).
 
-        B_j is the training law without collective j, renormalised: base points with weight
-        1 - sum a, the other collectives' planted points with weight a_i.
+        B_j = (P - a_j P*_j) / (1 - a_j): base points with weight (1 - sum a - sum d) / (1 - a_j), the
+        other collectives' planted points with a_i / (1 - a_j), every planting deviator with d_i / (1 - a_j).
         """
         shares = [float(a) for a in shares]
+        deviators = [float(d) for d in deviators] if deviators is not None else [0.0] * len(shares)
         rest = [a if i != j else 0.0 for i, a in enumerate(shares)]
         total = 1.0 - shares[j]
+        base = 1.0 - sum(shares) - sum(deviators)
         rng = np.random.default_rng([seed, _THEORY_STREAM, 100 + j])
-        probs = np.array([1.0 - sum(shares)] + rest[:]) / total
+        # sources: 0 base, 1.. the collectives' plans, then (only where some deviator plants) their deviators
+        weights = [base] + rest + (deviators if any(deviators) else [])
+        probs = np.array(weights) / total
+        scale = [a / total for a in rest]
         t = self.plantings[j].target
         gaps = np.empty(n)
         for sl in self._chunks(n):  # sampled chunk by chunk: n x d need not fit in memory
             source = rng.choice(len(probs), size=sl.stop - sl.start, p=probs / probs.sum())
-            x, _, _ = self.sample_base(sl.stop - sl.start, rng)
+            x, y, _ = self.sample_base(sl.stop - sl.start, rng)
             for i in range(len(shares)):
                 pick = source == i + 1
                 if pick.any():
                     x[pick] = self.plant(x[pick], i, rng)
-            logp = self.log_scores(x, rest)
+            for i in range(len(weights) - 1 - len(shares)):
+                pick = source == 1 + len(shares) + i
+                if pick.any():
+                    x[pick], _ = self.deviate(x[pick], y[pick], i, rng)
+            logp = self.log_mixture(x, base / total, scale, [d / total for d in deviators])
             post = np.exp(logp - special.logsumexp(logp, axis=1, keepdims=True))
             others = np.delete(post, t, axis=1).max(axis=1)
             gaps[sl] = np.maximum(others - post[:, t], 0.0)
@@ -238,7 +322,8 @@ def make_world(*, n_classes: int, d_class: int, separation: float, sigma: float,
 
     A signal spreads ``amplitude`` evenly over ``n_coords`` coordinates starting at ``offset``
     inside its pool (free coordinates, or the class coordinates for ``placement: class``), with
-    the sign ``direction``.
+    the sign ``direction``; ``noise_kind`` (default keep-label) says what its non-planting members
+    do, and a corrupted-signal collective may plant on every other offset of the pool.
     """
     means = class_means(n_classes, d_class, separation)
     pri = np.full(n_classes, 1.0 / n_classes) if priors is None else np.asarray(priors, dtype=float)
@@ -250,7 +335,10 @@ def make_world(*, n_classes: int, d_class: int, separation: float, sigma: float,
             raise InputError(f"signal coordinates [{lo}, {hi}) exceed the {pool} {s['placement']} coordinates")
         coords = tuple(range(pool_start + lo, pool_start + hi))
         pattern = np.full(s["n_coords"], s["direction"] * s["amplitude"] / math.sqrt(s["n_coords"]))
-        plantings.append(Planting(s["target"], coords, pattern, s["mode"], s["jitter"], s["plant_prob"]))
+        kind = s.get("noise_kind", "keep-label")
+        others = tuple(tuple(range(pool_start + o, pool_start + o + s["n_coords"]))
+                       for o in range(pool - s["n_coords"] + 1) if o != lo) if kind == "corrupted-signal" else ()
+        plantings.append(Planting(s["target"], coords, pattern, s["mode"], s["jitter"], s["plant_prob"], kind, others))
     return GaussianWorld(means, sigma, n_free, tau, pri, label_noise, tuple(plantings))
 
 
@@ -284,10 +372,14 @@ def sample_world_batch(world: GaussianWorld, alphas: np.ndarray, seeds: np.ndarr
             start += m
             if start > n_train:
                 raise InputError("the collectives' shares add up to more than the training set")
-            plants = rows[rng.random(m) < world.plantings[j].plant_prob]
+            follows = rng.random(m) < world.plantings[j].plant_prob
+            plants = rows[follows]
             if len(plants):
                 x0[plants] = world.plant(x0[plants], j, rng)
                 y0[plants] = world.plantings[j].target
+            deviants = rows[~follows]
+            if world.plantings[j].plants_when_deviating and len(deviants):
+                x0[deviants], y0[deviants] = world.deviate(x0[deviants], y0[deviants], j, rng)
             if j == 0:
                 member[c, rows] = True
             planted_share[c, j] = len(plants) / n_train

@@ -23,8 +23,9 @@ collective, derived in :func:`margin_formula` / :func:`base_bound_formula` / :fu
   (the form simulate/stress_worlds.py uses for Gaussian worlds; needs the others' laws);
 * ``integrated``: the same with sum_{x' in X*_k} D_{B_k}(x')^+ in place of Delta xi (tighter);
 * ``shares``: only P0's Hardt constants for collective k, the others' effective shares and how much of
-  their signal lands on X*_k: S_k >= 1 - (c0 Delta0 xi0 + sum_{j != k, y*_j != y*_k} a_j rho_jk) / a_k,
-  c0 = 1 - sum alpha + sum over keep-label collectives of alpha_j eta_j, rho_jk = P0(g_j(x) in X*_k).
+  their signal lands on X*_k: S_k >= 1 - (c0 Delta0 xi0 + R_k) / a_k, R_k = sum_{j != k, y*_j != y*_k}
+  (a_j rho_jk + alpha_j eta_j nu_jk), c0 = 1 - sum alpha + sum over keep-label collectives of
+  alpha_j eta_j, rho_jk = P0(g_j(x) in X*_k), nu_jk = N_j(X*_k) for corrupted-signal deviators (0 else).
 
 With one collective and no noise all three reduce to theory.hardt_bound (tested). The published
 statements of Karan et al. 2025 ("Sync or Sink") and Battiloro et al. 2025 could not be retrieved
@@ -64,10 +65,28 @@ def _random_label(p0: np.ndarray, g: np.ndarray, target: int) -> np.ndarray:
     return out
 
 
-#: name -> (p0, g, target) -> N. Add a kind here and every function below handles it.
+def _corrupted_signal(p0: np.ndarray, g: np.ndarray, target: int) -> np.ndarray:
+    """A deviating member plants a point drawn uniformly from the |X| - 1 points other than g(x),
+    with the target label: N(x'', y*) = (1 - P_g(x'')) / (|X| - 1) (:func:`corrupted_signal_formula`)."""
+    n = p0.shape[0]
+    if n < 2:
+        raise InputError("corrupted-signal noise needs at least 2 points (a point other than g(x))")
+    marg = p0.sum(axis=1)
+    law = np.zeros(n)
+    np.add.at(law, g, marg)
+    out = np.zeros_like(p0)
+    out[:, target] = (marg.sum() - law) / (n - 1)
+    return out
+
+
+#: name -> (p0, g, target) -> N. Add a kind here and every function below handles it. Each law
+#: splits into a part proportional to P0 (keep-label), a part spread evenly over the labels of
+#: the signal points (random-label) and a part on the collective's own target (corrupted-signal);
+#: the shares bound treats the three parts differently (:func:`bounds`).
 NOISE_KINDS: dict[str, Callable[[np.ndarray, np.ndarray, int], np.ndarray]] = {
     "keep-label": _keep_label,
     "random-label": _random_label,
+    "corrupted-signal": _corrupted_signal,
 }
 
 
@@ -294,6 +313,62 @@ def threshold_formula() -> Formula:
     )
 
 
+_n_points = sp.Symbol("m", integer=True, positive=True)  # |X|
+
+
+@lru_cache(maxsize=None)
+def corrupted_signal_formula() -> Formula:
+    """N(x'', y*) of a corrupted-signal deviator: (1 - P_g(x'')) / (|X| - 1), and 0 on other labels.
+
+    A deviating member draws x ~ P0 and plants a point drawn uniformly from the |X| - 1 points
+    other than g(x), with the target label. Derived by total probability over g(x) for |X| = 2..6
+    (symbols P_g(x0) for every point x0; checked to equal the closed form and to sum to 1).
+    """
+    law = (1 - _pk) / (_n_points - 1)
+    for m in range(2, 7):
+        p = sp.symbols(f"p0:{m}", nonnegative=True)  # P_g(x0) for every point x0
+        for x2 in range(m):
+            by_total = sum(p[x0] * sp.Rational(1, m - 1) for x0 in range(m) if x0 != x2)
+            closed = law.subs({_pk: p[x2], _n_points: m})
+            if sp.simplify((by_total - closed).subs(p[-1], 1 - sum(p[:-1]))) != 0:  # pragma: no cover
+                raise AssertionError("the corrupted-signal law is not (1 - P_g) / (|X| - 1)")
+        total = sum(law.subs({_pk: p[x2], _n_points: m}) for x2 in range(m))
+        if sp.simplify(total.subs(p[-1], 1 - sum(p[:-1])) - 1) != 0:  # pragma: no cover
+            raise AssertionError("the corrupted-signal law does not sum to 1")
+    return Formula(
+        name="several_noise[corrupted-signal]",
+        expr=law,
+        symbols=(_pk, _n_points),
+        assumptions=("a deviating member draws x ~ P0 and plants a uniform point other than g(x)",
+                     "it reports the collective's target label"),
+        statement="mass a corrupted-signal deviator puts on (x'', y*), P_g(x'') = p_k",
+    )
+
+
+@lru_cache(maxsize=None)
+def corrupted_margin_formula() -> Formula:
+    """The margin of y*_k over r at x' in X*_k when collective k's deviators plant a corrupted signal.
+
+    margin_formula with N_k(x', y*_k) = (1 - p_k)/(|X| - 1) and N_k(x', r) = 0. Checked: it exceeds
+    the random-label margin (N_k(x', y*_k) = N_k(x', r)) by alpha_k eta_k (1 - p_k)/(|X| - 1) >= 0,
+    so corrupted-signal deviators never cost their own collective more than random-label ones at
+    the same shares; they cost other collectives (a rival label on every point).
+    """
+    m = margin_formula().expr
+    corrupted = sp.expand(m.subs({_nt: corrupted_signal_formula().expr, _nr: 0}))
+    random_label = m.subs({_nt: _nr})
+    gain = _ak * _eta * (1 - _pk) / (_n_points - 1)
+    if sp.simplify(corrupted - random_label - gain) != 0:  # pragma: no cover - guards the derivation
+        raise AssertionError("corrupted-signal margin minus random-label margin is not alpha eta (1 - p)/(m - 1)")
+    return Formula(
+        name="several_margin[corrupted-signal]",
+        expr=corrupted,
+        symbols=(_ak, _eta, _others, _pk, _p0t, _p0r, _ot, _or, _n_points),
+        assumptions=margin_formula().assumptions + ("collective k's deviators plant a corrupted signal",),
+        statement="score of y*_k minus score of rival r at x' with corrupted-signal deviators",
+    )
+
+
 _a_sym, _delta, _xi, _c0, _rival = sp.symbols("a Delta xi c_0 R", nonnegative=True)
 _fail = sp.Symbol("P_B", nonnegative=True)  # P_{g_k}(B): collective k's mass on its failure set
 
@@ -329,9 +404,11 @@ def shares_bound_formula() -> Formula:
 
     At a failure point, for some rival r: a p_k <= c0 (P0(x', r) - P0(x', y*_k)) + (others' planted
     mass on r) - (others' planted mass on y*_k), with c0 the weight of P0 in P once keep-label
-    deviators are counted as base (random-label deviators add the same mass to every label and cancel).
-    Dropping the helpful last term and summing over B <= X*_k: a P_B <= c0 Delta0 xi0 + R, with R =
-    sum_{j != k, y*_j != y*_k} a_j P0(g_j(x) in X*_k).
+    deviators are counted as base (random-label deviators add the same mass to every label and cancel;
+    collective k's own corrupted-signal deviators add to y*_k only and are dropped). Dropping the
+    helpful last term and summing over B <= X*_k: a P_B <= c0 Delta0 xi0 + R, with R =
+    sum_{j != k, y*_j != y*_k} (a_j P0(g_j(x) in X*_k) + alpha_j eta_j N_j(X*_k, y*_j)), the last term
+    only for corrupted-signal deviators (the others' mass on their own target).
     """
     (worst,) = sp.solve(sp.Eq(_a_sym * _fail, _c0 * _delta * _xi + _rival), _fail)
     bound = sp.simplify((1 - worst).subs(_a_sym, _ak * (1 - _eta)))
@@ -347,7 +424,8 @@ def shares_bound_formula() -> Formula:
         assumptions=margin_formula().assumptions + (
             "Delta, xi: Hardt's constants of P0 for (g_k, y*_k)",
             "c0 = 1 - sum_j alpha_j + sum_{j keep-label} alpha_j eta_j",
-            "R = sum_{j != k, y*_j != y*_k} alpha_j (1 - eta_j) P0(g_j(x) in X*_k)",
+            "R = sum_{j != k, y*_j != y*_k} alpha_j (1 - eta_j) P0(g_j(x) in X*_k) "
+            "+ alpha_j eta_j N_j(X*_k, y*_j) for corrupted-signal deviators",
             "ties go against the collective; may be negative (vacuous)"),
         statement="lower bound on collective k's success from shares and overlaps only",
     )
@@ -399,6 +477,19 @@ def _base_constants(mass: np.ndarray, signal: np.ndarray, target: int) -> tuple[
     return max(delta, 0.0), float(marg.sum()), integrated
 
 
+def _rival_mass(problem: SeveralProblem, j: int, in_signal: np.ndarray) -> float:
+    """Collective j's mass on its own target over another collective's signal set (a term of R).
+
+    Its followers put a_j P0(g_j(x) in X*_k) there; corrupted-signal deviators add alpha_j eta_j
+    N_j(X*_k, y*_j); keep-label deviators are part of c0 and random-label ones cancel.
+    """
+    d = problem.collectives[j]
+    mass = d.effective * float(problem.p0.sum(axis=1)[in_signal[d.g]].sum())
+    if d.kind == "corrupted-signal" and d.noise:
+        mass += d.alpha * d.noise * float(NOISE_KINDS[d.kind](problem.p0, d.g, d.target)[in_signal, d.target].sum())
+    return mass
+
+
 def bounds(problem: SeveralProblem) -> dict[str, np.ndarray]:
     """The three lower bounds of every collective, and the constants they use (arrays of length K).
 
@@ -407,7 +498,6 @@ def bounds(problem: SeveralProblem) -> dict[str, np.ndarray]:
     """
     K = len(problem.collectives)
     cols = problem.collectives
-    marg = problem.p0.sum(axis=1)
     total = sum(c.alpha for c in cols)
     c0 = 1.0 - total + sum(c.alpha * c.noise for c in cols if c.kind == "keep-label")
     out = {key: np.empty(K) for key in ("base", "integrated", "shares", "effective", "delta_base", "xi_base",
@@ -421,8 +511,7 @@ def bounds(problem: SeveralProblem) -> dict[str, np.ndarray]:
         delta0, xi0, _ = _base_constants(problem.p0, signal, c.target)
         in_signal = np.zeros(problem.n_points, dtype=bool)
         in_signal[signal] = True
-        rival = sum(d.effective * float(marg[in_signal[d.g]].sum())
-                    for j, d in enumerate(cols) if j != k and d.target != c.target)
+        rival = sum(_rival_mass(problem, j, in_signal) for j, d in enumerate(cols) if j != k and d.target != c.target)
         out["effective"][k] = a
         out["delta_base"][k], out["xi_base"][k] = delta_b, xi_b
         out["delta0"][k], out["xi0"][k] = delta0, min(xi0, 1.0)

@@ -237,7 +237,7 @@ def test_c7_figure_draws_the_interaction_map_noise_and_learners(tmp_path):
     from collective_action.runs.sweep import read_results, run_sweep
 
     files = experiment_files("C7")
-    assert len(files) == 2
+    assert len(files) == 3
     for f in files:
         run_sweep(f, tmp_path / "c7", executor="serial", quick=True, progress=False, share_store=True)
     frame = read_results(tmp_path / "c7")
