@@ -24,7 +24,10 @@ def footprint(cfg) -> tuple[int, int]:
     if fam == "gaussian-world":
         w = cfg.world
         dim = w.d_class + w.n_free
-        J = 2 if w.second is not None else 1
+        if w.collectives is not None:  # the shared list: any number of collectives, one signal test set each
+            J = len(w.collectives)
+        else:
+            J = 2 if w.second is not None else 1
         return (2 * cfg.n_train + (J + 1) * cfg.n_test,
                 8 * dim * (2 * cfg.n_train + (J + 1) * cfg.n_test) + 8 * 4 * cfg.n_train * w.n_classes)
     if fam == "simplicity":

@@ -173,3 +173,16 @@ def test_bayes_rows_against_theory_for_every_kind(kind):
     se = np.hypot(rows["success_se"], rows["success_theory_se"]).clip(lower=1e-3)
     assert ((rows["success"] - rows["success_theory"]).abs() <= 4 * se).all()
     assert (rows["success_bound"] <= rows["success_theory"] + 3 * rows["success_bound_se"] + 0.01).all()
+
+
+def test_the_memory_estimate_counts_every_listed_collectives_test_points():
+    from collective_action.simulate.footprint import footprint
+
+    sig = {"placement": "free", "amplitude": 3.0}
+    one = load_experiment(_file([{"signal": {**sig, "offset": 0}}])).cells()[0].validated_config()
+    three = load_experiment(_file([{"signal": {**sig, "offset": 0}},
+                                   {"alpha": 0.05, "target": 2, "signal": {**sig, "offset": 1}},
+                                   {"alpha": 0.05, "target": 0, "signal": {**sig, "offset": 0}}])
+                            ).cells()[0].validated_config()
+    (p1, b1), (p3, b3) = footprint(one), footprint(three)
+    assert p3 - p1 == 2 * 500 and b3 > b1   # two more signal test sets of n_test points
