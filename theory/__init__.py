@@ -71,6 +71,8 @@ from .several import (
     base_bound_formula as several_base_bound_formula,
     bounds as several_bounds,
     classifier as several_classifier,
+    corrupted_margin_formula as several_corrupted_margin_formula,
+    corrupted_signal_formula as several_corrupted_signal_formula,
     margin_formula as several_margin_formula,
     shares_bound_formula as several_shares_bound_formula,
     success as several_success,
