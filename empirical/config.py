@@ -132,6 +132,11 @@ class SelectionSpec(StrictModel):
     metric: Literal["average", "worst-class", "worst-group", "last"] = "last"
 
 
+class EmpiricalCollective(CollectiveItem[SignalSpec]):
+    """An item of ``collectives:`` with the empirical pillar's signal. A named module-level class:
+    a parametrised generic is created on the fly and cannot be pickled to worker processes."""
+
+
 class EmpiricalConfig(StrictModel):
     """One empirical training configuration (the seed is the cell's)."""
 
@@ -142,7 +147,7 @@ class EmpiricalConfig(StrictModel):
     train: TrainSpec = Field(default_factory=TrainSpec)
     selection: SelectionSpec = Field(default_factory=SelectionSpec)
     series: str | None = Field(None, description="label of the curve this row belongs to (default: from learner)")
-    collectives: list[CollectiveItem[SignalSpec]] | None = Field(
+    collectives: list[EmpiricalCollective] | None = Field(
         None, description="several collectives (collective_action.several): entry 0 completes collective: with "
                           "its signal and noise, entries 1.. give alpha, target, strategy, signal and noise")
     shares: dict[int, float] = Field(default_factory=dict, description="with collectives: index -> alpha (grid-able)")

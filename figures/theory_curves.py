@@ -19,8 +19,11 @@ Which rows can be rebuilt:
   ``theory.experiment.build_problem``; exact = ``bayes_success`` (eps = 0) or
   ``worst_case_success`` (eps > 0), bound = ``hardt_bound`` with the row's eps and definition;
   the curve is the mean over the seeds' problems, as the stored rows are.
-* ``simulate`` family ``discrete``: ``simulate.runner.discrete_problem``, ``bayes_success`` and
-  ``hardt_bound`` with ``hardt_constants``.
+* ``simulate`` family ``discrete``: ``simulate.runner.discrete_problem``, ``bayes_success`` of the
+  row's strategy (each measured by its own goal) and ``hardt_bound`` with ``hardt_constants``;
+  with ``goal_bounds=True`` the bound is the Hardt-form population bound of every strategy
+  (``theory.hardt_goals.population_bound``; the same numbers for feature-label), as the
+  simulator's own ``success_bound`` column.
 * ``simulate`` family ``gaussian`` where the Bayes success has a closed form
   (``theory.gaussian.closed_form_applies``): ``bayes_success_closed_form`` and ``hardt_bound``
   with ``hardt_constants_gaussian``. (Monte Carlo theory is not re-run for a drawing.)
@@ -110,7 +113,7 @@ def _theory_problem(config: dict, seed: int) -> tuple[str, Callable[[], _Problem
     return key, build
 
 
-def _simulate_problem(config: dict) -> tuple[str, Callable[[], _Problem]] | None:
+def _simulate_problem(config: dict, goal_bounds: bool = False) -> tuple[str, Callable[[], _Problem]] | None:
     from collective_action import theory
     from collective_action.experiment import get_pillar
     from collective_action.simulate.runner import discrete_problem, gaussian_problem
@@ -125,8 +128,10 @@ def _simulate_problem(config: dict) -> tuple[str, Callable[[], _Problem]] | None
     reduced = {"family": family, "collective": collective, family: config.get(family)}
     if family == "gaussian":
         reduced["theory_mc_samples"] = config.get("theory_mc_samples")
-    key = json.dumps({"pillar": "simulate", "config": reduced}, sort_keys=True)
     strategy = cfg.collective.strategy
+    goal_bounds = goal_bounds and family == "discrete"
+    key = json.dumps({"pillar": "simulate", "config": reduced} | ({"goal_bounds": True} if goal_bounds else {}),
+                     sort_keys=True)
 
     def clipped_bound(delta: float, xi: float):
         if strategy != "feature-label":
@@ -138,6 +143,12 @@ def _simulate_problem(config: dict) -> tuple[str, Callable[[], _Problem]] | None
         def build() -> _Problem:
             problem = discrete_problem(cfg)
             exact = lambda a: np.asarray(theory.bayes_success(problem, a, strategy), dtype=float)  # noqa: E731
+            if goal_bounds:
+                from collective_action.theory import hardt_goals
+
+                bound = lambda a: np.asarray(hardt_goals.population_bound(problem, a, strategy),  # noqa: E731
+                                             dtype=float)
+                return _Problem(exact, bound, steps=True)
             return _Problem(exact, clipped_bound(*theory.hardt_constants(problem)), steps=True)
 
         return key, build
@@ -154,8 +165,10 @@ def _simulate_problem(config: dict) -> tuple[str, Callable[[], _Problem]] | None
     return key, build
 
 
-def problem_of_row(pillar: str, config_text, seed) -> tuple[str, Callable[[], _Problem]] | None:
-    """(cache key, builder) of the theory of one stored row; None where theory cannot rebuild it."""
+def problem_of_row(pillar: str, config_text, seed, goal_bounds: bool = False
+                   ) -> tuple[str, Callable[[], _Problem]] | None:
+    """(cache key, builder) of the theory of one stored row; None where theory cannot rebuild it.
+    ``goal_bounds``: family-1 rows of every strategy get their Hardt-form bound (module doc)."""
     from collective_action.errors import InputError
     from pydantic import ValidationError
 
@@ -168,7 +181,7 @@ def problem_of_row(pillar: str, config_text, seed) -> tuple[str, Callable[[], _P
         if pillar == "theory":
             return _theory_problem(config, int(seed))
         if pillar == "simulate":
-            return _simulate_problem(config)
+            return _simulate_problem(config, goal_bounds)
     except (ValueError, TypeError, KeyError, InputError, ValidationError):
         return None
     return None
@@ -240,9 +253,13 @@ def _at(xs: np.ndarray, ys: np.ndarray, x: np.ndarray, steps: bool) -> np.ndarra
     return np.interp(x, xs, ys)
 
 
-def theory_for_rows(rows: pd.DataFrame, lo: float, hi: float, n: int = GRID_POINTS) -> TheoryCurve | None:
+def theory_for_rows(rows: pd.DataFrame, lo: float, hi: float, n: int = GRID_POINTS,
+                    goal_bounds: bool = False) -> TheoryCurve | None:
     """Theory of the curve drawn from ``rows`` on ``n`` log-spaced alphas in [lo, hi], or None
     when some row's configuration cannot be rebuilt (then the stored columns are drawn).
+    ``goal_bounds``: on family-1 (``simulate`` ``discrete``) rows, the bound is the Hardt-form
+    population bound of the row's strategy, whatever it is (default: feature-label's only, None
+    for the other strategies).
 
     Rows of several problems (the theory pillar's seeds) give the mean of their curves, as the
     stored points are means over seeds.
@@ -253,7 +270,7 @@ def theory_for_rows(rows: pd.DataFrame, lo: float, hi: float, n: int = GRID_POIN
     seeds = rows["seed"] if "seed" in rows.columns else pd.Series(0, index=rows.index)
     problems: dict[str, Callable[[], _Problem]] = {}
     for pillar, text, seed in zip(pillars, rows["config"], seeds):
-        found = problem_of_row(pillar, text, 0 if seed != seed else seed)
+        found = problem_of_row(pillar, text, 0 if seed != seed else seed, goal_bounds)
         if found is None:
             return None
         problems.setdefault(*found)

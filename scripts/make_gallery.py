@@ -5,7 +5,7 @@
 
 The figures come from real runs of shipped experiment files at their quick sizes (``CLAIM_FILES``:
 for each claim the files that fill every panel kind of its figure, simulations where one does,
-so the only training runs are C3's and C5's small quick ones), the stress battery's quick
+so the only training runs are C3's, C5's and C7's small quick ones), the stress battery's quick
 scenarios, and a quick critical-mass search over experiments/c2_simulate_dro.yaml. Every run
 resumes from its store under --work, so a second call recomputes nothing. Each caption names
 the experiments drawn. The images are PNGs at --dpi (default 100; the commands write 200), so
@@ -68,16 +68,28 @@ ENTRIES = (
         "exact success, and measured against predicted alpha_eff, each with the dotted y = x line of perfect "
         "agreement and 95% intervals over seeds."),
         command="collective-action plot results/quick/c5"),
-    Entry("C6", "c6", "C6: collectives on the car data", source="c6", caption=(
+    Entry("C6", "c6", "C6: the collective's goals, on the car data and on random discrete problems",
+          source="c6", caption=(
         "Gauthier, Bach & Jordan's car data: one panel per experiment, success against the collective's "
         "share n/N in percent (points with a 95% band over seeds) and the lower bound computed from the "
-        "collective's own data (dashed; dotted where the corrected unplanting bound differs)."),
+        "collective's own data (dashed; dotted where the corrected unplanting bound differs). Below, random "
+        "discrete problems: one row per problem, one panel per goal (plant, unplant, erase), one curve per "
+        "strategy in its registry colour and marker: the measured success of the strategy's goal (points, "
+        "95% interval), theory's exact Bayes success (solid steps) and the Hardt-form population bound "
+        "(dashed), both on a dense alpha grid, and Gauthier et al.'s finite-sample bound from the members' own "
+        "rows (dash-dot, absent where it is undefined). Goal rows of trained models, where stored, get a "
+        "success and a clean-accuracy panel per goal."),
         command="collective-action plot results/quick/c6"),
     Entry("C7", "c7", "C7: several collectives and coordination noise", source="c7", caption=(
         "Top: collective 0's success over the grid alpha_0 x alpha_1 of two collectives, with theory's frontier "
         "(exact success 0.5) in white. Below: its success against the noise share of its members, per kind of "
         "deviation, with theory's exact success dashed; and, where the Gaussian tug of war ran, both "
-        "collectives' success per learning algorithm in the registry's colours."),
+        "collectives' success per learning algorithm in the registry's colours. Last, trained models on "
+        "Fashion-MNIST: the tug of war on one patch, collective 0's success (solid) and collective 1's "
+        "(dashed) against alpha_0 per learning algorithm, one panel per alpha_1; and collective 0's success "
+        "against alpha_0 with deviating members on disjoint patches, one curve per kind of deviation that ran "
+        "(and one without deviators where that ran), one panel per learning algorithm; each with the clean "
+        "accuracy of the same models beside or below it."),
         command="collective-action plot results/quick/c7"),
     Entry("stress", "stress", "Stress battery: tightness per scenario", source="stress", caption=(
         "Every row of the quick stress battery as a dot: theory's bound divided by the measured success (1: "
@@ -118,8 +130,8 @@ CLAIM_FILES = {
     "C4": ("c4_simulate_simplicity.yaml",),
     "C5": ("c5_simulate_discrete_exact.yaml", "c5_simulate_exact_success.yaml", "c5_empirical_alpha_eff.yaml"),
     "C6": ("c6_car_planting.yaml", "c6_car_feature_only.yaml", "c6_car_planting_N.yaml", "c6_car_unplanting.yaml",
-           "c6_car_unplanting_naive.yaml"),
-    "C7": ("c7_several_discrete.yaml", "c7_several_gaussian.yaml"),
+           "c6_car_unplanting_naive.yaml", "c6_discrete_goals.yaml"),
+    "C7": ("c7_several_discrete.yaml", "c7_several_gaussian.yaml", "c7_several_empirical.yaml"),
 }
 
 

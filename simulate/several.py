@@ -86,9 +86,13 @@ class SeveralCollective(StrictModel):
         return v
 
 
-def as_item(e: SeveralCollective) -> CollectiveItem[DiscreteSignal]:
+class DiscreteCollectiveItem(CollectiveItem[DiscreteSignal]):
+    """An item of ``collectives:`` with a discrete signal (a named class, so that it pickles to workers)."""
+
+
+def as_item(e: SeveralCollective) -> DiscreteCollectiveItem:
     """A flat entry in the shared vocabulary (the same collective)."""
-    return CollectiveItem[DiscreteSignal](
+    return DiscreteCollectiveItem(
         alpha=e.alpha, target=e.target,
         signal=DiscreteSignal(size=e.signal_size, points=e.signal, same_as=e.same_signal_as, g=e.g),
         noise=Noise(share=e.noise, kind=e.noise_kind))
@@ -101,7 +105,7 @@ def _entry_form(v) -> str:
     return "item" if isinstance(v, CollectiveItem) else "flat"
 
 
-Entry = Annotated[Union[Annotated[CollectiveItem[DiscreteSignal], Tag("item")],
+Entry = Annotated[Union[Annotated[DiscreteCollectiveItem, Tag("item")],
                         Annotated[SeveralCollective, Tag("flat")]], Discriminator(_entry_form)]
 
 

@@ -94,6 +94,10 @@ class SecondCollective(StrictModel):
     signal: WorldSignal = Field(default_factory=WorldSignal)
 
 
+class WorldCollectiveItem(CollectiveItem[WorldSignal]):
+    """An item of ``world.collectives`` (a named class, so that it pickles to workers)."""
+
+
 class WorldSection(StrictModel):
     """Family ``gaussian-world``: Gaussian classes with the knobs family ``gaussian`` lacks."""
 
@@ -107,7 +111,7 @@ class WorldSection(StrictModel):
     label_noise: float = Field(0.0, ge=0.0, lt=1.0, description="share of base labels flipped uniformly")
     signal: WorldSignal = Field(default_factory=WorldSignal)
     second: Optional[SecondCollective] = None
-    collectives: Optional[list[CollectiveItem[WorldSignal]]] = Field(
+    collectives: Optional[list[WorldCollectiveItem]] = Field(
         None, description="every collective in the shared vocabulary (collective_action.several), in place of "
                           "signal and second; collective 0's alpha and target come from collective:")
     shares: dict[int, float] = Field(default_factory=dict, description="with collectives: index -> alpha (grid-able)")

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import importlib
+import json
 
 import matplotlib.image as mpimg
 import numpy as np
@@ -16,6 +17,14 @@ from collective_action.runs.store import CellOutcome, ResultStore
 
 ALPHAS = (0.001, 0.003, 0.01, 0.03, 0.1)
 SEEDS = (0, 1, 2)
+
+
+@pytest.fixture(autouse=True)
+def _close_figures():
+    import matplotlib.pyplot as plt
+
+    yield
+    plt.close("all")
 
 
 def _logistic(alpha, centre):
@@ -231,16 +240,24 @@ def test_c6_car_figure_is_drawn_from_stored_rows(tmp_path):
     assert all(any(line.get_linestyle() == "--" for line in ax.get_lines()) for ax in fig.axes if ax.get_visible())
 
 
-def test_c7_figure_draws_the_interaction_map_noise_and_learners(tmp_path):
+@pytest.fixture(scope="module")
+def c7_frame(tmp_path_factory):
+    """Every C7 file at its quick size (the empirical one trains 12 small models, about 15 s), once."""
     from collective_action.experiments import experiment_files
-    from collective_action.figures import c7
     from collective_action.runs.sweep import read_results, run_sweep
 
     files = experiment_files("C7")
     assert len(files) == 3
+    out = tmp_path_factory.mktemp("c7")
     for f in files:
-        run_sweep(f, tmp_path / "c7", executor="serial", quick=True, progress=False, share_store=True)
-    frame = read_results(tmp_path / "c7")
+        run_sweep(f, out, executor="serial", quick=True, progress=False, share_store=True)
+    return read_results(out)
+
+
+def test_c7_figure_draws_the_interaction_map_noise_and_learners(tmp_path, c7_frame):
+    from collective_action.figures import c7
+
+    frame = c7_frame
     fig = c7.build(frame)
     visible = [ax for ax in fig.axes if ax.get_visible()]
     titles = " | ".join(ax.get_title(loc="left") for ax in visible)
@@ -250,3 +267,163 @@ def test_c7_figure_draws_the_interaction_map_noise_and_learners(tmp_path):
     assert mesh and mesh[0].get_array().size == 3 * 2
     png, pdf = c7.draw(frame, tmp_path / "figs")
     assert png.stat().st_size > 10_000 and pdf.stat().st_size > 0
+
+
+# ------------------------------------------------------------------------------ C6: the collective's goals
+@pytest.fixture(scope="module")
+def c6_goals_frame():
+    """experiments/c6_discrete_goals.yaml at its quick size (24 cells, about 1 s), run in-process."""
+    from collective_action import simulate
+    from collective_action.experiments import experiment_dir
+
+    frame = simulate.run(experiment_dir() / "c6_discrete_goals.yaml", quick=True)
+    return frame.assign(strategy_=[json.loads(c)["collective"]["strategy"] for c in frame["config"]])
+
+
+def _hex(colour) -> str:
+    import matplotlib.colors as mcolors
+
+    return mcolors.to_hex(colour).lower()
+
+
+def test_c6_draws_every_goal_per_problem_with_dense_theory_jumping_where_theory_says(c6_goals_frame):
+    from collective_action import theory
+    from collective_action.experiment import get_pillar
+    from collective_action.figures import draw, looks
+    from collective_action.simulate.runner import discrete_problem
+    from collective_action.theory import hardt_goals
+
+    frame = c6_goals_frame
+    fig, panels = draw(frame.drop(columns="strategy_"), "C6")
+    alphas = np.sort(frame["alpha"].unique())
+    expected = set()
+    for strategy, rows in frame.groupby("strategy_"):
+        cfg = get_pillar("simulate").config_model.model_validate(json.loads(rows["config"].iloc[0]))
+        problem = discrete_problem(cfg)
+        name = f"{rows['experiment'].iloc[0]}: {rows['goal'].iloc[0]}, problem {cfg.discrete.problem_seed}/success"
+        expected.add(name)
+        ax = panels[name]
+        # the measured success: one errorbar per strategy, in the strategy's registry look, at the stored means
+        (bar,) = [c for c in ax.containers if c.get_label() == strategy]
+        assert _hex(bar.lines[0].get_color()) == _hex(looks.strategy_look(strategy).colour)
+        assert bar.lines[0].get_marker() == looks.strategy_look(strategy).marker
+        means = np.asarray(bar.lines[0].get_ydata(), dtype=float)  # errorbar keeps its data as objects
+        np.testing.assert_allclose(means, rows.groupby("alpha")["success"].mean())
+        # theory's exact success: dense steps over the experiment's range ...
+        (exact,) = [ln for ln in ax.get_lines() if ln.get_label() == f"{strategy} (exact)"]
+        xs, ys = np.asarray(exact.get_xdata()), np.asarray(exact.get_ydata())
+        assert len(xs) >= 200 and exact.get_drawstyle() == "steps-post"
+        assert (xs[0], xs[-1]) == (pytest.approx(alphas[0]), pytest.approx(alphas[-1]))
+        # ... jumping at exactly the mixture breakpoints where the goal's success changes
+        breaks = theory.bayes.mixture_breakpoints(problem, strategy)
+        breaks = breaks[(breaks > xs[0]) & (breaks < xs[-1])]
+        left = np.asarray(theory.bayes_success(problem, breaks * (1 - 1e-7), strategy), dtype=float)
+        right = np.asarray(theory.bayes_success(problem, breaks * (1 + 1e-7), strategy), dtype=float)
+        jumps = xs[np.flatnonzero(np.abs(np.diff(ys)) > 1e-12) + 1]
+        np.testing.assert_allclose(jumps, breaks[np.abs(right - left) > 1e-12], rtol=1e-8)
+        stored = rows.groupby("alpha")["success_theory"].mean()  # the stored column, where it was measured
+        at = np.searchsorted(xs, stored.index.to_numpy(), side="right") - 1
+        np.testing.assert_allclose(ys[at], stored, atol=1e-9)
+        # the Hardt-form bound of this strategy, dense, ending on the stored column's values
+        (bound,) = [ln for ln in ax.get_lines() if ln.get_label() == f"{strategy} (Hardt-form bound)"]
+        bx, by = np.asarray(bound.get_xdata()), np.asarray(bound.get_ydata())
+        assert len(bx) >= 200 and bound.get_linestyle() == "--"
+        np.testing.assert_allclose(by, hardt_goals.population_bound(problem, bx, strategy))
+        stored = rows.groupby("alpha")["success_bound"].mean()
+        np.testing.assert_allclose(by[[0, -1]], stored.iloc[[0, -1]], rtol=1e-9)
+        # Gauthier et al.'s finite-sample bound at the stored means (none where it is undefined)
+        finite = rows.groupby("alpha")["success_bound_finite"].mean()
+        lines = [ln for ln in ax.get_lines() if ln.get_label() == f"{strategy} (finite-sample bound)"]
+        if finite.notna().any():
+            (line,) = lines
+            assert line.get_linestyle() == "-."
+            np.testing.assert_allclose(line.get_ydata(), finite, equal_nan=True)
+        else:
+            assert not lines
+    assert set(panels) == expected  # no car rows: no car panels
+
+
+def _trained_goal_rows(experiment: str, rng) -> list[tuple]:
+    """(cell id, pillar, seed, config, record) of trained models measuring each strategy's goal."""
+    rows = []
+    for strategy, goal in (("feature-label", "plant"), ("feature-only", "plant"), ("unplanting", "unplant")):
+        for alpha in ALPHAS:
+            for seed in SEEDS:
+                rec = {"alpha": alpha, "learner": "erm", "series": "ERM", "goal": goal,
+                       "success": float(np.clip(_logistic(alpha, 0.01) + rng.normal(0, 0.03), 0, 1)),
+                       "clean_accuracy": 0.9 + rng.normal(0, 0.01)}
+                config = {"alpha": alpha, "learner": {"name": "erm"},
+                          "collective": {"alpha": alpha, "strategy": strategy}}
+                rows.append((f"{experiment}-{strategy}-{alpha}-{seed}", "empirical", seed, config, rec))
+    return rows
+
+
+def test_c6_draws_goal_rows_of_trained_models_and_leaves_out_what_it_cannot_draw(tmp_path, c6_goals_frame):
+    from collective_action.figures import NoPanelSelected, draw, looks
+
+    rng = np.random.default_rng(5)
+    junk = [("no-goal-0.01-0", "empirical", 0, {"alpha": 0.01}, {"alpha": 0.01, "learner": "erm", "success": 0.5}),
+            ("other-family-0.01-0", "simulate", 0, {"alpha": 0.01, "family": "gaussian"},
+             {"alpha": 0.01, "learner": "bayes", "success": 0.5, "family": "gaussian"})]
+    with ResultStore.open(tmp_path / "store", create=True) as store:
+        for cell_id, pillar, seed, config, rec in _trained_goal_rows("c6-trained-goals", rng) + junk:
+            store.write(CellOutcome(cell_id, "c6-trained-goals", pillar, seed, config, [rec], None, "serial", "h", "a",
+                                    "b", 0.0), "test")
+        frame = store.frame()
+    fig, panels = draw(frame, "C6")
+    assert set(panels) == {f"c6-trained-goals: {goal}/{kind}" for goal in ("plant", "unplant")
+                           for kind in ("success", "clean")}
+    for goal, strategies in (("plant", {"feature-label", "feature-only"}), ("unplant", {"unplanting"})):
+        for kind in ("success", "clean"):
+            ax = panels[f"c6-trained-goals: {goal}/{kind}"]
+            # one errorbar per strategy, in the strategy's registry colour
+            assert {_hex(c.lines[0].get_color()) for c in ax.containers} == \
+                {_hex(looks.strategy_look(s).colour) for s in strategies}
+    # beside the discrete problems' rows; the clean panels alone; rows of no kind it draws
+    both = draw(pd.concat([frame, c6_goals_frame.drop(columns="strategy_")], ignore_index=True), "C6").panels
+    assert set(panels) < set(both) and len(both) == len(panels) + c6_goals_frame["goal"].nunique()
+    assert set(draw(frame, "C6", panels=["clean"]).panels) == {n for n in panels if n.endswith("/clean")}
+    with pytest.raises(NoPanelSelected):
+        draw(c6_goals_frame, "C6", panels=["clean"])
+    with pytest.raises(ValueError):
+        draw(frame[frame["goal"].isna()], "C6")
+
+
+# ------------------------------------------------------------------------------ C7: trained models
+def test_c7_draws_the_trained_tug_of_war_and_deviators_per_learner(c7_frame, c6_goals_frame):
+    from collective_action.figures import draw, looks
+
+    trained = c7_frame[c7_frame["pillar"] == "empirical"]
+    (experiment,) = trained["experiment"].unique()
+    fig, panels = draw(c7_frame, "C7")
+    tug = trained[trained["signal_layout"] == "0:own 1:same-as-0"]
+    assert len(tug) and (tug["noise"] == 0).all()
+    for a1, part in tug.groupby("alpha_1"):
+        ax = panels[f"{experiment}: alpha_1={a1:g}/learners"]
+        assert f"{experiment}: alpha_1={a1:g}/clean" in panels
+        # one solid (collective 0) and one dashed (collective 1) line per learner, in its registry colour
+        assert len(ax.get_lines()) == 2 * part["learner"].nunique()
+        for learner, rows in part.groupby("learner"):
+            mine = [ln for ln in ax.get_lines() if _hex(ln.get_color()) == _hex(looks.algorithm_look(learner).colour)]
+            assert sorted(ln.get_linestyle() for ln in mine) == ["-", "--"]
+            for line in mine:
+                j = 0 if line.get_linestyle() == "-" else 1
+                means = rows[rows["collective"] == j].groupby("alpha_0")["success"].mean()
+                np.testing.assert_allclose(line.get_xdata(), means.index)
+                np.testing.assert_allclose(line.get_ydata(), means)
+    # deviators: collective 0 on disjoint signals, one curve per noise kind and share, per learner
+    own = trained[(trained["signal_layout"] == "0:own 1:own") & (trained["collective"] == 0)]
+    own = own[own["alpha_1"] == own["alpha_1"].min()]
+    assert len(own) and (own["noise"] > 0).any()
+    for learner, rows in own.groupby("learner"):
+        for kind, column in (("noise", "success"), ("clean", "clean_accuracy")):
+            ax = panels[f"{experiment}: {learner}/{kind}"]
+            curves = {("no deviators" if share == 0 else f"{noise}, $\\eta_0$ = {share:g}"): part
+                      for (noise, share), part in rows.groupby(["noise_kind", "noise"])}
+            drawn = {ln.get_label(): ln for ln in ax.get_lines()}
+            assert set(drawn) == set(curves)
+            for label, part in curves.items():
+                np.testing.assert_allclose(drawn[label].get_ydata(), part.groupby("alpha_0")[column].mean())
+    # the trained models' rows alone, or beside rows C7 does not draw, give the same panels
+    alone = draw(pd.concat([trained, c6_goals_frame], ignore_index=True), "C7").panels
+    assert set(alone) == {name for name in panels if name.startswith(f"{experiment}: ")}

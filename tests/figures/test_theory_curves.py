@@ -195,3 +195,33 @@ def test_crossings_follow_the_log_log_line():
     ratio = (0.02 / a) ** 0.7  # a power law: straight on log-log axes, exactly 1 at alpha = 0.02
     np.testing.assert_allclose(theory_curves.crossings(a, ratio), [0.02], rtol=1e-12)
     assert len(theory_curves.crossings(a, ratio + 5)) == 0
+
+
+def test_goal_bounds_give_every_strategy_its_hardt_form_bound_and_leave_the_default_alone(tmp_path):
+    from collective_action.theory import hardt_goals
+
+    theory_curves.clear_cache()
+    spec = json.loads(json.dumps(DISCRETE))
+    spec["name"] = "c6-dense-goals"
+    spec["grid"]["collective.strategy"] = ["feature-label", "feature-only", "unplanting", "erasing"]
+    frame = _run(tmp_path, spec)
+    strategy = [json.loads(c)["collective"]["strategy"] for c in frame["config"]]
+    lo, hi = theory_curves.alpha_range(frame["alpha"])
+    for name in spec["grid"]["collective.strategy"]:
+        rows = frame[[s == name for s in strategy]]
+        cfg = get_pillar("simulate").config_model.model_validate(json.loads(rows["config"].iloc[0]))
+        problem = discrete_problem(cfg)
+        plain = theory_curves.theory_for_rows(rows, lo, hi)
+        goals = theory_curves.theory_for_rows(rows, lo, hi, goal_bounds=True)
+        # the exact success is the strategy's own either way (its goal's Bayes success)
+        np.testing.assert_array_equal(plain.alpha, goals.alpha)
+        np.testing.assert_array_equal(plain.exact, goals.exact)
+        np.testing.assert_allclose(goals.exact, theory.bayes_success(problem, goals.alpha, name))
+        np.testing.assert_allclose(goals.bound, hardt_goals.population_bound(problem, goals.alpha, name))
+        if name == "feature-label":  # the same numbers as the default's Hardt bound
+            np.testing.assert_allclose(goals.bound, plain.bound, rtol=1e-12)
+        else:  # the default draws no dense bound for the other strategies (unchanged)
+            assert plain.bound is None
+        # and the dense bound passes through the simulator's own success_bound at the stored ends
+        stored = rows.groupby("alpha")["success_bound"].mean()
+        np.testing.assert_allclose(goals.bound[[0, -1]], stored.iloc[[0, -1]], rtol=1e-9)
