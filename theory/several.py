@@ -117,6 +117,36 @@ class SeveralProblem:
     p0: np.ndarray
     collectives: tuple
 
+    @classmethod
+    def random(cls, rng: np.random.Generator, kinds=None, clean_share: float = 0.3,
+               max_noise: float = 0.8) -> "SeveralProblem":
+        """2-3 collectives on 3-6 points and 2-4 labels (the property tests' problems).
+
+        Their signals share one map, sit on disjoint points, or are drawn freely; each collective
+        is noiseless with probability ``clean_share``, else deviates with a share drawn up to
+        ``max_noise``, of a kind drawn from ``kinds`` (default: every noise kind).
+        """
+        X, Y, K = int(rng.integers(3, 7)), int(rng.integers(2, 5)), int(rng.integers(2, 4))
+        p0 = rng.dirichlet(np.ones(X * Y)).reshape(X, Y)
+        layout = rng.choice(["same", "disjoint", "any"])
+        maps, free = [], list(rng.permutation(X))
+        for k in range(K):
+            if layout == "same" and k > 0:
+                maps.append(maps[0])
+                continue
+            if layout == "disjoint":
+                size = max(1, min(len(free) // (K - k), 2))
+                pts = np.array([free.pop() for _ in range(size)])
+            else:
+                pts = rng.choice(X, size=int(rng.integers(1, 3)), replace=False)
+            maps.append(pts[rng.integers(0, len(pts), size=X)])
+        alphas = rng.uniform(0.01, 0.9 / K, size=K)
+        kinds = list(kinds or NOISE_KINDS)
+        cols = tuple(Collective(float(alphas[k]), maps[k], int(rng.integers(0, Y)),
+                                0.0 if rng.random() < clean_share else float(rng.uniform(0.0, max_noise)),
+                                str(rng.choice(kinds))) for k in range(K))
+        return cls(p0, cols)
+
     def __post_init__(self):
         from collective_action.discrete import DiscreteProblem
 

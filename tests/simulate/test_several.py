@@ -55,25 +55,7 @@ def test_one_collective_equals_discrete_counts(problem_seed, n_train, n_labels):
 
 
 def _random_problem(rng) -> sev.SeveralProblem:
-    X, Y, K = int(rng.integers(3, 7)), int(rng.integers(2, 5)), int(rng.integers(2, 4))
-    p0 = rng.dirichlet(np.ones(X * Y)).reshape(X, Y)
-    layout = rng.choice(["same", "disjoint", "any"])
-    maps, free = [], list(rng.permutation(X))
-    for k in range(K):
-        if layout == "same" and k > 0:
-            maps.append(maps[0])
-            continue
-        if layout == "disjoint":
-            size = max(1, min(len(free) // (K - k), 2))
-            pts = np.array([free.pop() for _ in range(size)])
-        else:
-            pts = rng.choice(X, size=int(rng.integers(1, 3)), replace=False)
-        maps.append(pts[rng.integers(0, len(pts), size=X)])
-    alphas = rng.uniform(0.01, 0.9 / K, size=K)
-    cols = tuple(sev.Collective(float(alphas[k]), maps[k], int(rng.integers(0, Y)),
-                                0.0 if rng.random() < 0.4 else float(rng.uniform(0.0, 0.7)),
-                                str(rng.choice(list(sev.NOISE_KINDS)))) for k in range(K))
-    return sev.SeveralProblem(p0, cols)
+    return sev.SeveralProblem.random(rng, clean_share=0.4, max_noise=0.7)
 
 
 def _undecided(problem: sev.SeveralProblem, n: int, z: float) -> np.ndarray:

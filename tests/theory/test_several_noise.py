@@ -12,26 +12,7 @@ from collective_action.theory import several as sev
 
 def _random_problem(rng, kinds=None) -> sev.SeveralProblem:
     """2-3 collectives on 3-6 points: same signal, disjoint or random signals, noise of ``kinds``."""
-    X, Y, K = int(rng.integers(3, 7)), int(rng.integers(2, 5)), int(rng.integers(2, 4))
-    p0 = rng.dirichlet(np.ones(X * Y)).reshape(X, Y)
-    layout = rng.choice(["same", "disjoint", "any"])
-    maps, free = [], list(rng.permutation(X))
-    for k in range(K):
-        if layout == "same" and k > 0:
-            maps.append(maps[0])
-            continue
-        if layout == "disjoint":
-            size = max(1, min(len(free) // (K - k), 2))
-            pts = np.array([free.pop() for _ in range(size)])
-        else:
-            pts = rng.choice(X, size=int(rng.integers(1, 3)), replace=False)
-        maps.append(pts[rng.integers(0, len(pts), size=X)])
-    alphas = rng.uniform(0.01, 0.9 / K, size=K)
-    kinds = kinds or list(sev.NOISE_KINDS)
-    cols = tuple(sev.Collective(float(alphas[k]), maps[k], int(rng.integers(0, Y)),
-                                0.0 if rng.random() < 0.3 else float(rng.uniform(0.0, 0.8)), str(rng.choice(kinds)))
-                 for k in range(K))
-    return sev.SeveralProblem(p0, cols)
+    return sev.SeveralProblem.random(rng, kinds)
 
 
 def _with_kind(problem: sev.SeveralProblem, k: int, kind: str) -> sev.SeveralProblem:
