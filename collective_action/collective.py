@@ -291,20 +291,28 @@ class Collective:
         Returns (x, y, member_mask). The number of members is round(alpha * n); the mask says
         which rows the collective controls (used to measure the weight a learner gives it).
         """
+        x_out, y_out, members, _ = self.plant_and_fit(x, y, rng)
+        return x_out, y_out, members
+
+    def plant_and_fit(self, x, y, rng: np.random.Generator):
+        """:meth:`plant_in_training_set`, returning also the collective as it played: with the
+        labeler it fitted on its members (adaptive strategies with an ``estimator``), so that the
+        same estimate can be played on another split without fitting again; otherwise itself.
+        Returns (x, y, member_mask, played)."""
         n = len(y)
         n_members = int(round(self.alpha * n))
         members = np.zeros(n, dtype=bool)
         members[rng.choice(n, size=n_members, replace=False)] = True
         x_out = x.copy()
         y_out = np.array(y, copy=True)
+        collective = self
         if n_members:
-            collective = self
             if self.strategy_impl.adaptive and self.labeler is None:
                 collective = replace(self, labeler=self.fit_labeler(x[members], y_out[members], rng))
             xm, ym = collective.apply(x[members], y_out[members])
             x_out[members] = xm
             y_out[members] = ym
-        return x_out, y_out, members
+        return x_out, y_out, members, collective
 
     def fit_labeler(self, x_members, y_members, rng: np.random.Generator) -> Callable:
         """The labeler an adaptive strategy plays, estimated with ``estimator`` from the members'

@@ -1,7 +1,9 @@
 """collective_action.empirical: real SGD and DRO training in PyTorch on real data.
 
-Data (Fashion-MNIST, digits, MNIST-1D, idx folders, derived spurious and dominoes sets),
-image signals, collectives planted in the training split, models (linear, MLP, CNN, ResNet),
+Data (Fashion-MNIST, digits, MNIST-1D, idx folders, derived spurious and dominoes sets, points of a
+discrete problem), image signals, collectives planted in the training split with every strategy
+(the adaptive ones estimate their labels from their own rows), success by each strategy's goal,
+models (linear, MLP, CNN, ResNet),
 learners (ERM, JTT, CVaR-DRO, chi-square DRO, LfF, group DRO), model selection on clean or
 collective-carrying validation sets, and batched training of many small MLPs at once.
 

@@ -9,6 +9,11 @@ Example ``config`` section::
     train: {model: mlp, epochs: 3, batch_size: 128, lr: 0.05, momentum: 0.9}
     selection: {validation: clean, metric: last}
 
+An adaptive strategy (``strategy: unplanting`` or ``erasing``) may set how the collective estimates
+the labels it plays from its own rows, ``estimator: {n_est: 100, l2: 0.0001}`` (empirical/estimate.py).
+Points of a random discrete problem are ``data: {name: discrete, discrete: {...}}`` with
+``signal: {kind: map}``, the problem's own signal map.
+
 Several collectives (docs/several.md) are a list ``collectives:`` in the shared vocabulary of
 :mod:`collective_action.several`: ``collective:`` gives collective 0's alpha, target and strategy,
 entry 0 its ``signal`` and ``noise``, entries 1.. all of theirs; ``shares`` and ``noise`` are the
@@ -28,17 +33,30 @@ from typing import Literal
 
 from pydantic import Field, PrivateAttr, field_validator, model_serializer, model_validator
 
+from collective_action.errors import InputError
 from collective_action.experiment import CollectiveSpec, StrictModel
 from collective_action.several import CollectiveItem, without_unused
 
-DATASETS = ("fashion-mnist", "digits", "mnist1d", "idx", "spurious", "dominoes")
+DATASETS = ("fashion-mnist", "digits", "mnist1d", "idx", "spurious", "dominoes", "discrete")
+
+
+class DiscreteDataSpec(StrictModel):
+    """data: discrete -- a random discrete problem (:meth:`collective_action.discrete.DiscreteProblem.random`)
+    sampled as one-hot points; its signal map g is the signal (``signal: {kind: map}``)."""
+
+    n_points: int = Field(6, ge=1, le=1000, description="|X|: the one-hot features")
+    n_labels: int = Field(3, ge=2, le=100, description="|Y|")
+    concentration: float = Field(1.0, gt=0.0, description="Dirichlet concentration of P0 over the |X| |Y| cells")
+    problem_seed: int = Field(0, ge=0, description="seed of P0 and g (the points are drawn with data_seed)")
+    n_train: int = Field(100_000, ge=10, le=10_000_000, description="points drawn from P0 for training and validation")
+    n_test: int = Field(20_000, ge=10, le=10_000_000, description="points drawn from P0 for testing")
 
 
 class DataSpec(StrictModel):
     """Which data, how much of it, and how the derived sets are built."""
 
-    name: Literal["fashion-mnist", "digits", "mnist1d", "idx", "spurious", "dominoes"] = Field(
-        "fashion-mnist", description="base set, or a derived set built from Fashion-MNIST")
+    name: Literal["fashion-mnist", "digits", "mnist1d", "idx", "spurious", "dominoes", "discrete"] = Field(
+        "fashion-mnist", description="base set, a derived set built from Fashion-MNIST, or a sampled discrete problem")
     data_dir: str | None = Field(None, description="folder of idx files (name: idx), or the Fashion-MNIST folder for the other sets")
     train_size: int | None = Field(None, ge=10, description="random training subset (per seed); null: all")
     val_size: int = Field(1000, ge=0, description="validation points carved out of the training split")
@@ -51,12 +69,30 @@ class DataSpec(StrictModel):
     simple: Literal["bar", "digits"] = Field("bar", description="dominoes: the simple half")
     simple_agreement: float = Field(1.0, ge=0.0, le=1.0, description="dominoes: simple half/label agreement")
     margin: int = Field(5, ge=3, le=12, description="dominoes: width of the free margin in columns")
+    discrete: DiscreteDataSpec | None = Field(None, description="discrete: the problem and how many points to draw")
+
+    @model_serializer(mode="wrap")
+    def _without_unused_problem(self, handler):
+        # a configuration of another data set keeps the identity (cell id) it had before discrete data existed
+        data = handler(self)
+        if isinstance(data, dict) and data.get("discrete", ...) is None:
+            data.pop("discrete")
+        return data
+
+    @model_validator(mode="after")
+    def _problem_for_discrete(self):
+        if self.name == "discrete" and self.discrete is None:
+            object.__setattr__(self, "discrete", DiscreteDataSpec())
+        if self.name != "discrete" and self.discrete is not None:
+            raise ValueError(f"data.discrete describes data: discrete, not data: {self.name}")
+        return self
 
 
 class SignalSpec(StrictModel):
-    """The collective's signal g: a checkerboard patch or a faint global pattern."""
+    """The collective's signal g: a checkerboard patch, a faint global pattern, or the data set's own
+    signal map (``map``: data: discrete, one-hot x -> one-hot g(x))."""
 
-    kind: Literal["patch", "global"] = "patch"
+    kind: Literal["patch", "global", "map"] = "patch"
     place: str | list[int] = Field("corner", description="corner | top-left | center | simple | complex | margin | [row, col]")
     size: int = Field(3, ge=1, le=16, description="patch side in pixels")
     high: float = Field(1.0, description="patch value on its 'white' squares")
@@ -123,6 +159,16 @@ class TrainSpec(StrictModel):
         return data
 
 
+class EstimatorSpec(StrictModel):
+    """How an adaptive collective (unplanting, erasing) estimates the labels it plays, from its own
+    rows only: multinomial logistic regression on the members' original (x, y) (empirical/estimate.py)."""
+
+    n_est: int | None = Field(None, ge=1, description="unplanting: the members whose own rows fit the estimate "
+                              "(default: half of them, drawn with the run's seed); other strategies: rejected")
+    # small, so that on one-hot inputs (data: discrete) the estimate follows the members' counts
+    l2: float = Field(1e-4, gt=0.0, le=100.0, description="ridge penalty of the logistic regression")
+
+
 class SelectionSpec(StrictModel):
     """Model selection: which validation set, which score (``last``: no selection)."""
 
@@ -146,6 +192,8 @@ class EmpiricalConfig(StrictModel):
     learner: LearnerSpec = Field(default_factory=LearnerSpec)
     train: TrainSpec = Field(default_factory=TrainSpec)
     selection: SelectionSpec = Field(default_factory=SelectionSpec)
+    estimator: EstimatorSpec = Field(default_factory=EstimatorSpec, description="adaptive strategies: "
+                                     "the collective's label estimate")
     series: str | None = Field(None, description="label of the curve this row belongs to (default: from learner)")
     collectives: list[EmpiricalCollective] | None = Field(
         None, description="several collectives (collective_action.several): entry 0 completes collective: with "
@@ -155,8 +203,12 @@ class EmpiricalConfig(StrictModel):
 
     @model_serializer(mode="wrap")
     def _without_unused(self, handler):
-        # a configuration without collectives keeps the identity (cell id) it had before the fields existed
-        return without_unused(handler(self))
+        # a configuration without collectives (or with the default estimator) keeps the identity (cell id)
+        # it had before the fields existed
+        data = without_unused(handler(self))
+        if isinstance(data, dict) and self.estimator == EstimatorSpec():
+            data.pop("estimator", None)
+        return data
 
     @field_validator("series")
     @classmethod
@@ -171,6 +223,35 @@ class EmpiricalConfig(StrictModel):
         if self.learner.name == "dp-sgd" and self.train.model == "resnet":
             raise ValueError("learner 'dp-sgd' cannot train model 'resnet' (batch norm mixes the points of a "
                              "batch); use linear, mlp or cnn")
+        return self
+
+    @model_validator(mode="after")
+    def _estimator_for_adaptive(self):
+        from collective_action.collective import get_strategy
+
+        strategy = self.collective.strategy
+        if self.estimator != EstimatorSpec() and not get_strategy(strategy).adaptive:
+            raise ValueError(f"estimator applies to the adaptive strategies (unplanting, erasing), not {strategy!r}")
+        if self.estimator.n_est is not None and strategy != "unplanting":
+            raise ValueError(f"estimator.n_est (the members who estimate y^) applies to strategy 'unplanting' "
+                             f"only, not {strategy!r}")
+        if self.data.train_size is not None:  # the data-dependent cases are checked with the data (check_cells)
+            from .estimate import check_estimation
+
+            try:
+                check_estimation(strategy, self.collective.alpha, self.data.train_size, self.estimator.n_est)
+            except InputError as err:
+                raise ValueError(str(err)) from None
+        return self
+
+    @model_validator(mode="after")
+    def _signal_of_discrete_data(self):
+        signals = [self.signal] if self.collectives is None else [c.signal for c in self.collectives if c.signal]
+        discrete = self.data.name == "discrete"
+        for s in signals:
+            if discrete != (s.kind == "map"):
+                raise ValueError("data: discrete takes the problem's own signal map (signal: {kind: map}), and "
+                                 "signal kind 'map' needs data: discrete")
         return self
 
     @model_validator(mode="after")

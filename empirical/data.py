@@ -1,4 +1,5 @@
-"""Real data sets as numpy arrays: Fashion-MNIST, scikit-learn digits, MNIST-1D, idx folders.
+"""Real data sets as numpy arrays: Fashion-MNIST, scikit-learn digits, MNIST-1D, idx folders; and
+points sampled from a discrete problem (one-hot features), where theory's exact success applies.
 
 Every loader returns a :class:`Dataset` with float32 features scaled to [0, 1] (images as
 ``(N, 1, H, W)``, MNIST-1D as ``(N, 40)``) and int64 labels. Parsed arrays are cached in memory
@@ -227,6 +228,50 @@ def load_mnist1d(num_samples: int = 5000, seed: int = 42) -> Dataset:
     x_train, y_train, x_test, y_test = _mnist1d_arrays(int(num_samples), int(seed))
     return Dataset("mnist1d", x_train, y_train, x_test, y_test, 10,
                    meta={"name": "mnist1d", "num_samples": int(num_samples), "seed": int(seed)})
+
+
+# ------------------------------------------------------------------------------------------------
+# A discrete problem, sampled
+
+
+def discrete_problem(n_points: int, n_labels: int, concentration: float, problem_seed: int, target: int = 0):
+    """The random discrete problem of ``data: discrete`` (P0 and g from ``problem_seed``; y* = ``target``)."""
+    from collective_action.discrete import DiscreteProblem
+
+    drawn = DiscreteProblem.random(np.random.default_rng([int(problem_seed), 5]), n_points, n_labels,
+                                   concentration, target=0)
+    return DiscreteProblem(drawn.p0, drawn.g, int(target))
+
+
+@lru_cache(maxsize=4)
+def _discrete_arrays(n_points: int, n_labels: int, concentration: float, problem_seed: int, n_train: int,
+                     n_test: int, data_seed: int) -> tuple[np.ndarray, ...]:
+    problem = discrete_problem(n_points, n_labels, concentration, problem_seed)
+    rng = np.random.default_rng([int(data_seed), 13])
+    eye = np.eye(n_points, dtype=np.float32)
+    arrays = []
+    for n in (n_train, n_test):
+        x, y = np.divmod(rng.choice(problem.p0.size, size=n, p=problem.p0.ravel()), n_labels)
+        arrays += [eye[x], y.astype(np.int64)]
+    for a in arrays:
+        a.setflags(write=False)
+    return tuple(arrays)
+
+
+def load_discrete(n_points: int = 6, n_labels: int = 3, concentration: float = 1.0, problem_seed: int = 0,
+                  n_train: int = 100_000, n_test: int = 20_000, data_seed: int = 0) -> Dataset:
+    """``n_train`` training and ``n_test`` test points (x, y) ~ P0 of a random discrete problem, x one-hot.
+
+    A linear softmax on one-hot inputs can represent any classifier of X, so SGD on these points
+    approaches the Bayes classifier of the training mixture that theory describes. ``meta`` holds
+    P0 and the signal map g (the signal ``kind: map`` plants g: one-hot x -> one-hot g(x)).
+    """
+    problem = discrete_problem(n_points, n_labels, concentration, problem_seed)
+    x_train, y_train, x_test, y_test = _discrete_arrays(int(n_points), int(n_labels), float(concentration),
+                                                        int(problem_seed), int(n_train), int(n_test), int(data_seed))
+    return Dataset("discrete", x_train, y_train, x_test, y_test, int(n_labels),
+                   meta={"name": "discrete", "p0": problem.p0, "signal_map": problem.g,
+                         "problem_seed": int(problem_seed), "data_seed": int(data_seed)})
 
 
 # ------------------------------------------------------------------------------------------------

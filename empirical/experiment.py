@@ -77,23 +77,33 @@ def _input_size(cfg: EmpiricalConfig) -> int:
 
 
 def check_cells(cells: list[Cell]) -> None:
-    """Before anything runs: every distinct (data, signal, target) of ``cells`` can be built.
+    """Before anything runs: every distinct (data, signal, target) of ``cells`` can be built, and
+    every adaptive collective has the members its label estimate needs.
 
     Loads each distinct data set once and builds its signal; a signal place the data set lacks,
-    a patch that does not fit, or a target that is not a class is an InputError naming it.
+    a patch that does not fit, a target that is not a class, or an unplanting collective without
+    1 <= n_est < members (erasing: without a member) is an InputError naming it.
     """
+    from .estimate import check_estimation
     from .runner import build_signal
     from .several import check_targets, collectives_of
+    from .splits import training_size
 
     seen: set[str] = set()
+    datasets: dict[str, object] = {}
     for cell in cells:
         cfg = cell.validated_config()
+        data_key = cfg.data.model_dump_json()
+        if data_key not in datasets:
+            datasets[data_key] = build_dataset(cfg)
+        ds = datasets[data_key]
+        check_estimation(cfg.collective.strategy, cfg.collective.alpha,
+                         training_size(ds, cfg.data.train_size, cfg.data.val_size), cfg.estimator.n_est)
         key = cfg.model_dump_json(include={"data", "signal", "collective", "collectives"},
                                   exclude={"collective": {"alpha"}})
         if key in seen:
             continue
         seen.add(key)
-        ds = build_dataset(cfg)
         build_signal(cfg, ds)
         if cfg.collective.target >= ds.n_classes:
             raise InputError(f"collective.target {cfg.collective.target} is not a class of {ds.name} "

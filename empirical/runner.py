@@ -3,8 +3,12 @@
 Steps: load the data set, split it and plant the collective (:mod:`.splits`), build the signal,
 train every hyper-parameter candidate of the learner with epoch-wise selection on the
 validation set (:mod:`.selection`), then evaluate the selected model on clean test points
-(clean, worst-class, worst-group accuracy) and on signal-carrying test points (success), and
-read the collective's measured training weight and theory's prediction at the selected epoch.
+(clean, worst-class, worst-group accuracy) and on signal-carrying test points (success, by the
+goal of the collective's strategy: planting f(g(x)) = y*, unplanting f(g(x)) != y*, erasing
+f(g(x)) = f(x)), and read the collective's measured training weight and theory's prediction at the
+selected epoch. An adaptive collective (unplanting, erasing) estimates the labels it plays from its
+own rows (:mod:`.estimate`); on discrete data (``data: discrete``) each row also carries the trained
+classifier's exact success against P0 and theory's exact Bayes success (:mod:`.exact`).
 With several collectives (``collectives:``, :mod:`.several`) the same model gives one row per
 collective and validation policy: its own success, weight and prediction, the shared clean accuracy.
 """
@@ -20,21 +24,23 @@ import numpy as np
 import torch
 
 from collective_action.algorithms import ALGORITHMS
-from collective_action.collective import Collective
+from collective_action.collective import ERASE, PLANT, Collective, Goal
 from collective_action.errors import InputError
 from collective_action.results import ResultRow
 
 from . import derived
 from .config import EmpiricalConfig
 from .augment import make_augment
-from .data import Dataset, load_dataset
+from .data import Dataset, load_dataset, load_discrete
+from .estimate import check_estimation, label_estimator
+from .exact import exact_columns
 from .learners import FitContext, fit, make_learner
-from .metrics import accuracy, success_rate, worst_class_accuracy, worst_subset_accuracy
+from .metrics import accuracy, goal_success, success_rate, worst_class_accuracy, worst_subset_accuracy
 from .models import build_model
 from .selection import Selector
 from .several import check_targets, collectives_of, layout_of, planters, prepare_several, signal_text
 from .signals import make_signal
-from .splits import PreparedData, prepare, subsample_test
+from .splits import PreparedData, prepare_policies, subsample_test, training_size
 from .train import OptimConfig, predict, resolve_device, to_tensor
 
 
@@ -47,6 +53,10 @@ def build_dataset(cfg: EmpiricalConfig) -> Dataset:
     if d.name == "dominoes":
         return derived.make_dominoes(seed=d.data_seed, simple=d.simple, agreement=d.simple_agreement,
                                      margin=d.margin, data_dir=d.data_dir)
+    if d.name == "discrete":
+        p = d.discrete
+        return load_discrete(p.n_points, p.n_labels, p.concentration, p.problem_seed, p.n_train, p.n_test,
+                             d.data_seed)
     return load_dataset(d.name, d.data_dir)
 
 
@@ -57,7 +67,7 @@ def build_signal(cfg: EmpiricalConfig, ds: Dataset, spec=None):
     # Images live in [0, 1] and are clipped; MNIST-1D features are standardised, so not clipped.
     return make_signal(s.kind, ds.input_shape, place=place, size=s.size, high=s.high, low=s.low,
                        amplitude=s.amplitude, seed=s.seed, regions=ds.meta.get("regions"),
-                       clip=ds.name != "mnist1d")
+                       clip=ds.name != "mnist1d", signal_map=ds.meta.get("signal_map"))
 
 
 def series_label(cfg: EmpiricalConfig, validation: str | None = None) -> str:
@@ -73,11 +83,7 @@ def series_label(cfg: EmpiricalConfig, validation: str | None = None) -> str:
 
 def signal_label(cfg: EmpiricalConfig) -> str:
     """A short description of the signal, e.g. ``patch 3x3 @ margin`` or ``global 0.0314``."""
-    s = cfg.signal
-    if s.kind == "global":
-        return f"global {s.amplitude:.3g} ({cfg.collective.strategy})"
-    place = s.place if isinstance(s.place, str) else f"[{s.place[0]}, {s.place[1]}]"
-    return f"patch {s.size}x{s.size} @ {place} ({cfg.collective.strategy})"
+    return signal_text(cfg.signal, cfg.collective.strategy)
 
 
 def policies_of(cfg: EmpiricalConfig) -> tuple[str, ...]:
@@ -126,6 +132,7 @@ class Measured:
 
     spec: object                     # collective_action.several.Resolved
     collective: Collective
+    goal: Goal                       # what success means: the goal of the collective's strategy
     x_success: np.ndarray            # every test point with its signal planted: g(x), x ~ P0
     x_signal: torch.Tensor           # the same, on the device
     attack_mask: torch.Tensor        # test points whose label is not its y* (attack success)
@@ -148,6 +155,7 @@ class Run:
     data: PreparedData
     x: torch.Tensor
     y: torch.Tensor
+    x_test: torch.Tensor             # the clean test points x ~ P0 (erasing's goal compares f(g(x)) with f(x))
     groups: torch.Tensor | None
     selectors: list[Selector]
     optim: OptimConfig
@@ -183,18 +191,23 @@ class Run:
         for m in self.measured:
             m.trajectory.append([])
 
+    def success_of(self, model, m: Measured) -> float:
+        """Collective ``m``'s success under its goal (erasing also predicts the clean test points)."""
+        pred_clean = predict(model, self.x_test) if m.goal is ERASE else None
+        return goal_success(m.goal, predict(model, m.x_signal), pred_clean, m.collective.target)
+
     def end_of_epoch(self, model, epoch: int) -> None:
         for selector in self.selectors:
             selector(model, epoch)
         for m in self.measured:
-            m.trajectory[-1].append(round(success_rate(predict(model, m.x_signal), m.collective.target), 4))
+            m.trajectory[-1].append(round(self.success_of(model, m), 4))
 
     def rows(self, experiment: str, cell_id: str) -> list[ResultRow]:
         """Evaluate the model each selector chose; one row per validation policy (and collective)."""
         cfg, data, dev = self.cfg, self.data, self.device
         train_seconds = time.perf_counter() - self.started
         rows = []
-        x_test, y_test = to_tensor(data.x_test, dev), to_tensor(data.y_test, dev, torch.long)
+        x_test, y_test = self.x_test, to_tensor(data.y_test, dev, torch.long)
         g_test = None if data.groups_test is None else to_tensor(data.groups_test, dev, torch.long)
         for policy, selector in zip(self.policies, self.selectors):
             choice = selector.best
@@ -209,8 +222,9 @@ class Run:
                 own = report if k == 0 else report.others[k - 1]  # the same training, collective k's bookkeeping
                 target = m.collective.target
                 pred_signal = predict(choice.model, m.x_signal)
-                success = success_rate(pred_signal, target)
-                attack = success_rate(pred_signal[m.attack_mask], target)
+                success = goal_success(m.goal, pred_signal, pred_test, target)
+                # attack success counts planted y*: defined for planting goals only
+                attack = success_rate(pred_signal[m.attack_mask], target) if m.goal is PLANT else math.nan
                 alpha_real = m.alpha_realised
                 measured = own.measured(upto) if not self.no_collective else math.nan
                 collective_mean, base_mean = own.stat_means(upto)
@@ -224,7 +238,7 @@ class Run:
                         stat_columns[names[1]] = base_mean
                 n_success = len(m.x_success)
                 extra = {
-                    "series": series_label(cfg, policy),
+                    "series": series_label(cfg, policy), "goal": m.goal.name,
                     "success_se": math.sqrt(success * (1 - success) / n_success) if n_success else math.nan,
                     "success_theory": math.nan, "success_bound": math.nan,
                     "worst_class_accuracy": worst_class,
@@ -244,6 +258,9 @@ class Run:
                 }
                 if self.several:
                     extra.update(self._several_columns(k))
+                elif "p0" in self.ds.meta:  # discrete data: exact success against P0, and theory's
+                    extra.update(exact_columns(self.ds, choice.model, data.played or m.collective,
+                                               0.0 if self.no_collective else alpha_real))
                 rows.append(ResultRow(
                     experiment=experiment, pillar="empirical", config=cfg.model_dump(mode="json"),
                     seed=int(self.seed), alpha=0.0 if self.no_collective else float(m.spec.alpha),
@@ -274,26 +291,31 @@ def setup_run(cfg: EmpiricalConfig, seed: int, device: str = "cpu", *, no_collec
     ds = subsample_test(build_dataset(cfg), cfg.data.test_size, cfg.data.data_seed)
     specs = collectives_of(cfg)
     signals = [build_signal(cfg, ds, c.signal if cfg.collectives is not None else None) for c in specs]
-    collective = Collective(cfg.collective.alpha, cfg.collective.target, signals[0], cfg.collective.strategy)
+    collective = Collective(cfg.collective.alpha, cfg.collective.target, signals[0], cfg.collective.strategy,
+                            estimator=label_estimator(ds.n_classes, cfg.estimator.l2), n_est=cfg.estimator.n_est)
     if collective.target >= ds.n_classes:
         raise InputError(f"collective.target {collective.target} is not a class of {ds.name} (0..{ds.n_classes - 1})")
     check_targets(specs, ds)
+    check_estimation(cfg.collective.strategy, cfg.collective.alpha,
+                     training_size(ds, cfg.data.train_size, cfg.data.val_size), cfg.estimator.n_est)
     policies = policies_of(cfg)
     several = cfg.collectives is not None and not no_collective
     planted = planters(specs, signals)
-    splits = [prepare_several(ds, planted, np.random.default_rng([int(seed), 7]), train_size=cfg.data.train_size,
-                              val_size=cfg.data.val_size, validation=policy) if several else
-              prepare(ds, None if no_collective else collective, np.random.default_rng([int(seed), 7]),
-                      train_size=cfg.data.train_size, val_size=cfg.data.val_size, validation=policy)
-              for policy in policies]
+    if several:
+        splits = [prepare_several(ds, planted, np.random.default_rng([int(seed), 7]), train_size=cfg.data.train_size,
+                                  val_size=cfg.data.val_size, validation=policy) for policy in policies]
+    else:  # one split and planting for every policy: an adaptive collective fits its estimate once
+        splits = prepare_policies(ds, None if no_collective else collective, np.random.default_rng([int(seed), 7]),
+                                  train_size=cfg.data.train_size, val_size=cfg.data.val_size, policies=policies)
     data = splits[0]
     measured = []
     for k, (spec, p) in enumerate(zip(specs, planted)):
         mine = data.members if not several else data.membership == k
         # success is measured over every test point (x ~ P0); attack success over those not of class y*
         x_success = p.collective.signal(ds.x_test)
+        own = collective if k == 0 else p.collective
         measured.append(Measured(
-            spec=spec, collective=collective if k == 0 else p.collective, x_success=x_success,
+            spec=spec, collective=own, goal=own.strategy_impl.goal, x_success=x_success,
             x_signal=to_tensor(x_success, dev),
             attack_mask=torch.as_tensor(ds.y_test != p.collective.target, device=dev),
             members=torch.as_tensor(mine, device=dev),
@@ -310,7 +332,7 @@ def setup_run(cfg: EmpiricalConfig, seed: int, device: str = "cpu", *, no_collec
     return Run(
         cfg=cfg, seed=int(seed), device=dev, no_collective=no_collective, ds=ds, measured=measured,
         policies=policies, data=data,
-        x=to_tensor(data.x_train, dev), y=to_tensor(data.y_train, dev, torch.long),
+        x=to_tensor(data.x_train, dev), y=to_tensor(data.y_train, dev, torch.long), x_test=to_tensor(data.x_test, dev),
         groups=None if data.groups_train is None else to_tensor(data.groups_train, dev, torch.long),
         selectors=selectors, optim=optim, generator=torch.Generator().manual_seed(int(seed)), started=started,
     )

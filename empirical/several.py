@@ -59,6 +59,8 @@ def check_config(cfg) -> None:
 
 def signal_text(spec, strategy: str) -> str:
     """A short description of a signal, e.g. ``patch 3x3 @ corner (feature-label)``."""
+    if spec.kind == "map":
+        return f"map g ({strategy})"
     if spec.kind == "global":
         return f"global {spec.amplitude:.3g} ({strategy})"
     place = spec.place if isinstance(spec.place, str) else f"[{spec.place[0]}, {spec.place[1]}]"

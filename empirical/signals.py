@@ -11,6 +11,8 @@ the same parameters give the same pattern in every process.
   consecutive coordinates starting at ``col``.
 * :class:`GlobalSignal` adds ``amplitude`` times a fixed random +-1 pattern to every pixel (the
   default 8/255 is invisible to a person), clipped to [0, 1] for images.
+* :class:`MapSignal` is a discrete problem's own signal map g on one-hot points (``data: discrete``):
+  the one-hot vector of x becomes that of g(x).
 """
 
 from __future__ import annotations
@@ -68,6 +70,19 @@ class GlobalSignal:
         return np.clip(out, 0.0, 1.0) if self.clip else out
 
 
+@dataclass(frozen=True)
+class MapSignal:
+    """g on one-hot points: row e_x becomes e_{g(x)} (``signal_map[x]`` is the index of g(x))."""
+
+    signal_map: tuple[int, ...]
+
+    def __call__(self, x: np.ndarray) -> np.ndarray:
+        x = np.asarray(x, dtype=np.float32)
+        if x.ndim != 2 or x.shape[1] != len(self.signal_map):
+            raise InputError(f"signal kind 'map' acts on one-hot points of length {len(self.signal_map)}")
+        return np.eye(x.shape[1], dtype=np.float32)[np.asarray(self.signal_map)[x.argmax(axis=1)]]
+
+
 #: Named places for a patch on an image of height H and width W (top-left pixel of the patch).
 def _named_place(place: str, size: int, height: int, width: int) -> tuple[int, int]:
     if place == "corner":  # bottom-right, one pixel in from the edge
@@ -81,17 +96,22 @@ def _named_place(place: str, size: int, height: int, width: int) -> tuple[int, i
 
 def make_signal(kind: str, input_shape: tuple[int, ...], *, place="corner", size: int = 3,
                 high: float = 1.0, low: float = 0.0, amplitude: float = 8.0 / 255.0, seed: int = 0,
-                regions: dict | None = None, clip: bool = True):
-    """Build the signal ``kind`` ("patch" or "global") for inputs of ``input_shape``.
+                regions: dict | None = None, clip: bool = True, signal_map=None):
+    """Build the signal ``kind`` ("patch", "global" or "map") for inputs of ``input_shape``.
 
-    ``regions`` maps region names of a derived set to ``(row0, row1, col0, col1)`` boxes.
+    ``regions`` maps region names of a derived set to ``(row0, row1, col0, col1)`` boxes;
+    ``signal_map`` is a discrete data set's g (kind "map").
     """
+    if kind == "map":
+        if signal_map is None:
+            raise InputError("signal kind 'map' needs a data set with a signal map (data: discrete)")
+        return MapSignal(tuple(int(v) for v in signal_map))
     if kind == "global":
         if amplitude <= 0:
             raise InputError(f"signal.amplitude must be positive, got {amplitude}")
         return GlobalSignal(tuple(input_shape), float(amplitude), int(seed), clip)
     if kind != "patch":
-        raise InputError(f"unknown signal kind {kind!r}; choose one of: global, patch")
+        raise InputError(f"unknown signal kind {kind!r}; choose one of: global, map, patch")
     if size < 1:
         raise InputError(f"signal.size must be at least 1, got {size}")
     height, width = (1, input_shape[-1]) if len(input_shape) == 1 else input_shape[-2:]

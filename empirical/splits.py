@@ -1,13 +1,14 @@
 """Train / validation / test splits with a collective planted in the training split only.
 
-The order matters and is fixed: (1) draw the optional training subset, (2) carve the validation
-split out of the remaining training points (unless the data set brings its own), (3) let a random
+The order matters and is fixed: (1) carve the validation split out of the training points (unless
+the data set brings its own), (2) draw the optional training subset from the rest, (3) let a random
 ``alpha``-fraction of the training points be collective members (shared
-:class:`collective_action.collective.Collective`), (4) plant members into the validation split
-only when the validation policy is ``with-collective`` (the validation set then follows P_alpha).
-The test split stays clean. Success is measured on the test points of every class but y*, with
-the signal planted (:attr:`PreparedData.x_success`).
-"""
+:class:`collective_action.collective.Collective`; an adaptive collective fits its label estimate on
+them here, :mod:`.estimate`), (4) plant members into the validation split only when the validation
+policy is ``with-collective`` (the validation set then follows P_alpha; an adaptive collective
+plays the estimate it fitted in step 3). The test split stays clean; the runner measures success
+on every test point with the signal planted (:attr:`PreparedData.x_success` holds the test points
+of every class but y*, with the signal planted: attack success)."""
 
 from __future__ import annotations
 
@@ -43,6 +44,7 @@ class PreparedData:
     groups_test: np.ndarray | None = None
     n_groups: int = 0
     membership: np.ndarray | None = None  # several collectives: the collective of each training point (-1: none)
+    played: Collective | None = None  # the collective as it played: adaptive ones carry their fitted labeler
 
     @property
     def alpha_realised(self) -> float:
@@ -88,34 +90,61 @@ def split(ds: Dataset, rng: np.random.Generator, *, train_size: int | None = Non
     return x_tr, y_tr, g_tr, x_val, y_val, g_val
 
 
+def training_size(ds: Dataset, train_size: int | None, val_size: int) -> int:
+    """How many training points :func:`split` leaves (the n that alpha is a share of)."""
+    available = len(ds.y_train) - (0 if ds.x_val is not None else val_size)
+    return available if train_size is None else min(train_size, available)
+
+
 def prepare(ds: Dataset, collective: Collective | None, rng: np.random.Generator, *,
             train_size: int | None = None, val_size: int = 1000,
             validation: str = "clean") -> PreparedData:
     """Split ``ds`` and plant ``collective`` (None: no collective) in the training split."""
-    check_choice("validation", validation, VALIDATION_POLICIES)
+    return prepare_policies(ds, collective, rng, train_size=train_size, val_size=val_size,
+                            policies=(validation,))[0]
+
+
+def prepare_policies(ds: Dataset, collective: Collective | None, rng: np.random.Generator, *,
+                     train_size: int | None = None, val_size: int = 1000,
+                     policies: tuple[str, ...] = ("clean",)) -> list[PreparedData]:
+    """:func:`prepare` for each validation policy of one run: one split and one planting of the
+    training split, shared; the validation split planted (once) for ``with-collective``.
+
+    An adaptive collective fits its estimate on its training members once and plays the same
+    estimate on the validation split (:meth:`Collective.plant_and_fit`). Each policy's data are
+    what :func:`prepare` alone gives it: a clean policy draws nothing after the training planting.
+    """
+    for validation in policies:
+        check_choice("validation", validation, VALIDATION_POLICIES)
     if collective is not None and collective.target >= ds.n_classes:
         raise InputError(f"collective.target {collective.target} is not a class of {ds.name} "
                          f"(0..{ds.n_classes - 1})")
     x_tr, y_tr, g_tr, x_val, y_val, g_val = split(ds, rng, train_size=train_size, val_size=val_size)
+    clean_val = (np.asarray(x_val), np.asarray(y_val), np.zeros(len(y_val), dtype=bool))
 
+    played = None
     if collective is None:
         members = np.zeros(len(y_tr), dtype=bool)
         x_tr = np.array(x_tr, copy=True)
         y_tr = np.array(y_tr, copy=True)
-        val_members = np.zeros(len(y_val), dtype=bool)
+        planted_val = clean_val
         success_x = ds.x_test[:0]
     else:
-        x_tr, y_tr, members = collective.plant_in_training_set(x_tr, y_tr, rng)
-        if validation == "with-collective" and len(y_val):
-            x_val, y_val, val_members = collective.plant_in_training_set(x_val, y_val, rng)
-        else:
-            val_members = np.zeros(len(y_val), dtype=bool)
+        x_tr, y_tr, members, played = collective.plant_and_fit(x_tr, y_tr, rng)
+        planted_val = clean_val
+        if "with-collective" in policies and len(y_val):
+            planted_val = played.plant_in_training_set(x_val, y_val, rng)
         not_target = ds.y_test != collective.target
         success_x = collective.signal(ds.x_test[not_target])
-    return PreparedData(
-        x_train=x_tr, y_train=y_tr, members=members,
-        x_val=np.asarray(x_val), y_val=np.asarray(y_val), val_members=val_members,
-        x_test=ds.x_test, y_test=ds.y_test, x_success=success_x,
-        n_classes=ds.n_classes, target=-1 if collective is None else collective.target,
-        groups_train=g_tr, groups_val=g_val, groups_test=ds.groups_test, n_groups=ds.n_groups,
-    )
+    out = []
+    for validation in policies:
+        xv, yv, val_members = planted_val if validation == "with-collective" else clean_val
+        out.append(PreparedData(
+            x_train=x_tr, y_train=y_tr, members=members,
+            x_val=np.asarray(xv), y_val=np.asarray(yv), val_members=val_members,
+            x_test=ds.x_test, y_test=ds.y_test, x_success=success_x,
+            n_classes=ds.n_classes, target=-1 if collective is None else collective.target,
+            groups_train=g_tr, groups_val=g_val, groups_test=ds.groups_test, n_groups=ds.n_groups,
+            played=played,
+        ))
+    return out

@@ -231,6 +231,28 @@ CASES.update({
     "train-unknown-model": lambda w: ["train", w.emp("model: mlp", "model: transformer-xxl"), "--out", w.root / "o"],
     "train-simulator-only-learner": lambda w: ["train", w.emp("[{name: erm},", "[{name: max-margin},"),
                                                "--out", w.root / "o"],
+    # the label estimate of an adaptive collective (estimator:), and discrete data
+    "train-n-est-not-unplanting": lambda w: ["train", w.emp("target: 3}", "target: 3, strategy: erasing}\n  "
+                                                            "estimator: {n_est: 10}"), "--out", w.root / "o"],
+    "train-n-est-zero": lambda w: ["train", w.emp("target: 3}", "target: 3, strategy: unplanting}\n  "
+                                                  "estimator: {n_est: 0}"), "--out", w.root / "o"],
+    "train-n-est-not-below-members": lambda w: ["train", w.emp("target: 3}", "target: 3, strategy: unplanting}\n  "
+                                                               "estimator: {n_est: 5000}"), "--out", w.root / "o"],
+    "train-unplanting-one-member": lambda w: ["train", w.emp("alpha: 0.2, target: 3}",
+                                                             "alpha: 0.0005, target: 3, strategy: unplanting}"),
+                                              "--out", w.root / "o"],
+    "train-erasing-no-member": lambda w: ["train", w.emp("alpha: 0.2, target: 3}",
+                                                         "alpha: 0.0002, target: 3, strategy: erasing}"),
+                                          "--out", w.root / "o"],
+    "train-estimator-for-planting": lambda w: ["train", w.emp("target: 3}", "target: 3}\n  estimator: {l2: 0.5}"),
+                                               "--out", w.root / "o"],
+    "train-estimator-unknown-key": lambda w: ["train", w.emp("target: 3}", "target: 3, strategy: erasing}\n  "
+                                                           "estimator: {model: forest}"), "--out", w.root / "o"],
+    "train-map-signal-on-images": lambda w: ["train", w.emp("kind: patch,", "kind: map,"), "--out", w.root / "o"],
+    "train-discrete-data-with-a-patch": lambda w: ["train", w.emp("name: digits,", "name: discrete,"),
+                                                   "--out", w.root / "o"],
+    "train-discrete-section-on-images": lambda w: ["train", w.emp("val_size: 200}", "val_size: 200, discrete: {}}"),
+                                                   "--out", w.root / "o"],
     # options of the commands that run cells
     "sweep-unknown-executor": lambda w: ["sweep", w.sim(), "--out", w.root / "o", "--executor", "cloud"],
     "sweep-workers-zero": lambda w: ["sweep", w.sim(), "--out", w.root / "o", "--workers", "0"],
