@@ -56,3 +56,18 @@ def check_choice(name: str, value: str, choices) -> str:
     if value not in choices:
         raise InputError(f"unknown {name} {value!r}; choose one of: {', '.join(sorted(choices))}")
     return value
+
+
+def check_choices(name: str, values, choices, strip: str = "") -> tuple[str, ...]:
+    """``values`` lower-cased (and stripped of leading ``strip`` characters), each once, in the order
+    given; InputError for one not in ``choices`` (listed in their order) or for none at all."""
+    out: list[str] = []
+    for value in values:
+        key = str(value).strip().lower().lstrip(strip)
+        if key not in choices:
+            raise InputError(f"unknown {name} {value!r}; choose one of: {', '.join(choices)}")
+        if key not in out:
+            out.append(key)
+    if not out:
+        raise InputError(f"no {name} given; choose from: {', '.join(choices)}")
+    return tuple(out)

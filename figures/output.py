@@ -10,7 +10,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Iterable, Sequence
 
-from collective_action.errors import InputError
+from collective_action.errors import check_choices
 
 from .style import paper_style
 
@@ -24,16 +24,7 @@ DEFAULT_FORMATS = ("png", "pdf")
 
 def check_formats(formats: Iterable[str]) -> tuple[str, ...]:
     """The formats, lower-cased, each once, in the order given; InputError for an unknown one."""
-    out: list[str] = []
-    for name in formats:
-        key = str(name).strip().lower().lstrip(".")
-        if key not in FORMATS:
-            raise InputError(f"unknown figure format {name!r}; choose one of: {', '.join(FORMATS)}")
-        if key not in out:
-            out.append(key)
-    if not out:
-        raise InputError(f"no figure format given; choose from: {', '.join(FORMATS)}")
-    return tuple(out)
+    return check_choices("figure format", formats, FORMATS, strip=".")
 
 
 def write_figure(fig, out_stem: str | Path, formats: Sequence[str] | None = None, dpi: float | None = None,

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from typing import Iterable
 
-from collective_action.errors import InputError
+from collective_action.errors import check_choices
 
 #: Every panel kind, with what it shows.
 PANEL_KINDS = {
@@ -54,16 +54,7 @@ class NoPanelSelected(ValueError):
 
 def check_panels(names: Iterable[str]) -> tuple[str, ...]:
     """The panel kinds, each once, in the order given; InputError for an unknown one."""
-    out: list[str] = []
-    for name in names:
-        key = str(name).strip().lower()
-        if key not in PANEL_KINDS:
-            raise InputError(f"unknown panel {name!r}; choose one of: {', '.join(PANEL_KINDS)}")
-        if key not in out:
-            out.append(key)
-    if not out:
-        raise InputError(f"no panel given; choose from: {', '.join(PANEL_KINDS)}")
-    return tuple(out)
+    return check_choices("panel", names, PANEL_KINDS)
 
 
 def selected_panels(panels: Iterable[str] | None = None) -> tuple[str, ...] | None:
