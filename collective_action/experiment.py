@@ -145,6 +145,8 @@ class Pillar:
     cannot run (a signal place the data set lacks); the runner calls it before anything is written.
     ``predict_critical_mass(validated_config, target)``, where a pillar has one, gives theory's
     critical mass for a configuration ({theory_alpha_star, theory_kind, hardt_alpha_star}).
+    ``estimate_cost(cell)``, where a pillar has one, is the cell's relative cost: pools and clusters
+    start the costliest batches first (runs/schedule.py).
     """
 
     name: str
@@ -152,6 +154,7 @@ class Pillar:
     run_cells: Callable[..., list[list[Any]]]
     check_cells: Callable[[list["Cell"]], None] | None = None
     predict_critical_mass: Callable[[Any, float], dict] | None = None
+    estimate_cost: Callable[["Cell"], float] | None = None
 
 
 _PILLARS: dict[str, Pillar] = {}

@@ -9,8 +9,9 @@ Why this is exactly K independent trainings: the total loss is the *sum* over mo
 model's mean batch loss, so the gradient with respect to model k's weights is model k's own
 gradient; SGD with momentum and weight decay acts element-wise, so one optimizer over the
 stacked tensors equals K optimizers. Each model keeps its own data and its own batch order
-(its own generator), so ``train_batched`` reproduces ``train.train_epochs`` with ERM weights
-model by model, up to floating-point rounding (tested).
+(its own generator), so ``train_batched`` reproduces ``train.train_epochs`` model by model, up to
+floating-point rounding (tested): with ERM weights, or with each model's own reweighting rule
+(JTT, CVaR, chi-square DRO, group DRO: one weight per point, computed from that model's losses).
 """
 
 from __future__ import annotations
@@ -22,7 +23,7 @@ from torch.nn import functional as F
 from collective_action.errors import InputError
 
 from .models import MLP
-from .train import OptimConfig
+from .train import OptimConfig, make_optimizer
 
 
 class BatchedMLP(nn.Module):
@@ -77,19 +78,28 @@ class BatchedMLP(nn.Module):
 
 
 def train_batched(model: BatchedMLP, xs: torch.Tensor, ys: torch.Tensor, cfg: OptimConfig,
-                  generators: list[torch.Generator], on_epoch_end=None) -> BatchedMLP:
-    """ERM by SGD for every stacked model on its own data: ``xs`` (K, N, ...), ``ys`` (K, N).
+                  generators: list[torch.Generator], on_epoch_end=None, weighs: list | None = None,
+                  ledgers: list | None = None) -> BatchedMLP:
+    """SGD for every stacked model on its own data: ``xs`` (K, N, ...), ``ys`` (K, N).
 
-    ``on_epoch_end(model, epoch)`` is called after every epoch (for selection and diagnostics).
+    Without ``weighs`` every point weighs one (ERM). With them, model k's per-sample weights come
+    from ``weighs[k]({"main": losses}, idx, epoch)["main"]`` exactly as the shared loop's
+    ``weigh`` hook gives them (a reweighting algorithm's rule with its own state, empirical/learners.py
+    :func:`prepare`), and model k steps on ``mean(weights * losses)``; ``ledgers[k]`` (if given)
+    records the weights as the shared loop's ledger does. ``on_epoch_end(model, epoch)`` is called
+    after every epoch (for selection and diagnostics).
     """
     k, n = ys.shape
     if xs.shape[:2] != (k, n) or len(generators) != k or model.n_models != k:
         raise InputError("train_batched: xs, ys, generators and the model must agree on K and N")
-    optimizer = torch.optim.SGD(model.parameters(), lr=cfg.lr, momentum=cfg.momentum,
-                                weight_decay=cfg.weight_decay)
+    if weighs is not None and (len(weighs) != k or (ledgers is not None and len(ledgers) != k)):
+        raise InputError("train_batched: one weigh rule (and ledger) per stacked model")
+    optimizer = make_optimizer(model, cfg)
     rows = torch.arange(k, device=xs.device)[:, None]
     for epoch in range(cfg.epochs):
         model.train()
+        for ledger in ledgers or ():
+            ledger.start_epoch()
         # one permutation per model, drawn exactly as train.minibatches draws it
         orders = torch.stack([torch.randperm(n, generator=g) for g in generators]).to(xs.device)
         for start in range(0, n, cfg.batch_size):
@@ -97,10 +107,18 @@ def train_batched(model: BatchedMLP, xs: torch.Tensor, ys: torch.Tensor, cfg: Op
             logits = model(xs[rows, idx])
             losses = F.cross_entropy(logits.reshape(-1, logits.shape[-1]), ys[rows, idx].reshape(-1),
                                      reduction="none").reshape(k, -1)
-            loss = losses.mean(dim=1).sum()  # sum of per-model means: gradients stay per model
+            if weighs is None:
+                loss = losses.mean(dim=1).sum()  # sum of per-model means: gradients stay per model
+            else:
+                detached = losses.detach()
+                weights = torch.stack([weighs[j]({"main": detached[j]}, idx[j], epoch)["main"] for j in range(k)])
+                loss = (weights * losses).mean(dim=1).sum()
             optimizer.zero_grad(set_to_none=True)
             loss.backward()
             optimizer.step()
+            if weighs is not None and ledgers is not None:
+                for j, ledger in enumerate(ledgers):
+                    ledger.add(weights[j], idx[j])
         if on_epoch_end is not None:
             on_epoch_end(model, epoch)
     return model

@@ -3,8 +3,8 @@ points sampled from a discrete problem (one-hot features), where theory's exact 
 
 Every loader returns a :class:`Dataset` with float32 features scaled to [0, 1] (images as
 ``(N, 1, H, W)``, MNIST-1D as ``(N, 40)``) and int64 labels. Parsed arrays are cached in memory
-per process, so repeated runs in one session read the disk once; callers must not modify the
-cached arrays in place (everything downstream copies before planting a signal).
+per process and on disk across runs (memory-mapped, empirical/data_cache.py); they are read-only,
+so callers cannot modify them in place (everything downstream copies before planting a signal).
 
 Nothing here touches the network: Fashion-MNIST comes from the Debian package
 ``dataset-fashion-mnist`` (or any folder of idx files the user names), digits ship with
@@ -23,6 +23,8 @@ from pathlib import Path
 import numpy as np
 
 from collective_action.errors import InputError, check_choice
+
+from .data_cache import cached_arrays
 
 #: Where Debian's ``dataset-fashion-mnist`` package puts its files.
 FASHION_MNIST_DIR = Path("/usr/share/datasets/fashion-mnist")
@@ -126,21 +128,29 @@ def _load_idx_arrays(directory: str) -> tuple[np.ndarray, ...]:
     missing = [_IDX_STEMS[k] for k, p in found.items() if p is None]
     if missing:
         raise InputError(f"idx folder {folder} lacks {', '.join(missing)} (.gz or plain)")
+    key = {"format": 1, "files": {k: _file_identity(p) for k, p in found.items()}}
+    return cached_arrays("idx", key, lambda: _parse_idx_arrays(found, folder))
+
+
+def _file_identity(path: Path) -> list:
+    """What the parsed arrays depend on: the file's path, size and modification time."""
+    st = path.stat()
+    return [str(path.resolve()), st.st_size, st.st_mtime_ns]
+
+
+def _parse_idx_arrays(found: dict[str, Path], folder: Path) -> tuple[np.ndarray, ...]:
     x_train = read_idx(found["x_train"])
     y_train = read_idx(found["y_train"])
     x_test = read_idx(found["x_test"])
     y_test = read_idx(found["y_test"])
     if x_train.ndim != 3 or x_test.ndim != 3 or len(x_train) != len(y_train) or len(x_test) != len(y_test):
         raise InputError(f"idx folder {folder}: images must be (N, H, W) with one label per image")
-    arrays = (
+    return (
         (x_train.astype(np.float32) / 255.0)[:, None],
         y_train.astype(np.int64),
         (x_test.astype(np.float32) / 255.0)[:, None],
         y_test.astype(np.int64),
     )
-    for a in arrays:
-        a.setflags(write=False)  # the cache is shared: nobody may write into it
-    return arrays
 
 
 def load_idx_dir(directory: str | os.PathLike, name: str | None = None) -> Dataset:
@@ -170,6 +180,10 @@ def load_fashion_mnist(directory: str | os.PathLike | None = None) -> Dataset:
 
 @lru_cache(maxsize=1)
 def _digits_arrays() -> tuple[np.ndarray, ...]:
+    return cached_arrays("digits", {"format": 1, "scikit-learn": _version("scikit-learn")}, _build_digits_arrays)
+
+
+def _build_digits_arrays() -> tuple[np.ndarray, ...]:
     from sklearn.datasets import load_digits
 
     bunch = load_digits()
@@ -178,10 +192,16 @@ def _digits_arrays() -> tuple[np.ndarray, ...]:
     # A fixed split (seed 0, 400 test points) so that "digits" means the same data everywhere.
     order = np.random.default_rng(0).permutation(len(y))
     test, train = order[:400], order[400:]
-    arrays = (x[train], y[train], x[test], y[test])
-    for a in arrays:
-        a.setflags(write=False)
-    return arrays
+    return x[train], y[train], x[test], y[test]
+
+
+def _version(distribution: str) -> str:
+    from importlib.metadata import PackageNotFoundError, version
+
+    try:
+        return version(distribution)
+    except PackageNotFoundError:
+        return "unknown"
 
 
 def load_digits() -> Dataset:
@@ -192,6 +212,11 @@ def load_digits() -> Dataset:
 
 @lru_cache(maxsize=4)
 def _mnist1d_arrays(num_samples: int, seed: int) -> tuple[np.ndarray, ...]:
+    key = {"format": 1, "mnist1d": _version("mnist1d"), "num_samples": num_samples, "seed": seed}
+    return cached_arrays("mnist1d", key, lambda: _build_mnist1d_arrays(num_samples, seed))
+
+
+def _build_mnist1d_arrays(num_samples: int, seed: int) -> tuple[np.ndarray, ...]:
     from mnist1d.data import get_dataset_args, make_dataset
 
     args = get_dataset_args()
@@ -208,13 +233,10 @@ def _mnist1d_arrays(num_samples: int, seed: int) -> tuple[np.ndarray, ...]:
         np.random.set_state(np_state)
         random.setstate(py_state)
     # Features are standardised by mnist1d (mean 0, sd 1); keep them as they are.
-    arrays = (
+    return (
         data["x"].astype(np.float32), data["y"].astype(np.int64),
         data["x_test"].astype(np.float32), data["y_test"].astype(np.int64),
     )
-    for a in arrays:
-        a.setflags(write=False)
-    return arrays
 
 
 def load_mnist1d(num_samples: int = 5000, seed: int = 42) -> Dataset:

@@ -19,14 +19,16 @@ from collective_action.experiment import Cell, Pillar, load_experiment, register
 from collective_action.results import rows_to_frame
 
 from .config import EmpiricalConfig
-from .runner import batch_key, build_dataset, group_size_limit, train_and_select, train_erm_mlps_batched
+from .cost import estimate_cost
+from .runner import batch_key, build_dataset, group_size_limit, train_and_select, train_mlps_batched
 
 def run_cells(cells: list[Cell], compute: Compute | None = None, progress=None, batched: bool = True,
               device: str | None = None) -> list[list]:
     """Train every cell (one row per validation policy), results in cell order.
 
     With ``batched``, cells whose configurations differ only in alpha and seed and train an
-    ERM MLP without selection are trained together as one stacked model (same numbers up to
+    MLP without selection, by ERM or a one-model reweighting algorithm (JTT, CVaR, chi-square DRO,
+    group DRO; runner.batch_key), are trained together as one stacked model (same numbers up to
     float rounding, several times faster); every other cell trains alone.
     ``progress(i, n, row)`` is called for every finished row. The torch device and thread count
     come from ``compute`` (``device`` overrides its device).
@@ -60,7 +62,7 @@ def run_cells(cells: list[Cell], compute: Compute | None = None, progress=None, 
                                             cell_id=cells[i].cell_id)]
             else:
                 jobs = [(configs[i], cells[i].seed, cells[i].experiment, cells[i].cell_id) for i in chunk]
-                results = train_erm_mlps_batched(jobs, device)
+                results = train_mlps_batched(jobs, device)
             for i, rows in zip(chunk, results):
                 out[i] = rows
                 done += 1
@@ -115,7 +117,7 @@ def check_cells(cells: list[Cell]) -> None:
             check_targets(specs, ds)
 
 
-register_pillar(Pillar("empirical", EmpiricalConfig, run_cells, check_cells))
+register_pillar(Pillar("empirical", EmpiricalConfig, run_cells, check_cells, estimate_cost=estimate_cost))
 
 
 def run(spec: str | Path | dict, quick: bool = False, device: str = "auto", progress=None,

@@ -122,10 +122,22 @@ def _report(model, pairs, extra=None) -> FitReport:
                      [FitReport(model, other, stat.rows) for other, stat in rest])
 
 
-def fit(alg: Algorithm, ctx: FitContext) -> FitReport:
-    """Train ``alg`` on ``ctx``'s data; the main model is returned in the report."""
-    if alg.private:
-        return _fit_private(alg, ctx)
+@dataclass
+class Prepared:
+    """An algorithm ready for its training loop: initialised models, the weighing rule, bookkeeping."""
+
+    models: dict[str, nn.Module]
+    weigh: Callable          # (losses by model, idx, epoch) -> weights by model
+    ledger: object           # fed by the loop: WeightLedger, or one per collective
+    pairs: list              # (ledger, statistic accumulator) per collective
+
+    def report(self) -> FitReport:
+        return _report(self.models["main"], self.pairs)
+
+
+def prepare(alg: Algorithm, ctx: FitContext) -> Prepared:
+    """Stage 1 where the algorithm has one (JTT), the rule's state, the initialised models and the
+    bookkeeping: everything but the training loop, so that one loop or a stacked one can run it."""
     errors = None
     if alg.stage1_length():
         def train_stage1():
@@ -154,19 +166,29 @@ def fit(alg: Algorithm, ctx: FitContext) -> FitReport:
         weights["main"] = weights["main"] / alg.normaliser(state)
         return weights
 
-    train_epochs(models, ctx.x, ctx.y, weigh, ctx.optim, ctx.generator, ledger, ctx.on_epoch_end,
+    return Prepared(models, weigh, ledger, pairs)
+
+
+def fit(alg: Algorithm, ctx: FitContext) -> FitReport:
+    """Train ``alg`` on ``ctx``'s data; the main model is returned in the report."""
+    if alg.private:
+        return _fit_private(alg, ctx)
+    p = prepare(alg, ctx)
+    train_epochs(p.models, ctx.x, ctx.y, p.weigh, ctx.optim, ctx.generator, p.ledger, ctx.on_epoch_end,
                  loss_fn=alg.loss, augment=ctx.augment)
-    return _report(models["main"], pairs)
+    return p.report()
 
 
 def _fit_private(alg: Algorithm, ctx: FitContext) -> FitReport:
     """DP-SGD: the same loop with Poisson batches, per-sample clipping and noise (empirical/private.py)."""
     from .private import make_private, poisson_batches, privacy_spent
-    from .train import make_optimizer
 
     p = alg.params
     model = ctx.make_model()
-    private_model, optimizer = make_private(model, make_optimizer(model, ctx.optim), max_grad_norm=p.max_grad_norm,
+    # Opacus's DPOptimizer wraps a torch.optim.Optimizer, so DP-SGD keeps torch's SGD (same update)
+    sgd = torch.optim.SGD(model.parameters(), lr=ctx.optim.lr, momentum=ctx.optim.momentum,
+                          weight_decay=ctx.optim.weight_decay)
+    private_model, optimizer = make_private(model, sgd, max_grad_norm=p.max_grad_norm,
                                             noise_multiplier=p.noise_multiplier, batch_size=ctx.optim.batch_size,
                                             generator=ctx.generator)
     ledger, pairs = _bookkeeping(ctx)

@@ -348,10 +348,13 @@ BATCH_MEMORY = 512 * 2**20
 def batch_key(cfg: EmpiricalConfig) -> str | None:
     """Cells with the same key can be trained as one stacked model; None: train alone.
 
-    Stacking applies to ERM-trained MLPs without selection (``metric: last``) or augmentation: configurations
-    that differ only in alpha and seed share data shape, architecture and schedule.
+    Stacking applies to MLPs without selection (``metric: last``), augmentation or hyper-parameter
+    candidates, trained by ERM or by a reweighting algorithm that trains one model on the
+    cross-entropy with its own per-point weights (JTT, CVaR, chi-square DRO, group DRO):
+    configurations that differ only in alpha and seed share data shape, architecture and schedule.
     """
-    if (cfg.learner.name != "erm" or cfg.train.model != "mlp" or cfg.learner.candidates
+    algorithm = ALGORITHMS[cfg.learner.name]
+    if (cfg.train.model != "mlp" or not stackable(algorithm) or cfg.learner.candidates
             or cfg.selection.metric != "last" or cfg.train.augment.shift or cfg.train.augment.flip
             or cfg.collectives is not None):  # several collectives: one row per collective, trained alone
         return None
@@ -360,22 +363,40 @@ def batch_key(cfg: EmpiricalConfig) -> str | None:
     return json.dumps(dump, sort_keys=True)
 
 
-def train_erm_mlps_batched(jobs: list[tuple[EmpiricalConfig, int, str, str]], device: str = "cpu") -> list[list[ResultRow]]:
-    """Train the ERM MLPs of ``jobs`` ((cfg, seed, experiment, cell_id), same batch key) stacked.
+def stackable(algorithm) -> bool:
+    """One model, the plain cross-entropy and the ordinary SGD step: the stacked loop can train it."""
+    return algorithm.models == ("main",) and not algorithm.private and not algorithm.changes_loss
 
-    Each job gets exactly the data, initial weights and batch order that
+
+def train_mlps_batched(jobs: list[tuple[EmpiricalConfig, int, str, str]], device: str = "cpu") -> list[list[ResultRow]]:
+    """Train the MLPs of ``jobs`` ((cfg, seed, experiment, cell_id), same batch key) stacked.
+
+    Each job gets exactly the data, initial weights, batch order and (JTT) stage-1 model that
     :func:`train_and_select` would give it, so its rows agree with the one-at-a-time rows up to
-    floating-point rounding (tested).
+    floating-point rounding (tested). ERM needs no weights; a reweighting algorithm's rule runs per
+    model, with its own state, on that model's losses.
     """
     from .batched import BatchedMLP, train_batched
-    from .learners import FitReport
+    from .learners import FitReport, prepare
     from .train import WeightLedger
 
-    runs, models = [], []
+    runs, models, prepared = [], [], []
+    erm = jobs[0][0].learner.name == "erm"
     for cfg, seed, _, _ in jobs:
         run = setup_run(cfg, seed, device)
-        models.append(run.make_model())  # right after setup_run: the seeded initialisation
         run.start_candidate(0)
+        learner = ALGORITHMS[cfg.learner.name](cfg.learner.validated_candidates[0])
+        if erm:
+            models.append(run.make_model())  # right after setup_run: the seeded initialisation
+        else:  # stage 1 (JTT), the rule's state and the model, as fit() prepares them
+            t = cfg.train
+            ctx = FitContext(run.make_model, run.x, run.y, run.members, run.optim, run.generator, run.ds.n_classes,
+                             run.groups, run.data.n_groups, other_members=run.other_members,
+                             model_spec=(t.model, run.ds.input_shape, run.ds.n_classes, t.width, t.depth),
+                             augment_spec=(t.augment.shift, t.augment.flip))
+            prepared.append(prepare(learner, ctx))
+            models.append(prepared[-1].models["main"])
+        run.learners.append(learner)
         runs.append(run)
     template = models[0]
     stacked = BatchedMLP.from_models(models).to(runs[0].device)
@@ -385,16 +406,21 @@ def train_erm_mlps_batched(jobs: list[tuple[EmpiricalConfig, int, str, str]], de
             run.end_of_epoch(single, epoch)
 
     train_batched(stacked, torch.stack([r.x for r in runs]), torch.stack([r.y for r in runs]), runs[0].optim,
-                  [r.generator for r in runs], on_epoch_end=end_of_epoch)
+                  [r.generator for r in runs], on_epoch_end=end_of_epoch,
+                  weighs=None if erm else [p.weigh for p in prepared],
+                  ledgers=None if erm else [p.ledger for p in prepared])
     out = []
-    for run, final, (cfg, seed, experiment, cell_id) in zip(runs, stacked.unstack(template), jobs):
-        ledger = WeightLedger(run.members)  # ERM weighs every point 1 in every epoch
-        everyone = torch.arange(len(run.y), device=run.device)
-        for _ in range(cfg.train.epochs):
-            ledger.start_epoch()
-            ledger.add(torch.ones(len(run.y), device=run.device), everyone)
-        run.reports.append(FitReport(final, ledger))
-        run.learners.append(make_learner("erm"))
+    for k, (run, final, (cfg, seed, experiment, cell_id)) in enumerate(zip(runs, stacked.unstack(template), jobs)):
+        if erm:
+            ledger = WeightLedger(run.members)  # ERM weighs every point 1 in every epoch
+            everyone = torch.arange(len(run.y), device=run.device)
+            for _ in range(cfg.train.epochs):
+                ledger.start_epoch()
+                ledger.add(torch.ones(len(run.y), device=run.device), everyone)
+            run.reports.append(FitReport(final, ledger))
+        else:
+            prepared[k].models["main"] = final
+            run.reports.append(prepared[k].report())
         out.append(run.rows(experiment, cell_id))
     return out
 

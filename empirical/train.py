@@ -21,6 +21,8 @@ from torch.nn import functional as F
 
 from collective_action.errors import InputError
 
+from .sgd import HeavyBallSGD
+
 #: weigh(losses, idx, epoch) -> weights (same shape, detached, >= 0).
 Weigh = Callable[[torch.Tensor, torch.Tensor, int], torch.Tensor]
 
@@ -54,9 +56,9 @@ def pick_device(device: str) -> str:
     return str(resolve_device(device))
 
 
-def make_optimizer(model: nn.Module, cfg: OptimConfig) -> torch.optim.Optimizer:
-    return torch.optim.SGD(model.parameters(), lr=cfg.lr, momentum=cfg.momentum,
-                           weight_decay=cfg.weight_decay)
+def make_optimizer(model: nn.Module, cfg: OptimConfig) -> HeavyBallSGD:
+    """The loop's SGD (torch.optim.SGD's update without its import of torch._dynamo; empirical/sgd.py)."""
+    return HeavyBallSGD(model.parameters(), lr=cfg.lr, momentum=cfg.momentum, weight_decay=cfg.weight_decay)
 
 
 def minibatches(n: int, batch_size: int, generator: torch.Generator, device) -> list[torch.Tensor]:
@@ -93,7 +95,7 @@ class WeightLedger:
 def train_epochs(model, x: torch.Tensor, y: torch.Tensor, weigh: Weigh, cfg: OptimConfig,
                  generator: torch.Generator, ledger: WeightLedger | None = None,
                  on_epoch_end: Callable[[nn.Module, int], None] | None = None,
-                 epochs: int | None = None, optimizer: torch.optim.Optimizer | None = None,
+                 epochs: int | None = None, optimizer=None,
                  loss_fn: Callable | None = None, batches: Callable = None,
                  augment: Callable | None = None):
     """Train for ``epochs`` (default ``cfg.epochs``) epochs of weighted SGD, in place.
@@ -105,6 +107,7 @@ def train_epochs(model, x: torch.Tensor, y: torch.Tensor, weigh: Weigh, cfg: Opt
     ``batches(n, batch_size, generator, device)`` draws an epoch's index batches (default: a
     shuffled pass, :func:`minibatches`; DP-SGD draws Poisson batches); an empty batch is skipped.
     ``augment(xb, generator)`` transforms each training batch (empirical/augment.py).
+    ``optimizer`` (single model only; default :func:`make_optimizer`) needs ``zero_grad`` and ``step``.
     """
     batches = batches or minibatches
     single = isinstance(model, nn.Module)

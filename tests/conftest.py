@@ -44,6 +44,16 @@ def _gpu_available() -> bool:
         return False
 
 
+def pytest_configure(config):
+    """Tests keep the data cache (empirical/data_cache.py) in a folder of their own, never the user's."""
+    import os
+    import tempfile
+
+    from collective_action.disk_cache import CACHE_ENV
+
+    os.environ[CACHE_ENV] = tempfile.mkdtemp(prefix="collective-action-test-cache-")
+
+
 def pytest_collection_modifyitems(config, items):
     if _gpu_available():
         return

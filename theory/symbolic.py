@@ -15,6 +15,8 @@ from typing import Any, Callable
 import numpy as np
 import sympy as sp
 
+from .compiled import evaluate
+
 
 #: How symbols whose plain names are identifiers should read in LaTeX.
 LATEX_NAMES = {
@@ -93,6 +95,13 @@ class Formula:
             self._compiled[ns_name] = sp.lambdify(self.symbols, expr, modules=modules)
         return self._compiled[ns_name]
 
+    def numpy_source(self) -> tuple[str, str]:
+        """(source, function name) of the NumPy code ``lambdify`` generates (cached by theory/compiled.py)."""
+        import inspect
+
+        fn = self._compile("numpy", np)
+        return inspect.getsource(fn), fn.__name__
+
     def numeric(self, *args):
         """Evaluate on numbers or arrays (NumPy, torch, CuPy) that broadcast together."""
         if len(args) != len(self.symbols):
@@ -100,14 +109,7 @@ class Formula:
                             f"({', '.join(s.name for s in self.symbols)}), got {len(args)}")
         ns_name, xp = _namespace_of(args)
         if ns_name == "numpy":
-            args = tuple(np.asarray(a, dtype=float) for a in args)
-        out = self._compile(ns_name, xp)(*args)
-        if ns_name == "numpy":
-            out = np.asarray(out, dtype=float)
-            if out.ndim == 0:
-                return float(out)
-            # lambdify returns a scalar for constant expressions: give it the broadcast shape.
-            return np.broadcast_to(out, np.broadcast_shapes(*(np.shape(a) for a in args))).copy()
-        return out
+            return evaluate(self._compile(ns_name, xp), args)
+        return self._compile(ns_name, xp)(*args)
 
     __call__ = numeric

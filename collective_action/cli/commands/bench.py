@@ -26,6 +26,7 @@ BENCHMARKS = {
     "baselines": ("baselines_bench.py", "batched Newton vs scikit-learn (parallel), NumPy and torch batched Newton"),
     "critical-mass": ("critical_mass_bench.py", "adaptive critical-mass search vs a dense 16-point grid: trainings"),
     "sampling": ("sampling_bench.py", "family-2 sampling once per seed vs a per-configuration draw (same arrays)"),
+    "startup": ("startup_bench.py", "a one-cell `train` run's start-up vs a plain PyTorch script's"),
 }
 
 

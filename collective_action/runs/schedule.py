@@ -1,0 +1,29 @@
+"""The order a sweep's batches start in on a pool or a cluster: the longest first.
+
+Workers take batches in submission order. Started in grid order, a sweep whose costly cells come
+last (the CNN after the MLPs, the largest alpha's JTT after the rest) ends with one worker busy
+and the others idle; started longest first, the short batches fill the gaps at the end
+(longest-processing-time-first, within 4/3 of the best possible makespan). A pillar that can
+estimate a cell's cost says so (``Pillar.estimate_cost``); without one every cell counts the same
+and the grid order stays. Only the order changes, never what a cell computes.
+"""
+
+from __future__ import annotations
+
+from typing import Callable
+
+from ..experiment import Cell, get_pillar
+
+Batch = list[Cell]
+
+
+def batch_cost(batch: Batch) -> float:
+    """The summed cost estimate of a batch's cells (its cell count when the pillar has no estimate)."""
+    estimate: Callable[[Cell], float] | None = get_pillar(batch[0].pillar).estimate_cost
+    return float(len(batch)) if estimate is None else float(sum(estimate(c) for c in batch))
+
+
+def longest_first(batches: list[Batch]) -> list[Batch]:
+    """``batches`` by decreasing cost; equal costs keep their grid order (a stable sort)."""
+    costs = [batch_cost(b) for b in batches]
+    return [batches[i] for i in sorted(range(len(batches)), key=lambda i: -costs[i])]

@@ -1,0 +1,53 @@
+"""How much work a cell's training is, relative to other cells: the order a sweep starts them in.
+
+A pool that starts the longest cells first finishes sooner (no worker is left alone with one CNN
+at the end; longest-processing-time-first scheduling). The estimate is the multiply-adds of
+training: training points x epochs x forward multiply-adds per point (counted by torch's
+FlopCounterMode on the cell's real model), times the learner's passes (LfF trains two models,
+JTT adds its stage-1 epochs, DP-SGD computes per-sample gradients) and its hyper-parameter
+candidates. It orders cells; it never changes what a cell computes.
+"""
+
+from __future__ import annotations
+
+from functools import lru_cache
+
+from collective_action.algorithms import ALGORITHMS
+from collective_action.experiment import Cell
+
+from .config import EmpiricalConfig
+
+#: per-sample gradients (Opacus) cost about one more backward pass
+PRIVATE_FACTOR = 2.0
+
+
+def estimate_cost(cell: Cell) -> float:
+    """Relative training cost of ``cell`` (multiply-adds, up to a constant factor)."""
+    from .runner import build_dataset
+    from .splits import training_size
+
+    cfg: EmpiricalConfig = cell.validated_config()
+    ds = build_dataset(cfg)  # cached per process: the sweep's parent has built it for check_cells
+    n = training_size(ds, cfg.data.train_size, cfg.data.val_size)
+    t = cfg.train
+    per_point = _forward_flops(t.model, tuple(ds.input_shape), int(ds.n_classes), t.width, t.depth)
+    total = 0.0
+    for params in cfg.learner.validated_candidates:
+        algorithm = ALGORITHMS[cfg.learner.name](params)
+        epochs = len(algorithm.models) * t.epochs + (algorithm.stage1_length() or 0)
+        total += epochs * (PRIVATE_FACTOR if algorithm.private else 1.0)
+    return float(n * per_point * total)
+
+
+@lru_cache(maxsize=64)
+def _forward_flops(model: str, input_shape: tuple[int, ...], n_classes: int, width: int | None, depth: int) -> float:
+    import torch
+    from torch.utils.flop_counter import FlopCounterMode
+
+    from .models import build_model
+
+    net = build_model(model, input_shape, n_classes, width, depth)
+    counter = FlopCounterMode(display=False)
+    with counter, torch.no_grad():
+        net(torch.zeros((1, *input_shape)))
+    return float(max(counter.get_total_flops(), 1))
