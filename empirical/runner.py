@@ -348,14 +348,15 @@ BATCH_MEMORY = 512 * 2**20
 def batch_key(cfg: EmpiricalConfig) -> str | None:
     """Cells with the same key can be trained as one stacked model; None: train alone.
 
-    Stacking applies to MLPs without selection (``metric: last``), augmentation or hyper-parameter
-    candidates, trained by ERM or by a reweighting algorithm that trains one model on the
-    cross-entropy with its own per-point weights (JTT, CVaR, chi-square DRO, group DRO):
-    configurations that differ only in alpha and seed share data shape, architecture and schedule.
+    Stacking applies to MLPs without augmentation or hyper-parameter candidates, trained by ERM
+    or by a reweighting algorithm that trains one model on the cross-entropy with its own
+    per-point weights (JTT, CVaR, chi-square DRO, group DRO): configurations that differ only in
+    alpha and seed share data shape, architecture and schedule. Epoch-wise selection works as in
+    one model's loop: every epoch, each run's selectors score that run's unstacked model.
     """
     algorithm = ALGORITHMS[cfg.learner.name]
     if (cfg.train.model != "mlp" or not stackable(algorithm) or cfg.learner.candidates
-            or cfg.selection.metric != "last" or cfg.train.augment.shift or cfg.train.augment.flip
+            or cfg.train.augment.shift or cfg.train.augment.flip
             or cfg.collectives is not None):  # several collectives: one row per collective, trained alone
         return None
     dump = cfg.model_dump(mode="json")

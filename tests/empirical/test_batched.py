@@ -72,10 +72,13 @@ def test_pillar_batches_erm_mlp_cells_with_the_same_numbers():
 import pytest  # noqa: E402
 
 
-@pytest.mark.parametrize("learner", [{"name": "jtt", "hparams": {"T": 1, "upweight": 5}},
-                                     {"name": "cvar", "hparams": {"beta": 0.3}},
-                                     {"name": "chi2"}, {"name": "group-dro"}])
-def test_pillar_stacks_reweighting_cells_with_the_same_numbers(learner):
+@pytest.mark.parametrize("learner,selection", [
+    ({"name": "jtt", "hparams": {"T": 1, "upweight": 5}}, {"validation": "clean", "metric": "last"}),
+    ({"name": "cvar", "hparams": {"beta": 0.3}}, {"validation": "both", "metric": "worst-class"}),
+    ({"name": "chi2"}, {"validation": "clean", "metric": "last"}),
+    ({"name": "group-dro"}, {"validation": "clean", "metric": "average"}),
+    ({"name": "erm"}, {"validation": "both", "metric": "worst-class"})])
+def test_pillar_stacks_reweighting_cells_with_the_same_numbers(learner, selection):
     """JTT, CVaR, chi-square and group DRO cells that differ in alpha and seed train as one stacked
     model, each with its own rule and state, and give the one-at-a-time rows up to float rounding."""
     from collective_action import load_experiment
@@ -85,25 +88,28 @@ def test_pillar_stacks_reweighting_cells_with_the_same_numbers(learner):
     exp = load_experiment({
         "name": "batch-check-dro", "pillar": "empirical", "seeds": 2,
         "config": {"data": {"name": "digits", "val_size": 200}, "collective": {"alpha": 0.05, "target": 3},
-                   "learner": learner, "train": {"model": "mlp", "width": 32, "epochs": 3, "batch_size": 64}},
+                   "learner": learner, "train": {"model": "mlp", "width": 32, "epochs": 3, "batch_size": 64},
+                   "selection": selection},
         "grid": {"collective.alpha": [0.05, 0.2]},
     })
     cells = exp.cells()
     assert len({batch_key(c.validated_config()) for c in cells}) == 1  # one stacked group of four
-    alone = [rows[0] for rows in run_cells(cells, batched=False)]
-    stacked = [rows[0] for rows in run_cells(cells, batched=True)]
+    alone = [row for rows in run_cells(cells, batched=False) for row in rows]
+    stacked = [row for rows in run_cells(cells, batched=True) for row in rows]
+    assert len(alone) == len(stacked) == len(cells) * (2 if selection["validation"] == "both" else 1)
     for a, b in zip(alone, stacked):
-        assert (a.cell_id, a.seed, a.alpha) == (b.cell_id, b.seed, b.alpha)
+        assert (a.cell_id, a.seed, a.alpha, a.extra["validation"]) == (b.cell_id, b.seed, b.alpha, b.extra["validation"])
+        assert a.extra["selected_epoch"] == b.extra["selected_epoch"]  # selection saw the same scores
         assert abs(a.success - b.success) <= 0.01 and abs(a.clean_accuracy - b.clean_accuracy) <= 0.005
         assert a.alpha_eff_measured == pytest.approx(b.alpha_eff_measured, rel=1e-4)
         assert a.alpha_eff_predicted == pytest.approx(b.alpha_eff_predicted, rel=1e-3, nan_ok=True)
         for column in ("e_star", "e0", "tail_share"):  # the algorithm's statistic, measured the same way
             assert a.extra[column] == pytest.approx(b.extra[column], rel=1e-3, abs=1e-3, nan_ok=True)
-    # the weights really were the algorithm's (not ERM's ones): JTT and DRO move the collective's share
-    assert any(abs(r.alpha_eff_measured - r.extra["alpha_realised"]) > 1e-3 for r in stacked)
+    if learner["name"] != "erm":  # the weights really were the algorithm's: it moves the collective's share
+        assert any(abs(r.alpha_eff_measured - r.extra["alpha_realised"]) > 1e-3 for r in stacked)
 
 
-def test_lff_dp_sgd_label_smoothing_and_candidates_train_alone():
+def test_lff_dp_sgd_label_smoothing_candidates_and_augmentation_train_alone():
     from collective_action import load_experiment
     from collective_action.empirical.runner import batch_key
 
@@ -114,3 +120,6 @@ def test_lff_dp_sgd_label_smoothing_and_candidates_train_alone():
         (cell,) = load_experiment({"name": "x", "pillar": "empirical", "seeds": 1,
                                    "config": {**base, "learner": learner}}).cells()
         assert batch_key(cell.validated_config()) is None, learner
+    shifted = {**base, "train": {**base["train"], "augment": {"shift": 1}}}
+    (cell,) = load_experiment({"name": "x", "pillar": "empirical", "seeds": 1, "config": shifted}).cells()
+    assert batch_key(cell.validated_config()) is None

@@ -27,6 +27,7 @@ BENCHMARKS = {
     "critical-mass": ("critical_mass_bench.py", "adaptive critical-mass search vs a dense 16-point grid: trainings"),
     "sampling": ("sampling_bench.py", "family-2 sampling once per seed vs a per-configuration draw (same arrays)"),
     "startup": ("startup_bench.py", "a one-cell `train` run's start-up vs a plain PyTorch script's"),
+    "stacking": ("stacking_bench.py", "empirical cells stacked (ERM, JTT, CVaR) vs one at a time"),
 }
 
 
