@@ -20,7 +20,14 @@ Batch = list[Cell]
 def batch_cost(batch: Batch) -> float:
     """The summed cost estimate of a batch's cells (its cell count when the pillar has no estimate)."""
     estimate: Callable[[Cell], float] | None = get_pillar(batch[0].pillar).estimate_cost
-    return float(len(batch)) if estimate is None else float(sum(estimate(c) for c in batch))
+    return float(len(batch)) if estimate is None else float(sum(_cost(estimate, c) for c in batch))
+
+
+def _cost(estimate: Callable[[Cell], float], cell: Cell) -> float:
+    try:
+        return float(estimate(cell))
+    except Exception:  # noqa: BLE001 - a cell that cannot even be sized fails when it runs, as before
+        return 0.0
 
 
 def longest_first(batches: list[Batch]) -> list[Batch]:

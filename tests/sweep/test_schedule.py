@@ -61,3 +61,18 @@ def test_a_pool_starts_the_costliest_cell_first_and_computes_the_same_rows(tmp_p
     volatile = ["train_seconds"]
     pd.testing.assert_frame_equal(comparable(pooled.frame()).drop(columns=volatile).sort_values(key).reset_index(drop=True),
                                   comparable(serial.frame()).drop(columns=volatile).sort_values(key).reset_index(drop=True))
+
+
+def test_a_cell_that_cannot_be_sized_is_scheduled_last_and_fails_when_it_runs(tmp_path):
+    """A CNN on MNIST-1D's vectors cannot be built: the schedule does not stop the sweep for it;
+    the cell fails with its one-line error and the other cells run."""
+    exp = load_experiment({
+        "name": "schedule-bad", "pillar": "empirical", "seeds": 1,
+        "config": {"data": {"name": "mnist1d", "val_size": 100, "train_size": 300},
+                   "collective": {"alpha": 0.1, "target": 3},
+                   "signal": {"kind": "patch", "place": "corner", "size": 3},
+                   "train": {"model": "mlp", "width": 8, "epochs": 1, "batch_size": 64}},
+        "grid": {"train.model": ["cnn", "mlp"]}})
+    assert [b[0].validated_config().train.model for b in longest_first(make_batches(exp.cells(), 1))] == ["mlp", "cnn"]
+    report = run_sweep(exp, tmp_path / "pool", executor="pool", workers=1, batch_size=1, progress=False)
+    assert report.n_failed == 1 and "images" in report.failures[0][1]
