@@ -22,7 +22,6 @@ trajectory never depends on the others in its batch: a batched fit equals per-co
 from __future__ import annotations
 
 import math
-import os
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -55,17 +54,6 @@ def logistic_working_set_bytes(n: int, d: int, n_classes: int, itemsize: int = 8
     """
     rows = n if batch_size is None else n + min(batch_size, n)
     return int(itemsize * (rows * d + n + 4 * n * n_classes + 4 * (d + 1) * n_classes))
-
-
-def chunk_threads(threads: int | None = None) -> int:
-    """Threads for training chunks side by side on NumPy: ``threads``, else the process's thread
-    cap (``OMP_NUM_THREADS``, which pool workers set to their share of the cores), else every core."""
-    if threads is not None:
-        if int(threads) < 1:
-            raise InputError(f"threads must be at least 1, got {threads}")
-        return int(threads)
-    cap = os.environ.get("OMP_NUM_THREADS", "")
-    return int(cap) if cap.isdigit() and int(cap) > 0 else (os.cpu_count() or 1)
 
 
 def chunked(n_configs: int, bytes_per_config: int, memory_budget: int = DEFAULT_MEMORY_BUDGET) -> list[slice]:
@@ -527,7 +515,7 @@ def fit_logistic(X, y, *, n_classes: int, sample_weight=None, steps: int = 500, 
                  l2: float = 0.0, batch_size: int | None = None, fit_intercept: bool = True,
                  seed: int = 0, backend: Backend | str | None = None, record_every: int | None = None,
                  dtype: str = "float64", tol: float = 1e-6,
-                 memory_budget: int | None = None, solver: str = "gd", threads: int | None = None) -> LogisticFit:
+                 memory_budget: int | None = None, solver: str = "gd") -> LogisticFit:
     """Fit C multinomial logistic regressions at once by gradient descent.
 
     Parameters
@@ -548,8 +536,6 @@ def fit_logistic(X, y, *, n_classes: int, sample_weight=None, steps: int = 500, 
     memory_budget : bytes one chunk of configurations may use; larger grids run chunk by chunk
         (X may stay in host memory; each chunk is moved to the backend when it trains). None:
         ``CPU_MEMORY_BUDGET`` (cache-sized) on NumPy, ``DEFAULT_MEMORY_BUDGET`` on CuPy.
-    threads : NumPy only: threads that train chunks side by side (None: :func:`chunk_threads`);
-        the result does not depend on it (each chunk is computed exactly as alone).
     """
     bk = get_backend(backend)
     xp = bk.xp
@@ -571,31 +557,20 @@ def fit_logistic(X, y, *, n_classes: int, sample_weight=None, steps: int = 500, 
     itemsize = 8 if dtype == "float64" else 4
     per_config = (newton_working_set_bytes(n, d, itemsize, fit_intercept) if solver == "newton"
                   else logistic_working_set_bytes(n, d, n_classes, itemsize, batch_size))
+    parts = []
     if memory_budget is None:
         memory_budget = CPU_MEMORY_BUDGET if bk.name == "numpy" else DEFAULT_MEMORY_BUDGET
-
-    def fit_chunk(sl):
+    for sl in chunked(C, per_config, memory_budget):
         Xc = xp.asarray(X[sl], dtype=dt)
         yc = xp.asarray(y[sl])
         swc = None if sample_weight is None else xp.asarray(sample_weight[sl], dtype=dt)
         if solver == "newton":
-            return _fit_chunk_newton(xp, Xc, yc, swc, steps=steps, l2=float(l2),
-                                     fit_intercept=fit_intercept, tol=float(tol), dtype=dt)
-        return _fit_chunk(xp, Xc, yc, swc, n_classes=n_classes, steps=steps, lr=float(lr),
-                          l2=float(l2), batches=batches, fit_intercept=fit_intercept,
-                          record_every=record_every, tol=float(tol), dtype=dt)
-
-    slices = chunked(C, per_config, memory_budget)
-    workers = chunk_threads(threads) if bk.name == "numpy" else 1
-    if workers > 1 and len(slices) > 1:
-        # chunks are independent and NumPy releases the GIL inside its loops: one thread per core
-        # trains its own chunks, each chunk computed exactly as alone (same operations, same order)
-        from concurrent.futures import ThreadPoolExecutor
-
-        with ThreadPoolExecutor(max_workers=min(workers, len(slices))) as pool:
-            parts = list(pool.map(fit_chunk, slices))
-    else:
-        parts = [fit_chunk(sl) for sl in slices]
+            parts.append(_fit_chunk_newton(xp, Xc, yc, swc, steps=steps, l2=float(l2),
+                                           fit_intercept=fit_intercept, tol=float(tol), dtype=dt))
+            continue
+        parts.append(_fit_chunk(xp, Xc, yc, swc, n_classes=n_classes, steps=steps, lr=float(lr),
+                                l2=float(l2), batches=batches, fit_intercept=fit_intercept,
+                                record_every=record_every, tol=float(tol), dtype=dt))
     if not parts:  # C == 0
         empty = np.zeros((0,))
         return LogisticFit(xp.zeros((0, d, n_classes), dtype=dt), xp.zeros((0, n_classes), dtype=dt), bk,
