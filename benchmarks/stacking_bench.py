@@ -6,7 +6,8 @@ stacking) and ``batched=True`` (cells that differ only in alpha and seed trained
 model, each with its own rule and state). Same cells, same seeds, one torch thread on both sides;
 medians of ``--repeats`` interleaved repeats; ratio = one-at-a-time time / stacked time. The mean
 success of both sides is printed next to it (the rows agree up to float rounding, which training
-can amplify run by run; docs/empirical.md).
+can amplify run by run; docs/empirical.md). The stacked side stacks every model size, whatever the
+pillar's CPU size rule (``runner.CPU_STACK_MAX_FLOPS``, which this benchmark's numbers set).
 
     python benchmarks/stacking_bench.py [--repeats 3] [--quick] [--write]
 """
@@ -46,7 +47,10 @@ def cells_for(data, train, signal, learner, seeds: int):
 def measure(repeats: int, quick: bool) -> list[dict]:
     import torch
 
+    from collective_action.empirical import runner
     from collective_action.empirical.experiment import run_cells
+
+    runner.CPU_STACK_MAX_FLOPS = float("inf")  # stack every size: this benchmark measures where it pays
 
     torch.set_num_threads(1)
     rows = []

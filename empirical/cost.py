@@ -30,7 +30,7 @@ def estimate_cost(cell: Cell) -> float:
     ds = build_dataset(cfg)  # cached per process: the sweep's parent has built it for check_cells
     n = training_size(ds, cfg.data.train_size, cfg.data.val_size)
     t = cfg.train
-    per_point = _forward_flops(t.model, tuple(ds.input_shape), int(ds.n_classes), t.width, t.depth)
+    per_point = forward_flops_per_point(t.model, tuple(ds.input_shape), int(ds.n_classes), t.width, t.depth)
     total = 0.0
     for params in cfg.learner.validated_candidates:
         algorithm = ALGORITHMS[cfg.learner.name](params)
@@ -40,7 +40,7 @@ def estimate_cost(cell: Cell) -> float:
 
 
 @lru_cache(maxsize=64)
-def _forward_flops(model: str, input_shape: tuple[int, ...], n_classes: int, width: int | None, depth: int) -> float:
+def forward_flops_per_point(model: str, input_shape: tuple[int, ...], n_classes: int, width: int | None, depth: int) -> float:
     import torch
     from torch.utils.flop_counter import FlopCounterMode
 

@@ -29,7 +29,8 @@ def run_cells(cells: list[Cell], compute: Compute | None = None, progress=None, 
     With ``batched``, cells whose configurations differ only in alpha and seed and train an
     MLP without selection, by ERM or a one-model reweighting algorithm (JTT, CVaR, chi-square DRO,
     group DRO; runner.batch_key), are trained together as one stacked model (same numbers up to
-    float rounding, several times faster); every other cell trains alone.
+    float rounding, faster for small models); every other cell trains alone. On the CPU only
+    small models are stacked (runner.CPU_STACK_MAX_FLOPS: larger ones gain nothing).
     ``progress(i, n, row)`` is called for every finished row. The torch device and thread count
     come from ``compute`` (``device`` overrides its device).
     """
@@ -45,7 +46,7 @@ def run_cells(cells: list[Cell], compute: Compute | None = None, progress=None, 
     out: list[list | None] = [None] * len(cells)
     groups: dict[str, list[int]] = {}
     for i, cfg in enumerate(configs):
-        key = batch_key(cfg) if batched else None
+        key = batch_key(cfg, device) if batched else None
         groups.setdefault(key if key is not None else f"alone-{i}", []).append(i)
     done = 0
     for key, members in groups.items():

@@ -345,23 +345,42 @@ def setup_run(cfg: EmpiricalConfig, seed: int, device: str = "cpu", *, no_collec
 BATCH_MEMORY = 512 * 2**20
 
 
-def batch_key(cfg: EmpiricalConfig) -> str | None:
+#: On the CPU, stacking pays only for small models: with one torch thread, 16 stacked MLPs
+#: 40-100-10 (1e4 forward FLOPs per point) train 1.5-2.2x faster than one at a time, 16 stacked
+#: MLPs 784-256-10 (4e5 FLOPs per point) 0.89-0.97x (benchmarks/stacking_bench.py, idle, RESULTS.md).
+#: Larger models are compute-bound, and a stacked product is no faster than K separate ones.
+CPU_STACK_MAX_FLOPS = 1e5
+
+
+def batch_key(cfg: EmpiricalConfig, device: str = "cpu") -> str | None:
     """Cells with the same key can be trained as one stacked model; None: train alone.
 
     Stacking applies to MLPs without augmentation or hyper-parameter candidates, trained by ERM
     or by a reweighting algorithm that trains one model on the cross-entropy with its own
     per-point weights (JTT, CVaR, chi-square DRO, group DRO): configurations that differ only in
     alpha and seed share data shape, architecture and schedule. Epoch-wise selection works as in
-    one model's loop: every epoch, each run's selectors score that run's unstacked model.
+    one model's loop: every epoch, each run's selectors score that run's unstacked model. On the
+    CPU only models of at most ``CPU_STACK_MAX_FLOPS`` forward FLOPs per point are stacked.
     """
     algorithm = ALGORITHMS[cfg.learner.name]
     if (cfg.train.model != "mlp" or not stackable(algorithm) or cfg.learner.candidates
             or cfg.train.augment.shift or cfg.train.augment.flip
             or cfg.collectives is not None):  # several collectives: one row per collective, trained alone
         return None
+    if not str(device).startswith("cuda") and forward_flops(cfg) > CPU_STACK_MAX_FLOPS:
+        return None
     dump = cfg.model_dump(mode="json")
     dump["collective"].pop("alpha")
     return json.dumps(dump, sort_keys=True)
+
+
+def forward_flops(cfg: EmpiricalConfig) -> float:
+    """Forward FLOPs per point of the configuration's model (empirical/cost.py)."""
+    from .cost import forward_flops_per_point
+
+    ds = build_dataset(cfg)
+    t = cfg.train
+    return forward_flops_per_point(t.model, tuple(ds.input_shape), int(ds.n_classes), t.width, t.depth)
 
 
 def stackable(algorithm) -> bool:

@@ -123,3 +123,21 @@ def test_lff_dp_sgd_label_smoothing_candidates_and_augmentation_train_alone():
     shifted = {**base, "train": {**base["train"], "augment": {"shift": 1}}}
     (cell,) = load_experiment({"name": "x", "pillar": "empirical", "seeds": 1, "config": shifted}).cells()
     assert batch_key(cell.validated_config()) is None
+
+
+def test_on_the_cpu_only_small_models_are_stacked():
+    """Stacking a compute-bound model gains nothing on the CPU (benchmarks/stacking_bench.py): a wide
+    MLP trains alone there and is stacked on a GPU; a small one is stacked on both."""
+    from collective_action import load_experiment
+    from collective_action.empirical.runner import CPU_STACK_MAX_FLOPS, batch_key, forward_flops
+
+    def cfg(width):
+        (cell,) = load_experiment({"name": "x", "pillar": "empirical", "seeds": 1, "config": {
+            "data": {"name": "digits", "val_size": 200}, "collective": {"alpha": 0.05, "target": 3},
+            "train": {"model": "mlp", "width": width, "epochs": 1}}}).cells()
+        return cell.validated_config()
+
+    small, wide = cfg(32), cfg(1024)
+    assert forward_flops(small) < CPU_STACK_MAX_FLOPS < forward_flops(wide)
+    assert batch_key(small, "cpu") is not None and batch_key(small, "cuda") is not None
+    assert batch_key(wide, "cpu") is None and batch_key(wide, "cuda") is not None
