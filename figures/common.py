@@ -119,8 +119,10 @@ def _split_by_varying_config(frame: pd.DataFrame, labels: pd.Series) -> pd.Serie
         leaves = [k.rsplit(".", 1)[-1] for k in varying]
         names = leaves if len(set(leaves)) == len(leaves) else varying
         for i in idx:
-            parts = [f"{name}={json.loads(flat[i][k]) if k in flat[i] else None}" for name, k in zip(names, varying)]
-            out[i] = f"{label}, {', '.join(parts)}"
+            values = [(name, json.loads(flat[i][k]) if k in flat[i] else None) for name, k in zip(names, varying)]
+            # an unset field (the default) is left out of the label: "model=mlp", not "model=mlp, width=None"
+            parts = [f"{name}={value}" for name, value in values if value is not None]
+            out[i] = f"{label}, {', '.join(parts)}" if parts else label
     return out
 
 

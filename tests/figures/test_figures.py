@@ -429,3 +429,19 @@ def test_c7_draws_the_trained_tug_of_war_and_deviators_per_learner(c7_frame, c6_
     # the trained models' rows alone, or beside rows C7 does not draw, give the same panels
     alone = draw(pd.concat([trained, c6_goals_frame], ignore_index=True), "C7").panels
     assert set(alone) == {name for name in panels if name.startswith(f"{experiment}: ")}
+
+
+def test_an_unset_field_is_left_out_of_a_split_curves_label(tmp_path):
+    """A CNN with width 16 beside an MLP whose width is unset (the default): the MLP's label says
+    model=mlp, not width=None, and the curves stay distinct."""
+    rows = []
+    for train in ({"model": "mlp", "width": None}, {"model": "cnn", "width": 16}):
+        for alpha in ALPHAS:
+            rec = {"alpha": alpha, "learner": "erm", "series": "ERM", "success": 0.5}
+            rows.append((f"{train['model']}-{alpha}", {"train": train, "alpha": alpha}, rec))
+    with ResultStore.open(tmp_path / "store", create=True) as store:
+        for cell_id, config, rec in rows:
+            store.write(CellOutcome(cell_id, "c4-dominoes", "empirical", 0, config, [rec], None, "serial", "h", "a",
+                                    "b", 0.0), "test")
+        frame = store.frame()
+    assert set(common.curve_labels(frame)) == {"ERM, model=mlp", "ERM, model=cnn, width=16"}
