@@ -30,13 +30,23 @@ def estimate_cost(cell: Cell) -> float:
     ds = build_dataset(cfg)  # cached per process: the sweep's parent has built it for check_cells
     n = training_size(ds, cfg.data.train_size, cfg.data.val_size)
     t = cfg.train
-    per_point = forward_flops_per_point(t.model, tuple(ds.input_shape), int(ds.n_classes), t.width, t.depth)
+    per_point = forward_flops(cfg, ds)
     total = 0.0
     for params in cfg.learner.validated_candidates:
         algorithm = ALGORITHMS[cfg.learner.name](params)
         epochs = len(algorithm.models) * t.epochs + (algorithm.stage1_length() or 0)
         total += epochs * (PRIVATE_FACTOR if algorithm.private else 1.0)
     return float(n * per_point * total)
+
+
+def forward_flops(cfg: EmpiricalConfig, ds=None) -> float:
+    """Forward FLOPs per point of the configuration's model (also the pillar's CPU stacking rule);
+    ``ds``: the configuration's data set when the caller has it already."""
+    from .runner import build_dataset
+
+    ds = ds if ds is not None else build_dataset(cfg)
+    t = cfg.train
+    return forward_flops_per_point(t.model, tuple(ds.input_shape), int(ds.n_classes), t.width, t.depth)
 
 
 @lru_cache(maxsize=64)

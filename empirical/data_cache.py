@@ -25,7 +25,7 @@ from typing import Callable
 
 import numpy as np
 
-from collective_action.disk_cache import CACHE_ENV, cache_root  # noqa: F401 (CACHE_ENV re-exported)
+from collective_action.disk_cache import cache_root
 
 _COMPLETE = "complete.json"  # written last: its presence says every array is there
 

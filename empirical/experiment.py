@@ -27,7 +27,7 @@ def run_cells(cells: list[Cell], compute: Compute | None = None, progress=None, 
     """Train every cell (one row per validation policy), results in cell order.
 
     With ``batched``, cells whose configurations differ only in alpha and seed and train an
-    MLP without selection, by ERM or a one-model reweighting algorithm (JTT, CVaR, chi-square DRO,
+    MLP, by ERM or a one-model reweighting algorithm (JTT, CVaR, chi-square DRO,
     group DRO; runner.batch_key), are trained together as one stacked model (same numbers up to
     float rounding, faster for small models); every other cell trains alone. On the CPU only
     small models are stacked (runner.CPU_STACK_MAX_FLOPS: larger ones gain nothing).

@@ -115,13 +115,7 @@ def train_and_select(cfg: EmpiricalConfig, seed: int, device: str = "cpu", *, ex
     for i, params in enumerate(cfg.learner.validated_candidates):  # validated when the file was loaded
         learner = ALGORITHMS[cfg.learner.name](params)
         run.start_candidate(i)
-        t = cfg.train
-        ctx = FitContext(run.make_model, run.x, run.y, run.members, run.optim, run.generator, run.ds.n_classes,
-                         run.groups, run.data.n_groups, on_epoch_end=run.end_of_epoch,
-                         augment=make_augment(t.augment.shift, t.augment.flip), other_members=run.other_members,
-                         model_spec=(t.model, run.ds.input_shape, run.ds.n_classes, t.width, t.depth),
-                         augment_spec=(t.augment.shift, t.augment.flip))
-        run.reports.append(fit(learner, ctx))
+        run.reports.append(fit(learner, run.fit_context(on_epoch_end=run.end_of_epoch)))
         run.learners.append(learner)
     return run.rows(experiment, cell_id)
 
@@ -184,6 +178,15 @@ class Run:
     def make_model(self):
         t = self.cfg.train
         return build_model(t.model, self.ds.input_shape, self.ds.n_classes, t.width, t.depth).to(self.device)
+
+    def fit_context(self, on_epoch_end=None) -> FitContext:
+        """What the learners' fit needs for this run (the same for the one-model and the stacked loop)."""
+        t = self.cfg.train
+        return FitContext(self.make_model, self.x, self.y, self.members, self.optim, self.generator,
+                          self.ds.n_classes, self.groups, self.data.n_groups, on_epoch_end=on_epoch_end,
+                          augment=make_augment(t.augment.shift, t.augment.flip), other_members=self.other_members,
+                          model_spec=(t.model, self.ds.input_shape, self.ds.n_classes, t.width, t.depth),
+                          augment_spec=(t.augment.shift, t.augment.flip))
 
     def start_candidate(self, index: int) -> None:
         for selector in self.selectors:
@@ -367,20 +370,13 @@ def batch_key(cfg: EmpiricalConfig, device: str = "cpu") -> str | None:
             or cfg.train.augment.shift or cfg.train.augment.flip
             or cfg.collectives is not None):  # several collectives: one row per collective, trained alone
         return None
+    from .cost import forward_flops
+
     if not str(device).startswith("cuda") and forward_flops(cfg) > CPU_STACK_MAX_FLOPS:
         return None
     dump = cfg.model_dump(mode="json")
     dump["collective"].pop("alpha")
     return json.dumps(dump, sort_keys=True)
-
-
-def forward_flops(cfg: EmpiricalConfig) -> float:
-    """Forward FLOPs per point of the configuration's model (empirical/cost.py)."""
-    from .cost import forward_flops_per_point
-
-    ds = build_dataset(cfg)
-    t = cfg.train
-    return forward_flops_per_point(t.model, tuple(ds.input_shape), int(ds.n_classes), t.width, t.depth)
 
 
 def stackable(algorithm) -> bool:
@@ -409,12 +405,7 @@ def train_mlps_batched(jobs: list[tuple[EmpiricalConfig, int, str, str]], device
         if erm:
             models.append(run.make_model())  # right after setup_run: the seeded initialisation
         else:  # stage 1 (JTT), the rule's state and the model, as fit() prepares them
-            t = cfg.train
-            ctx = FitContext(run.make_model, run.x, run.y, run.members, run.optim, run.generator, run.ds.n_classes,
-                             run.groups, run.data.n_groups, other_members=run.other_members,
-                             model_spec=(t.model, run.ds.input_shape, run.ds.n_classes, t.width, t.depth),
-                             augment_spec=(t.augment.shift, t.augment.flip))
-            prepared.append(prepare(learner, ctx))
+            prepared.append(prepare(learner, run.fit_context()))
             models.append(prepared[-1].models["main"])
         run.learners.append(learner)
         runs.append(run)

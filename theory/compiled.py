@@ -31,11 +31,6 @@ _FORMAT = 1
 _NAMESPACE_SETUP = "import numpy\nfrom numpy import *\nfrom numpy.linalg import *\nI = 1j\n"
 
 
-def numpy_function(module: str, factory: str) -> Callable:
-    """The compiled NumPy function of the Formula ``collective_action.theory.<module>.<factory>()``."""
-    return _load(module, factory)
-
-
 def evaluate(fn: Callable, args: tuple):
     """What ``Formula.numeric`` returns for NumPy input: a float, or an array of the broadcast shape."""
     args = tuple(np.asarray(a, dtype=float) for a in args)
@@ -47,7 +42,8 @@ def evaluate(fn: Callable, args: tuple):
 
 
 @lru_cache(maxsize=None)
-def _load(module: str, factory: str) -> Callable:
+def numpy_function(module: str, factory: str) -> Callable:
+    """The compiled NumPy function of the Formula ``collective_action.theory.<module>.<factory>()``."""
     path = _entry_path(module, factory)
     if path is not None:
         try:

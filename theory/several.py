@@ -119,14 +119,18 @@ class SeveralProblem:
 
     @classmethod
     def random(cls, rng: np.random.Generator, kinds=None, clean_share: float = 0.3,
-               max_noise: float = 0.8) -> "SeveralProblem":
+               max_noise: float = 0.8, n_points: int | None = None, n_labels: int | None = None,
+               n_collectives: int | None = None) -> "SeveralProblem":
         """2-3 collectives on 3-6 points and 2-4 labels (the property tests' problems).
 
         Their signals share one map, sit on disjoint points, or are drawn freely; each collective
         is noiseless with probability ``clean_share``, else deviates with a share drawn up to
-        ``max_noise``, of a kind drawn from ``kinds`` (default: every noise kind).
+        ``max_noise``, of a kind drawn from ``kinds`` (default: every noise kind). ``n_points``,
+        ``n_labels`` and ``n_collectives`` fix those sizes instead of drawing them.
         """
-        X, Y, K = int(rng.integers(3, 7)), int(rng.integers(2, 5)), int(rng.integers(2, 4))
+        X = n_points or int(rng.integers(3, 7))
+        Y = n_labels or int(rng.integers(2, 5))
+        K = n_collectives or int(rng.integers(2, 4))
         p0 = rng.dirichlet(np.ones(X * Y)).reshape(X, Y)
         layout = rng.choice(["same", "disjoint", "any"])
         maps, free = [], list(rng.permutation(X))

@@ -65,11 +65,6 @@ def test_dp_sgd_clipping_is_the_same_in_both_pillars():
     """The simulator's closed-form per-point clipping (simulate/private.py) against Opacus in the
     empirical pillar's loop: every point in every batch (batch_size = n, so Poisson sampling keeps
     them all) and no noise leave the clip as the only difference from GD, and it binds."""
-    import torch
-
-    from collective_action.empirical.learners import FitContext, fit, make_learner
-    from collective_action.empirical.models import build_model
-    from collective_action.empirical.train import OptimConfig
     from collective_action.simulate.private import fit_dp_sgd
 
     d = gaussian_arrays(alpha=0.05, seed=1, n_train=400, n_test=1000)
@@ -77,21 +72,9 @@ def test_dp_sgd_clipping_is_the_same_in_both_pillars():
     steps, lr, clip = 60, 0.5, 0.3
     sim = fit_dp_sgd(d.X[None], d.y[None], [1], n_classes=d.n_classes, steps=steps, lr=lr, batch_size=n,
                      max_grad_norm=clip, noise_multiplier=0.0)
-
-    def make_model():
-        model = build_model("linear", (dim,), d.n_classes).double()
-        with torch.no_grad():
-            for p in model.parameters():
-                p.zero_()
-        return model
-
-    ctx = FitContext(make_model=make_model, x=torch.tensor(d.X, dtype=torch.float64),
-                     y=torch.tensor(d.y, dtype=torch.long), members=torch.tensor(d.member),
-                     optim=OptimConfig(lr=lr, momentum=0.0, weight_decay=0.0, batch_size=n, epochs=steps),
-                     generator=torch.Generator().manual_seed(0), n_classes=d.n_classes)
-    report = fit(make_learner("dp-sgd", {"max_grad_norm": clip, "noise_multiplier": 0.0}), ctx)
-    linear = [m for m in report.model.modules() if isinstance(m, torch.nn.Linear)][0]
-    W, b = linear.weight.detach().numpy().T, linear.bias.detach().numpy()
+    emp = fit_linear_empirical(d, steps=steps, lr=lr, learner="dp-sgd",
+                               params={"max_grad_norm": clip, "noise_multiplier": 0.0})
+    W, b = emp.W, emp.b
     assert np.max(np.abs(sim.W[0] - W)) <= WEIGHT_TOL and np.max(np.abs(sim.b[0] - b)) <= WEIGHT_TOL
     unclipped = fit_dp_sgd(d.X[None], d.y[None], [1], n_classes=d.n_classes, steps=steps, lr=lr, batch_size=n,
                            max_grad_norm=1e12, noise_multiplier=0.0)

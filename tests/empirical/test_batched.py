@@ -129,7 +129,8 @@ def test_on_the_cpu_only_small_models_are_stacked():
     """Stacking a compute-bound model gains nothing on the CPU (benchmarks/stacking_bench.py): a wide
     MLP trains alone there and is stacked on a GPU; a small one is stacked on both."""
     from collective_action import load_experiment
-    from collective_action.empirical.runner import CPU_STACK_MAX_FLOPS, batch_key, forward_flops
+    from collective_action.empirical.cost import forward_flops
+    from collective_action.empirical.runner import CPU_STACK_MAX_FLOPS, batch_key
 
     def cfg(width):
         (cell,) = load_experiment({"name": "x", "pillar": "empirical", "seeds": 1, "config": {

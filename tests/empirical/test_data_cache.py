@@ -9,7 +9,8 @@ import numpy as np
 import pytest
 
 from collective_action.empirical import data, data_cache
-from collective_action.empirical.data_cache import CACHE_ENV, cached_arrays
+from collective_action.disk_cache import CACHE_ENV
+from collective_action.empirical.data_cache import cached_arrays
 
 
 @pytest.fixture

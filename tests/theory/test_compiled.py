@@ -17,9 +17,9 @@ FACTORIES = {"weighted_risk_lemma": 3, "jtt_formula": 4, "cvar_formula": 3, "chi
 @pytest.fixture
 def fresh_cache(tmp_path, monkeypatch):
     monkeypatch.setenv(CACHE_ENV, str(tmp_path / "cache"))
-    compiled._load.cache_clear()
+    compiled.numpy_function.cache_clear()
     yield tmp_path / "cache"
-    compiled._load.cache_clear()
+    compiled.numpy_function.cache_clear()
 
 
 def _args(n_args, rng):
@@ -32,7 +32,7 @@ def test_stored_code_gives_the_derivations_numbers(fresh_cache, factory):
     args = _args(FACTORIES[factory], np.random.default_rng(0))
     expected = getattr(effective_size, factory)().numeric(*args)
     first = compiled.evaluate(compiled.numpy_function("effective_size", factory), args)  # derives, stores
-    compiled._load.cache_clear()  # a new process: only the disk entry remains
+    compiled.numpy_function.cache_clear()  # a new process: only the disk entry remains
     stored = list((fresh_cache / "formulas").glob(f"effective_size.{factory}-*.json"))
     assert len(stored) == 1
     again = compiled.evaluate(compiled.numpy_function("effective_size", factory), args)
@@ -47,12 +47,12 @@ def test_a_damaged_or_stale_entry_is_never_used(fresh_cache):
     # wrong code under the current key: the test proves the entry is what gets executed...
     stored = json.loads(entry.read_text())
     entry.write_text(json.dumps({**stored, "source": stored["source"].replace("return ", "return 2 * ")}))
-    compiled._load.cache_clear()
+    compiled.numpy_function.cache_clear()
     assert compiled.numpy_function("effective_size", "jtt_formula")(0.1, 20.0, 0.3, 0.1) == pytest.approx(
         2 * effective_size.jtt_formula().numeric(0.1, 20.0, 0.3, 0.1), rel=1e-12)
     # ...so a damaged entry must be rebuilt, not trusted
     entry.write_text("{not json")
-    compiled._load.cache_clear()
+    compiled.numpy_function.cache_clear()
     assert compiled.numpy_function("effective_size", "jtt_formula")(0.1, 20.0, 0.3, 0.1) == \
         effective_size.jtt_formula().numeric(0.1, 20.0, 0.3, 0.1)
     # and the key follows the derivation's source: another module text is another entry name
@@ -63,11 +63,11 @@ def test_a_damaged_or_stale_entry_is_never_used(fresh_cache):
 
 def test_without_a_cache_the_formula_is_derived(monkeypatch):
     monkeypatch.setenv(CACHE_ENV, "off")
-    compiled._load.cache_clear()
+    compiled.numpy_function.cache_clear()
     try:
         assert effective_size.alpha_eff_cvar(0.1, 0.5, 0.7) == pytest.approx(0.1 * 0.7 / 0.5, rel=1e-15)
     finally:
-        compiled._load.cache_clear()
+        compiled.numpy_function.cache_clear()
 
 
 def test_alpha_eff_needs_no_sympy_once_compiled(tmp_path):

@@ -12,36 +12,10 @@ from collective_action.errors import InputError
 from collective_action.theory import several as sev
 
 
-def random_several(rng, n_points=None, n_labels=None, K=None, layout=None) -> sev.SeveralProblem:
+def random_several(rng, n_points=None, n_labels=None, K=None) -> sev.SeveralProblem:
     """A random problem with 2-3 collectives: same signal (tug of war), disjoint or random signals, noise."""
-    X = n_points or int(rng.integers(3, 7))
-    Y = n_labels or int(rng.integers(2, 5))
-    K = K or int(rng.integers(2, 4))
-    p0 = rng.dirichlet(np.ones(X * Y)).reshape(X, Y)
-    layout = layout or rng.choice(["same", "disjoint", "any"])
-    maps = []
-    free = list(rng.permutation(X))
-    for k in range(K):
-        if layout == "same" and k > 0:
-            maps.append(maps[0])
-            continue
-        if layout == "disjoint" and len(free) >= 1:
-            size = max(1, min(len(free) // (K - k), 2))
-            pts = np.array([free.pop() for _ in range(size)])
-        else:
-            pts = rng.choice(X, size=int(rng.integers(1, 3)), replace=False)
-        maps.append(pts[rng.integers(0, len(pts), size=X)])
-    alphas = rng.uniform(0.01, 0.9 / K, size=K)
-    cols = []
-    for k in range(K):
-        noise = 0.0 if rng.random() < 0.4 else float(rng.uniform(0.0, 0.7))
-        kind = str(rng.choice(list(sev.NOISE_KINDS)))
-        cols.append(sev.Collective(float(alphas[k]), maps[k], int(rng.integers(0, Y)), noise, kind))
-    return sev.SeveralProblem(p0, tuple(cols))
-
-
-# ------------------------------------------------------------------------------------------
-# One collective, no noise: theory.bayes and theory.hardt
+    return sev.SeveralProblem.random(rng, clean_share=0.4, max_noise=0.7, n_points=n_points, n_labels=n_labels,
+                                     n_collectives=K)
 
 
 def test_one_collective_reduces_to_bayes_and_hardt():
