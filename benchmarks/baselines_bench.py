@@ -57,6 +57,8 @@ from pathlib import Path
 
 import numpy as np
 
+from memory_traffic import count_fit_traffic, stream_bandwidth
+
 D = 4                 # features of the benchmark problem (2 class coordinates + 2 free ones)
 SKLEARN_SOLVERS = ("liblinear", "lbfgs", "newton-cholesky")
 LIBLINEAR_INTERCEPT_SCALING = 100.0
@@ -228,6 +230,23 @@ def estimated_bytes(C: int, n: int, n_test: int, d: int = D) -> int:
     return data + side
 
 
+def scaling(cells: list[dict]) -> dict:
+    """How the toolkit's fit time grows with C and n: its cost per (configuration x point) in every
+    cell, and the spreads the issue-17 goal bounds (flat within 20%): per configuration at each n
+    across C, per point at each C across n, and over all cells (max / min)."""
+    per = {(c["n"], c["configs"]): c["fit_ns_per_point"] for c in cells}
+
+    def spread(values):
+        return round(max(values) / min(values), 2) if len(values) > 1 else None
+
+    across_C = {n: spread([v for (m, _), v in per.items() if m == n]) for n in sorted({k[0] for k in per})}
+    across_n = {C: spread([v for (_, c), v in per.items() if c == C]) for C in sorted({k[1] for k in per})}
+    return {"ns_per_point": {f"n={n}/C={C}": v for (n, C), v in sorted(per.items())},
+            "across_C": {n: s for n, s in across_C.items() if s is not None},
+            "across_n": {C: s for C, s in across_n.items() if s is not None},
+            "overall": spread(list(per.values()))}
+
+
 def _sides(args) -> list[str]:
     return ["toolkit", "numpy", "torch", "torch-1t"] + [f"sklearn-{s}" for s in args.sklearn_solvers]
 
@@ -275,6 +294,9 @@ def run_cell(args, problem, n: int, C: int) -> dict:
 
     ref = toolkit_theta(models["toolkit"][0])
     fit_med = {s: float(np.median(t_fit[s])) for s in sides}
+    # the toolkit fit's memory traffic, counted op by op on the last repeat's data (untimed)
+    moved, counted = count_fit_traffic(batch.X, batch.y, n_classes=2, steps=steps, l2=l2, solver="newton", tol=tol)
+    assert np.array_equal(toolkit_theta(counted), ref)  # counting does not change the fit
     e2e = {s: [a + b + c for a, b, c in zip(t_sample, t_fit[s], t_score[s])] for s in sides}
     e2e_med = {s: float(np.median(e2e[s])) for s in sides}
     rows = {}
@@ -294,7 +316,9 @@ def run_cell(args, problem, n: int, C: int) -> dict:
             "mean_steps": round(float(np.mean(taken[side])), 2),
         }
     return {"n": n, "configs": C, "n_test": args.n_test, "sample_s": round(float(np.median(t_sample)), 4),
-            "sample_s_all": [round(t, 4) for t in t_sample], "sides": rows}
+            "sample_s_all": [round(t, 4) for t in t_sample], "sides": rows,
+            "fit_ns_per_point": round(fit_med["toolkit"] / (C * n) * 1e9, 2),
+            "fit_bytes": moved, "fit_gb_s": round(moved / fit_med["toolkit"] / 1e9, 2)}
 
 
 def main(argv=None) -> dict:
@@ -331,6 +355,7 @@ def main(argv=None) -> dict:
         raise InputError("--l2 and --tol must be positive and --steps >= 1")
 
     load_start = [round(x, 2) for x in os.getloadavg()]
+    bandwidth = stream_bandwidth()
     problem = make_benchmark_problem()
     cells, skipped = [], []
     for n in args.n:
@@ -350,6 +375,12 @@ def main(argv=None) -> dict:
               "cpu_count": os.cpu_count(), "load_average_start": load_start,
               "load_average": [round(x, 2) for x in os.getloadavg()],
               "sides": _sides(args), "argv": argv}
+    # the machine's streaming bandwidth, best of the start and the end of the run
+    end = stream_bandwidth()
+    result["bandwidth"] = max(bandwidth, end, key=lambda b: b["best_gb_s"])
+    result["scaling"] = scaling(cells)
+    for c in cells:
+        c["traffic_share"] = round(c["fit_gb_s"] / result["bandwidth"]["best_gb_s"], 2)
     if args.write:
         write(result, Path(args.results))
     return result
@@ -394,7 +425,25 @@ def current_rows(result, when) -> list[str]:
                 rows.append(f"| `baselines_bench.py` ({mode}) | batched Newton (fit_logistic) vs {_BASELINE_LABEL[base]}, "
                             f"same data, objective and scoring, {what}; baseline time / toolkit time | - | "
                             f"{'; '.join(parts)} | {when} |")
-    return rows
+    return rows + linearity_and_traffic_rows(result, when)
+
+
+def linearity_and_traffic_rows(result, when) -> list[str]:
+    """The two goal rows about the toolkit's fit alone: cost linear in C and n, and its memory traffic
+    against the streaming bandwidth measured in the same run."""
+    sc, bw = result.get("scaling"), result.get("bandwidth")
+    if not sc or not result["cells"]:
+        return []
+    per_point = "; ".join(f"{k} {v} ns" for k, v in sc["ns_per_point"].items())
+    spreads = ("; ".join([f"across C at n={n}: {v}x" for n, v in sc["across_C"].items()]
+                         + [f"across n at C={C}: {v}x" for C, v in sc["across_n"].items()]))
+    traffic = "; ".join(f"{_cell_tag(c)} {c['fit_gb_s']} GB/s ({c['traffic_share']})" for c in result["cells"])
+    return [f"| `baselines_bench.py` (linearity) | toolkit fit time per (configuration x point); spread = max / min "
+            f"per configuration at each n across C, per point at each C across n | each spread <= 1.2x (goal) | "
+            f"{per_point}; {spreads}; all cells {sc['overall']}x | {when} |",
+            f"| `baselines_bench.py` (memory traffic) | toolkit fit's NumPy traffic (operands + results of every op, "
+            f"counted) / fit time, share of the streaming bandwidth measured in the run (best of STREAM copy "
+            f"{bw['copy_gb_s']} and read {bw['read_gb_s']} GB/s) | >= 0.5 (goal) | {traffic} | {when} |"]
 
 
 def write(result: dict, path: Path, when: str | None = None) -> None:
@@ -419,6 +468,9 @@ def write(result: dict, path: Path, when: str | None = None) -> None:
     for c in result["cells"]:
         lines += [f"### n = {c['n']}, C = {c['configs']}: sampling {c['sample_s']} s",
                   "", f"`{c['command']}`", "",
+                  f"Toolkit fit: {c['fit_ns_per_point']} ns per (configuration x point); "
+                  f"{round(c['fit_bytes'] / 1e6, 1)} MB of NumPy traffic counted, {c['fit_gb_s']} GB/s, "
+                  f"{c['traffic_share']} of the measured streaming bandwidth.", "",
                   "| side | fit s | fit ratio | end-to-end s | e2e ratio | accuracy | success | max abs dtheta | max norm g | steps |",
                   "|---|---|---|---|---|---|---|---|---|---|"]
         for s, r in c["sides"].items():
@@ -429,6 +481,13 @@ def write(result: dict, path: Path, when: str | None = None) -> None:
     if result["skipped"]:
         lines.append("Skipped (estimated peak memory over the limit): " + ", ".join(
             f"n = {s['n']}, C = {s['configs']} ({s['estimated_gb']} GB)" for s in result["skipped"]) + ".\n")
+    if result.get("bandwidth"):
+        bw = result["bandwidth"]
+        lines.append(f"Streaming bandwidth measured in this run (best of 5, {bw['array_mb']} MB float64 arrays, "
+                     f"at the start and the end): copy {bw['copy_gb_s']} GB/s, read {bw['read_gb_s']} GB/s. "
+                     f"Toolkit fit cost per (configuration x point), max / min: across C "
+                     f"{result['scaling']['across_C']}, across n {result['scaling']['across_n']}, "
+                     f"all cells {result['scaling']['overall']}x.\n")
     rows = current_rows(result, when)
     lines.append("These rows replace the simulator's 'Current numbers' rows (53x float64 / 76x float32, against a "
                  "one-process lbfgs loop with twice the penalty and per-model scoring); those runs stay in the log above.\n")

@@ -98,8 +98,11 @@ def test_quick_run_end_to_end_and_write(tmp_path):
     text = results.read_text()
     assert text.startswith(before.split("## Current numbers")[0])
     table = text.split("## Current numbers")[1].split("\n## ")[0]
-    assert "**53x**" not in table and "**76x**" not in table and table.count("`baselines_bench.py`") == 6
+    assert "**53x**" not in table and "**76x**" not in table and table.count("`baselines_bench.py`") == 8
     assert "n=60/C=6" in table
+    assert "(linearity)" in table and "(memory traffic)" in table
+    assert cell["fit_bytes"] > 0 and cell["fit_gb_s"] > 0 and 0 < cell["traffic_share"]
+    assert out["bandwidth"]["best_gb_s"] >= out["bandwidth"]["copy_gb_s"] > 0
     # the old runs stay in the log, and the new section ends the file with its reproducing command
     assert before.split("## Current numbers")[1].split("\n## ", 1)[1] in text
     assert text.rstrip().endswith("log above.") and "--n 60 --configs 6" in text.split("## baselines:")[-1]
@@ -107,7 +110,7 @@ def test_quick_run_end_to_end_and_write(tmp_path):
     bb.main(["--n", "60", "--configs", "6", "--repeats", "1", "--n-test", "40", "--write", "--results", str(results),
              "--sklearn-solvers", "newton-cholesky"])
     table = results.read_text().split("## Current numbers")[1].split("\n## ")[0]
-    assert table.count("`baselines_bench.py`") == 6
+    assert table.count("`baselines_bench.py`") == 8
 
 
 def test_cells_over_the_memory_limit_are_skipped_and_reported():
