@@ -2,8 +2,9 @@
 
 A pool that starts the longest cells first finishes sooner (no worker is left alone with one CNN
 at the end; longest-processing-time-first scheduling). The estimate is the multiply-adds of
-training: training points x epochs x forward multiply-adds per point (counted by torch's
-FlopCounterMode on the cell's real model), times the learner's passes (LfF trains two models,
+training: training points x epochs x forward FLOPs per point (counted on the cell's real model by
+forward hooks on its linear and convolution layers, the operations torch's FlopCounterMode counts;
+FlopCounterMode itself imports torch._dynamo, about 1.5 s of start-up), times the learner's passes (LfF trains two models,
 JTT adds its stage-1 epochs, DP-SGD computes per-sample gradients) and its hyper-parameter
 candidates. It orders cells; it never changes what a cell computes.
 """
@@ -51,13 +52,29 @@ def forward_flops(cfg: EmpiricalConfig, ds=None) -> float:
 
 @lru_cache(maxsize=64)
 def forward_flops_per_point(model: str, input_shape: tuple[int, ...], n_classes: int, width: int | None, depth: int) -> float:
+    """FLOPs (2 per multiply-add) of one point's forward pass through the matrix products and
+    convolutions of the model, as torch's FlopCounterMode counts them (tested equal)."""
     import torch
-    from torch.utils.flop_counter import FlopCounterMode
+    from torch import nn
 
     from .models import build_model
 
     net = build_model(model, input_shape, n_classes, width, depth)
-    counter = FlopCounterMode(display=False)
-    with counter, torch.no_grad():
-        net(torch.zeros((1, *input_shape)))
-    return float(max(counter.get_total_flops(), 1))
+    total = [0]
+
+    def count(module, inputs, output):
+        if isinstance(module, nn.Linear):
+            total[0] += 2 * module.in_features * module.out_features * (output.numel() // module.out_features)
+        else:  # a convolution: every output element is a dot product over its receptive field
+            kernel = int(torch.tensor(module.kernel_size).prod())
+            total[0] += 2 * (module.in_channels // module.groups) * kernel * output.numel()
+
+    hooks = [m.register_forward_hook(count) for m in net.modules()
+             if isinstance(m, (nn.Linear, nn.Conv1d, nn.Conv2d, nn.Conv3d))]
+    try:
+        with torch.no_grad():
+            net(torch.zeros((1, *input_shape)))
+    finally:
+        for h in hooks:
+            h.remove()
+    return float(max(total[0], 1))

@@ -56,3 +56,20 @@ def test_training_does_not_import_torch_dynamo():
             "print('torch._dynamo' in sys.modules)\n")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True, cwd="/")
     assert out.stdout.strip() == "False"
+
+
+def test_a_cli_training_run_does_not_import_torch_dynamo(tmp_path):
+    """The whole `train` path (validation, the cost estimate and stacking rule, training, the
+    summary) stays clear of torch._dynamo: the start-up goal depends on it."""
+    exp = tmp_path / "one.yaml"
+    exp.write_text("name: one\npillar: empirical\nseeds: 1\nconfig:\n"
+                   "  data: {name: digits, val_size: 100, train_size: 300}\n"
+                   "  collective: {alpha: 0.1, target: 8}\n"
+                   "  train: {model: mlp, width: 16, epochs: 1}\n")
+    code = ("import sys\n"
+            "from collective_action.cli.main import main\n"
+            f"try:\n    main(['train', {str(exp)!r}, '--out', {str(tmp_path / 'out')!r}])\n"
+            "except SystemExit as e:\n    assert not e.code, e.code\n"
+            "print('torch._dynamo' in sys.modules)\n")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True, cwd="/")
+    assert out.stdout.strip().splitlines()[-1] == "False"

@@ -76,3 +76,21 @@ def test_a_cell_that_cannot_be_sized_is_scheduled_last_and_fails_when_it_runs(tm
     assert [b[0].validated_config().train.model for b in longest_first(make_batches(exp.cells(), 1))] == ["mlp", "cnn"]
     report = run_sweep(exp, tmp_path / "pool", executor="pool", workers=1, batch_size=1, progress=False)
     assert report.n_failed == 1 and "images" in report.failures[0][1]
+
+
+def test_forward_flops_match_torchs_flop_counter():
+    """The hook count equals FlopCounterMode's (which start-up must not import: it pulls in torch._dynamo)."""
+    import pytest
+    import torch
+    from torch.utils.flop_counter import FlopCounterMode
+
+    from collective_action.empirical.cost import forward_flops_per_point
+    from collective_action.empirical.models import build_model
+
+    for model, shape, width, depth in [("linear", (1, 8, 8), None, 1), ("mlp", (1, 28, 28), 256, 1),
+                                       ("mlp", (40,), 100, 2), ("cnn", (1, 28, 28), 16, 1),
+                                       ("cnn", (3, 32, 32), None, 1), ("resnet", (3, 32, 32), 8, 1)]:
+        counter = FlopCounterMode(display=False)
+        with counter, torch.no_grad():
+            build_model(model, shape, 10, width, depth)(torch.zeros((1, *shape)))
+        assert forward_flops_per_point(model, shape, 10, width, depth) == pytest.approx(counter.get_total_flops(), rel=0)
