@@ -146,7 +146,10 @@ class Pillar:
     ``predict_critical_mass(validated_config, target)``, where a pillar has one, gives theory's
     critical mass for a configuration ({theory_alpha_star, theory_kind, hardt_alpha_star}).
     ``estimate_cost(cell)``, where a pillar has one, is the cell's relative cost: pools and clusters
-    start the costliest batches first (runs/schedule.py).
+    start the costliest batches first (runs/schedule.py). ``trains_alone(cell, compute)``, where a
+    pillar has one, is True for a cell that gains nothing from sharing a batch (its pillar would
+    run it on its own anyway): a sweep without a chosen batch size gives it a batch of its own, so
+    it is stored as soon as it finishes and the workers balance cell by cell.
     """
 
     name: str
@@ -155,6 +158,7 @@ class Pillar:
     check_cells: Callable[[list["Cell"]], None] | None = None
     predict_critical_mass: Callable[[Any, float], dict] | None = None
     estimate_cost: Callable[["Cell"], float] | None = None
+    trains_alone: Callable[["Cell", Any], bool] | None = None
 
 
 _PILLARS: dict[str, Pillar] = {}

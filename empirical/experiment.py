@@ -118,7 +118,16 @@ def check_cells(cells: list[Cell]) -> None:
             check_targets(specs, ds)
 
 
-register_pillar(Pillar("empirical", EmpiricalConfig, run_cells, check_cells, estimate_cost=estimate_cost))
+def trains_alone(cell: Cell, compute: Compute | None = None) -> bool:
+    """True when ``run_cells`` would train this cell by itself (runner.batch_key is None on the run's
+    device): batching it with others gains nothing."""
+    from .train import pick_device
+
+    return batch_key(cell.validated_config(), pick_device((compute or Compute()).device)) is None
+
+
+register_pillar(Pillar("empirical", EmpiricalConfig, run_cells, check_cells, estimate_cost=estimate_cost,
+                       trains_alone=trains_alone))
 
 
 def run(spec: str | Path | dict, quick: bool = False, device: str = "auto", progress=None,

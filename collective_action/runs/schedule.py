@@ -30,6 +30,35 @@ def _cost(estimate: Callable[[Cell], float], cell: Cell) -> float:
         return 0.0
 
 
+def split_lone_cells(batches: list[Batch], compute) -> list[Batch]:
+    """``batches`` with every cell its pillar trains alone (``Pillar.trains_alone``) in a batch of its
+    own, in place of its grid position; the other cells keep their batches. Batching such a cell
+    only delays its storing until its batch mates finish (a kill loses them all) and leaves one
+    worker with a long batch at the end."""
+    out: list[Batch] = []
+    for batch in batches:
+        alone = get_pillar(batch[0].pillar).trains_alone
+        if alone is None or len(batch) == 1:
+            out.append(batch)
+            continue
+        rest: Batch = []
+        for cell in batch:
+            if _alone(alone, cell, compute):
+                out.append([cell])
+            else:
+                rest.append(cell)
+        if rest:
+            out.append(rest)
+    return out
+
+
+def _alone(alone, cell, compute) -> bool:
+    try:
+        return bool(alone(cell, compute))
+    except Exception:  # noqa: BLE001 - a cell that cannot even be inspected fails when it runs, alone
+        return True
+
+
 def longest_first(batches: list[Batch]) -> list[Batch]:
     """``batches`` by decreasing cost; equal costs keep their grid order (a stable sort)."""
     costs = [batch_cost(b) for b in batches]

@@ -28,7 +28,7 @@ from tqdm import tqdm
 
 from .._version import __version__
 from .executors import BACKENDS, Batch, WorkerPool, run_pool, run_ray, run_serial, utc_now
-from .schedule import longest_first
+from .schedule import longest_first, split_lone_cells
 from ..compute import Compute
 from ..errors import InputError, check_choice
 from ..experiment import Cell, Experiment, canonical_json, get_pillar, load_experiment
@@ -228,6 +228,8 @@ def run_sweep(
         todo = [c for c in cells if c.cell_id not in done]
         size = batch_size or auto_batch_size(len(todo), n_workers)
         batches = make_batches(todo, size)
+        if batch_size is None and executor != "serial":  # long unstackable cells: one per batch
+            batches = split_lone_cells(batches, compute)
         if executor != "serial":  # several workers: the costliest batches first (runs/schedule.py)
             batches = longest_first(batches)
         if executor == "serial":

@@ -94,3 +94,23 @@ def test_forward_flops_match_torchs_flop_counter():
         with counter, torch.no_grad():
             build_model(model, shape, 10, width, depth)(torch.zeros((1, *shape)))
         assert forward_flops_per_point(model, shape, 10, width, depth) == pytest.approx(counter.get_total_flops(), rel=0)
+
+
+def test_cells_that_train_alone_get_a_batch_of_their_own(tmp_path):
+    """Without a chosen batch size, a cell its pillar trains by itself (LfF's two models, a wide MLP
+    on the CPU) is not held back by batch mates; small ERM MLPs stay together to be stacked."""
+    from collective_action.compute import Compute
+    from collective_action.runs.schedule import split_lone_cells
+
+    exp = _experiment({"learner": [{"name": "erm"}, {"name": "lff"}], "collective.alpha": [0.05, 0.1, 0.2]})
+    cells = exp.cells()
+    split = split_lone_cells(make_batches(cells, 32), Compute(device="cpu"))
+    names = [[c.validated_config().learner.name for c in b] for b in split]
+    assert sorted(names) == [["erm"] * 3] + [["lff"]] * 3
+    assert sorted(c.cell_id for b in split for c in b) == sorted(c.cell_id for c in cells)  # none lost or repeated
+    # a wide MLP is not stacked on the CPU, so it runs alone too
+    wide = _experiment({"train.width": [1024], "collective.alpha": [0.05, 0.1]})
+    assert [len(b) for b in split_lone_cells(make_batches(wide.cells(), 32), Compute(device="cpu"))] == [1, 1]
+    # and a sweep splits them only when the user left the batch size to it
+    report = run_sweep(exp, tmp_path / "out", executor="pool", workers=2, progress=False)
+    assert report.n_run == 6 and report.n_failed == 0
