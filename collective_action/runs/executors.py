@@ -15,7 +15,9 @@ from __future__ import annotations
 import concurrent.futures as cf
 import multiprocessing
 import os
+import signal
 import socket
+import sys
 import tempfile
 import time
 from datetime import datetime, timezone
@@ -115,10 +117,30 @@ def run_serial(batches: list[Batch], compute: Compute | None = None) -> Iterator
 
 
 # ------------------------------------------------------------------------------------ pool
-def _pool_initialiser(threads: int) -> None:
+def _pool_initialiser(threads: int, parent: int | None = None) -> None:
     # Workers share the machine's cores: keep each one's BLAS/torch from spawning a thread per core.
     for var in ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS"):
         os.environ.setdefault(var, str(threads))
+    if parent is not None:
+        _die_with_parent(parent)
+
+
+def _die_with_parent(parent: int) -> None:
+    """Linux: end this worker when the process that started it dies (killed, or stopped by a signal
+    that skips clean-up), instead of training on for a batch nobody will store. Elsewhere a
+    worker notices when it next talks to its parent."""
+    if not sys.platform.startswith("linux"):
+        return
+    try:
+        import ctypes
+
+        libc = ctypes.CDLL(None, use_errno=True)
+        PR_SET_PDEATHSIG = 1
+        libc.prctl(PR_SET_PDEATHSIG, signal.SIGTERM)
+    except (OSError, AttributeError):  # no prctl: keep the portable behaviour
+        return
+    if os.getppid() != parent:  # the parent died before the request took effect
+        os._exit(1)
 
 
 class WorkerPool:
@@ -138,7 +160,7 @@ class WorkerPool:
             _pool_initialiser(threads)
             self._executor = cf.ProcessPoolExecutor(
                 max_workers=self.workers, mp_context=multiprocessing.get_context("spawn"),
-                initializer=_pool_initialiser, initargs=(threads,),
+                initializer=_pool_initialiser, initargs=(threads, os.getpid()),
             )
         return self._executor
 

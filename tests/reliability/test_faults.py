@@ -342,3 +342,35 @@ def test_write_access_lost_mid_run_is_one_line_and_the_store_stays_whole(exp, tm
     again = _run(["simulate", "exp.yaml", "--out", "out", *SWEEP, "--json"], tmp_path)
     assert again.returncode == 0, again.stderr[-2000:]
     assert json.loads(again.stdout)["ran"] == 0 and (out / "results.parquet").is_file()
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="the parent-death signal is Linux's")
+def test_pool_workers_end_when_the_sweep_process_is_killed(tmp_path):
+    """A sweep killed with SIGKILL (no clean-up runs) must not leave its workers training on: they
+    hold cores (and a batch nobody will store) until they end."""
+    code = ("import os, signal, sys, time\n"
+            "from collective_action.runs.executors import WorkerPool\n"
+            "pool = WorkerPool(1, 1)\n"
+            "ex = pool.executor()\n"
+            "print(ex.submit(os.getpid).result(), flush=True)\n"
+            "ex.submit(time.sleep, 120)\n"
+            "time.sleep(0.5)\n"
+            "os.kill(os.getpid(), signal.SIGKILL)\n")
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120, cwd=tmp_path)
+    assert proc.returncode == -signal.SIGKILL, proc.stderr[-2000:]
+    worker = int(proc.stdout.split()[0])
+
+    def alive(pid):
+        try:
+            state = Path(f"/proc/{pid}/status").read_text()
+        except FileNotFoundError:
+            return False
+        return "\nState:\tZ" not in state  # a zombie has ended (its new parent reaps it)
+
+    deadline = time.time() + 20
+    while alive(worker) and time.time() < deadline:
+        time.sleep(0.1)
+    gone = not alive(worker)
+    if not gone:
+        os.kill(worker, signal.SIGKILL)
+    assert gone, "the pool's worker outlived its killed parent"
