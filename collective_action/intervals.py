@@ -6,7 +6,8 @@ import math
 
 import numpy as np
 import pandas as pd
-from scipy.special import stdtrit  # the t quantile stats.t.ppf calls, without scipy.stats' import
+
+from .t_quantile import t_quantile  # scipy's stdtrit without importing scipy.special (start-up)
 
 
 #: Result columns that are rates or shares, so their true mean lies in [0, 1].
@@ -36,7 +37,7 @@ def mean_interval(values, bounds: tuple[float, float] | None = None) -> tuple[fl
     m = float(v.mean())
     if len(v) < 2:
         return m, math.nan, math.nan
-    half = float(stdtrit(len(v) - 1, 0.975) * v.std(ddof=1) / math.sqrt(len(v)))
+    half = float(t_quantile(0.975, len(v) - 1) * v.std(ddof=1) / math.sqrt(len(v)))
     return (m, *clip_interval(m - half, m + half, bounds))
 
 
