@@ -59,9 +59,19 @@ def numpy_function(module: str, factory: str) -> Callable:
     return fn
 
 
+def _numpy_namespace() -> dict:
+    """What ``_NAMESPACE_SETUP`` (lambdify's NumPy namespace) binds, without importing numpy's lazy
+    submodules: ``from numpy import *`` loads every name of numpy.__all__, and that includes fft,
+    testing, f2py ... (0.1 s of start-up, f2py alone); they are modules, never a formula's function."""
+    loaded = vars(np)
+    namespace = {k: loaded[k] for k in np.__all__ if k in loaded}
+    namespace.update({k: getattr(np.linalg, k) for k in np.linalg.__all__})
+    namespace.update(numpy=np, I=1j)
+    return namespace
+
+
 def _compile(source: str, name: str) -> Callable:
-    namespace: dict = {}
-    exec(_NAMESPACE_SETUP, namespace)  # noqa: S102 - the namespace lambdify builds for NumPy
+    namespace = _numpy_namespace()
     exec(compile(source, f"<compiled formula {name}>", "exec"), namespace)  # noqa: S102 - code sympy generated
     return namespace[name]
 
