@@ -128,7 +128,9 @@ def _pool_initialiser(threads: int, parent: int | None = None) -> None:
 def _die_with_parent(parent: int) -> None:
     """Linux: end this worker when the process that started it dies (killed, or stopped by a signal
     that skips clean-up), instead of training on for a batch nobody will store. Elsewhere a
-    worker notices when it next talks to its parent."""
+    worker notices when it next talks to its parent. (Linux ties the signal to the thread that
+    spawned the worker, the one that submits work: a pool is used from the thread that runs the
+    sweep, so that thread outlives its workers' batches.)"""
     if not sys.platform.startswith("linux"):
         return
     try:
