@@ -25,7 +25,7 @@ import numpy as np
 class _Counted(np.ndarray):
     """An ndarray whose NumPy operations add their operand and result bytes to a counter."""
 
-    counter: list  # [bytes]; set on the class made per count (see _counted_class)
+    counter: list  # [bytes]; set on the class counting_backend makes for each count
 
     def __array_ufunc__(self, ufunc, method, *inputs, out=None, **kwargs):
         base_in = [_base(a) for a in inputs]
@@ -39,13 +39,19 @@ class _Counted(np.ndarray):
         return _wrap_all(type(self), result)
 
     def __array_function__(self, func, types, args, kwargs):
-        flat_in = [_base(a) for a in _flatten(args) + _flatten(list(kwargs.values())) if isinstance(a, np.ndarray)]
-        result = func(*_base_all(args), **_base_all(kwargs))
-        outs = [_base(o) for o in _flatten([result]) if isinstance(o, np.ndarray)]
-        # a view (transpose, reshape of a contiguous array) moves nothing
-        if not any(np.may_share_memory(o, a) for o in outs for a in flat_in):
-            type(self).counter[0] += sum(a.nbytes for a in flat_in) + sum(o.nbytes for o in outs)
-        return _wrap_all(type(self), result)
+        return _counted_call(type(self), func, args, kwargs)
+
+
+def _counted_call(cls, func, args, kwargs):
+    """``func`` on the plain arrays of ``args``/``kwargs``, its operand and result bytes added to
+    ``cls.counter``, its array results counted arrays again."""
+    flat_in = [_base(a) for a in _flatten(args) + _flatten(list(kwargs.values())) if isinstance(a, np.ndarray)]
+    result = func(*_base_all(args), **_base_all(kwargs))
+    outs = [_base(o) for o in _flatten([result]) if isinstance(o, np.ndarray)]
+    # a view (transpose, reshape of a contiguous array) moves nothing
+    if not any(np.may_share_memory(o, a) for o in outs for a in flat_in):
+        cls.counter[0] += sum(a.nbytes for a in flat_in) + sum(o.nbytes for o in outs)
+    return _wrap_all(cls, result)
 
 
 def _base(a):
@@ -123,14 +129,7 @@ class _CountingLinalg:
 
     def __getattr__(self, name):
         fn = getattr(self._linalg, name)
-
-        def counted(*args, **kwargs):
-            out = fn(*_base_all(args), **_base_all(kwargs))
-            arrays = [a for a in _flatten(list(args)) if isinstance(a, np.ndarray)]
-            self._cls.counter[0] += sum(a.nbytes for a in arrays) + sum(
-                o.nbytes for o in _flatten([out]) if isinstance(o, np.ndarray))
-            return _wrap_all(self._cls, out)
-        return counted
+        return lambda *args, **kwargs: _counted_call(self._cls, fn, args, kwargs)
 
 
 def counting_backend():

@@ -4,13 +4,14 @@ A pool that starts the longest cells first finishes sooner (no worker is left al
 at the end; longest-processing-time-first scheduling). The estimate is the multiply-adds of
 training: training points x epochs x forward FLOPs per point (counted on the cell's real model by
 forward hooks on its linear and convolution layers, the operations torch's FlopCounterMode counts;
-FlopCounterMode itself imports torch._dynamo, about 1.5 s of start-up), times the learner's passes (LfF trains two models,
-JTT adds its stage-1 epochs, DP-SGD computes per-sample gradients) and its hyper-parameter
-candidates. It orders cells; it never changes what a cell computes.
+FlopCounterMode itself imports torch._dynamo, about 1.5 s of start-up), times the learner's
+passes (LfF trains two models, JTT adds its stage-1 epochs, DP-SGD computes per-sample gradients)
+and its hyper-parameter candidates. It orders cells; it never changes what a cell computes.
 """
 
 from __future__ import annotations
 
+import math
 from functools import lru_cache
 
 from collective_action.algorithms import ALGORITHMS
@@ -66,8 +67,7 @@ def forward_flops_per_point(model: str, input_shape: tuple[int, ...], n_classes:
         if isinstance(module, nn.Linear):
             total[0] += 2 * module.in_features * module.out_features * (output.numel() // module.out_features)
         else:  # a convolution: every output element is a dot product over its receptive field
-            kernel = int(torch.tensor(module.kernel_size).prod())
-            total[0] += 2 * (module.in_channels // module.groups) * kernel * output.numel()
+            total[0] += 2 * (module.in_channels // module.groups) * math.prod(module.kernel_size) * output.numel()
 
     hooks = [m.register_forward_hook(count) for m in net.modules()
              if isinstance(m, (nn.Linear, nn.Conv1d, nn.Conv2d, nn.Conv3d))]

@@ -58,10 +58,10 @@ def test_training_does_not_import_torch_dynamo():
     assert out.stdout.strip() == "False"
 
 
-def test_a_cli_training_run_does_not_import_torch_dynamo(tmp_path):
+def test_a_warm_cli_training_run_imports_none_of_the_slow_modules(tmp_path):
     """The whole `train` path (validation, the cost estimate and stacking rule, training, the
-    summary with its intervals) stays clear of torch._dynamo and scipy.special: the start-up goal
-    depends on it."""
+    summary with its intervals) stays clear of torch._dynamo, scipy.special and numpy.f2py: the
+    start-up goal depends on it."""
     exp = tmp_path / "one.yaml"
     exp.write_text("name: one\npillar: empirical\nseeds: 1\nconfig:\n"
                    "  data: {name: digits, val_size: 100, train_size: 300}\n"
