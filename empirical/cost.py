@@ -19,7 +19,8 @@ from collective_action.experiment import Cell
 
 from .config import EmpiricalConfig
 
-#: per-sample gradients (Opacus) cost about one more backward pass
+#: a DP-SGD step against a plain one: ghost clipping's second backward pass (MLP, 3.6x) or
+#: stored per-point gradients (CNN, 1.4x; benchmarks/dp_sgd_bench.py); only orders cells
 PRIVATE_FACTOR = 2.0
 
 

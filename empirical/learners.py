@@ -188,20 +188,17 @@ def _fit_private(alg: Algorithm, ctx: FitContext) -> FitReport:
     # Opacus's DPOptimizer wraps a torch.optim.Optimizer, so DP-SGD keeps torch's SGD (same update)
     sgd = torch.optim.SGD(model.parameters(), lr=ctx.optim.lr, momentum=ctx.optim.momentum,
                           weight_decay=ctx.optim.weight_decay)
-    private_model, optimizer = make_private(model, sgd, max_grad_norm=p.max_grad_norm,
-                                            noise_multiplier=p.noise_multiplier, batch_size=ctx.optim.batch_size,
-                                            generator=ctx.generator)
+    private = make_private(model, sgd, max_grad_norm=p.max_grad_norm, noise_multiplier=p.noise_multiplier,
+                           batch_size=ctx.optim.batch_size, generator=ctx.generator)
     ledger, pairs = _bookkeeping(ctx)
     on_epoch_end = None if ctx.on_epoch_end is None else (lambda m, epoch: ctx.on_epoch_end(model, epoch))
-    train_epochs(private_model, ctx.x, ctx.y, _uniform, ctx.optim, ctx.generator, ledger, on_epoch_end,
-                 optimizer=optimizer, batches=poisson_batches, augment=ctx.augment)
+    train_epochs(private.model, ctx.x, ctx.y, _uniform, ctx.optim, ctx.generator, ledger, on_epoch_end,
+                 optimizer=private.optimizer, batches=poisson_batches, augment=ctx.augment, backward=private.backward)
     n = len(ctx.y)
     q = min(1.0, ctx.optim.batch_size / n)
     steps = ctx.optim.epochs * math.ceil(n / ctx.optim.batch_size)
     eps = privacy_spent(noise_multiplier=p.noise_multiplier, sample_rate=q, steps=steps, delta=p.delta)
-    private_model.remove_hooks()  # the model is evaluated and copied as a plain module from here on
-    for param in model.parameters():
-        param.grad_sample = None
+    private.release(model)  # the model is evaluated and copied as a plain module from here on
     return _report(model, pairs, {"dp_epsilon": eps, "dp_delta": p.delta, "dp_sample_rate": q,
                                   "dp_steps": steps, "dp_noise_multiplier": p.noise_multiplier,
                                   "dp_max_grad_norm": p.max_grad_norm})

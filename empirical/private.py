@@ -1,8 +1,17 @@
 """DP-SGD in the shared training loop, with Opacus: per-sample clipping, noise, and the privacy spent.
 
-:func:`make_private` wraps a model and its SGD optimiser the way Opacus does (a GradSampleModule
-computes every point's gradient; a DPOptimizer clips each to norm ``max_grad_norm``, sums them,
-adds N(0, (noise_multiplier * max_grad_norm)^2) noise and divides by the expected batch size).
+:func:`make_private` wraps a model and its SGD optimiser in one of Opacus's two modes; both clip
+every point's gradient to norm ``max_grad_norm`` = C, sum them, add N(0, (noise_multiplier * C)^2)
+noise and divide by the expected batch size, and their updates are equal to float rounding (tested):
+- ghost clipping (Li et al. 2022; Opacus's ``grad_sample_mode="ghost"``) for models without
+  convolutions: a first backward pass gives every point's gradient norm from the layer's
+  activations and output gradients without storing per-point gradients (for a linear layer
+  ||g_i a_i^T|| = ||g_i|| ||a_i||), a second one, on the per-point losses scaled by
+  min(1, C / norm_i), the sum of clipped gradients. For the 784-256-10 MLP a step costs about a
+  sixteenth of storing the per-point gradients, 100 MB a batch (benchmarks/dp_sgd_bench.py);
+- stored per-point gradients (Opacus's default, GradSampleModule + DPOptimizer) for models with
+  convolutions, whose norms ghost clipping cannot take without storing the per-point gradients
+  anyway, so its second backward pass through the convolutions only adds cost (0.8x for the CNN).
 The loop's batches are drawn by Poisson sampling (:func:`poisson_batches`: each point joins each
 batch independently with probability q = batch_size / n), the sampling the RDP accountant
 assumes, so :func:`privacy_spent` is the epsilon of the run as trained, not an approximation
@@ -13,12 +22,16 @@ from __future__ import annotations
 
 import math
 import warnings
+from dataclasses import dataclass
 
 import torch
 from torch import nn
 
 from collective_action.algorithms.privacy import privacy_spent  # noqa: F401  (re-exported: the loop's API)
 from collective_action.errors import InputError
+
+# what Opacus leaves on each parameter; removed so the trained model is a plain module again
+_PER_POINT_STATE = ("grad_sample", "summed_grad", "_norm_sample", "_forward_counter")
 
 
 def check_model(model: nn.Module) -> None:
@@ -30,20 +43,59 @@ def check_model(model: nn.Module) -> None:
         raise InputError(f"dp-sgd cannot train this model: {errors[0]} (use model mlp, linear or cnn)")
 
 
+@dataclass
+class PrivateTraining:
+    """A model and optimiser wrapped for DP-SGD; :meth:`backward` replaces ``losses.mean().backward()``."""
+
+    model: nn.Module  # Opacus's wrapper; it shares the plain model's weights
+    optimizer: torch.optim.Optimizer  # Opacus's DP optimiser around the plain SGD
+    ghost: bool  # ghost clipping (two backward passes) rather than stored per-point gradients
+
+    def backward(self, losses: torch.Tensor) -> None:
+        """Leave the gradient of the mean of ``losses`` (one per point) for the DP optimiser to clip and noise."""
+        if not self.ghost:
+            losses.mean().backward()  # hooks store every point's gradient; the optimiser clips them
+            return
+        from opacus.utils.fast_gradient_clipping_utils import DPTensorFastGradientClipping
+
+        # leaves the sum of clipped per-point gradients; the optimiser adds noise and divides
+        DPTensorFastGradientClipping(self.model, self.optimizer, losses, "mean").backward()
+
+    def release(self, plain: nn.Module) -> None:
+        """Remove Opacus's hooks and per-point state: ``plain`` is evaluated and copied as a plain module."""
+        self.model.remove_hooks()
+        for param in plain.parameters():
+            for attr in _PER_POINT_STATE:
+                if hasattr(param, attr):
+                    delattr(param, attr)
+
+
+def uses_ghost_clipping(model: nn.Module) -> bool:
+    """Ghost clipping for models without convolutions (cheaper there; module docstring)."""
+    return not any(isinstance(m, nn.modules.conv._ConvNd) for m in model.modules())
+
+
 def make_private(model: nn.Module, optimizer: torch.optim.Optimizer, *, max_grad_norm: float,
-                 noise_multiplier: float, batch_size: int, generator: torch.Generator):
-    """(per-sample-gradient model, DP optimiser) for the shared loop; the model's weights are shared."""
+                 noise_multiplier: float, batch_size: int, generator: torch.Generator,
+                 ghost: bool | None = None) -> PrivateTraining:
+    """DP-SGD's wrapping of ``model`` and its optimiser (the weights are shared); ``ghost`` defaults
+    to :func:`uses_ghost_clipping`."""
     from opacus import GradSampleModule
+    from opacus.grad_sample.grad_sample_module_fast_gradient_clipping import GradSampleModuleFastGradientClipping
     from opacus.optimizers import DPOptimizer
+    from opacus.optimizers.optimizer_fast_gradient_clipping import DPOptimizerFastGradientClipping
 
     check_model(model)
+    ghost = uses_ghost_clipping(model) if ghost is None else ghost
     # Opacus's hooks fire on the first layer, whose input needs no gradient: a harmless torch warning
     warnings.filterwarnings("ignore", message="Full backward hook is firing", category=UserWarning)
-    private_model = GradSampleModule(model)
-    private_optimizer = DPOptimizer(optimizer, noise_multiplier=noise_multiplier, max_grad_norm=max_grad_norm,
-                                    expected_batch_size=batch_size, loss_reduction="mean",
-                                    generator=_noise_generator(generator, model))
-    return private_model, private_optimizer
+    noise = dict(noise_multiplier=noise_multiplier, max_grad_norm=max_grad_norm, expected_batch_size=batch_size,
+                 loss_reduction="mean", generator=_noise_generator(generator, model))
+    if ghost:
+        wrapped = GradSampleModuleFastGradientClipping(model, max_grad_norm=max_grad_norm, use_ghost_clipping=True,
+                                                       loss_reduction="mean")
+        return PrivateTraining(wrapped, DPOptimizerFastGradientClipping(optimizer, **noise), ghost=True)
+    return PrivateTraining(GradSampleModule(model), DPOptimizer(optimizer, **noise), ghost=False)
 
 
 def _noise_generator(generator: torch.Generator, model: nn.Module) -> torch.Generator:

@@ -97,7 +97,7 @@ def train_epochs(model, x: torch.Tensor, y: torch.Tensor, weigh: Weigh, cfg: Opt
                  on_epoch_end: Callable[[nn.Module, int], None] | None = None,
                  epochs: int | None = None, optimizer=None,
                  loss_fn: Callable | None = None, batches: Callable = None,
-                 augment: Callable | None = None):
+                 augment: Callable | None = None, backward: Callable[[torch.Tensor], None] | None = None):
     """Train for ``epochs`` (default ``cfg.epochs``) epochs of weighted SGD, in place.
 
     ``model`` is one module (``weigh`` maps a loss tensor to a weight tensor) or a dict of modules
@@ -108,6 +108,8 @@ def train_epochs(model, x: torch.Tensor, y: torch.Tensor, weigh: Weigh, cfg: Opt
     shuffled pass, :func:`minibatches`; DP-SGD draws Poisson batches); an empty batch is skipped.
     ``augment(xb, generator)`` transforms each training batch (empirical/augment.py).
     ``optimizer`` (single model only; default :func:`make_optimizer`) needs ``zero_grad`` and ``step``.
+    ``backward(losses)`` (single model only) replaces ``losses.mean().backward()`` on the weighted
+    per-point losses (DP-SGD clips each point's gradient in it, empirical/private.py).
     """
     batches = batches or minibatches
     single = isinstance(model, nn.Module)
@@ -134,13 +136,16 @@ def train_epochs(model, x: torch.Tensor, y: torch.Tensor, weigh: Weigh, cfg: Opt
                 weights = {"main": weigh(losses["main"].detach(), idx, epoch)}
             else:
                 weights = weigh({k: v.detach() for k, v in losses.items()}, idx, epoch)
-            loss = None
-            for name in models:
-                term = (weights[name] * losses[name]).mean()
-                loss = term if loss is None else loss + term
             for opt in optimizers.values():
                 opt.zero_grad(set_to_none=True)
-            loss.backward()
+            if backward is not None:
+                backward(weights["main"] * losses["main"])
+            else:
+                loss = None
+                for name in models:
+                    term = (weights[name] * losses[name]).mean()
+                    loss = term if loss is None else loss + term
+                loss.backward()
             for opt in optimizers.values():
                 opt.step()
             if ledger is not None:

@@ -28,6 +28,7 @@ BENCHMARKS = {
     "sampling": ("sampling_bench.py", "family-2 sampling once per seed vs a per-configuration draw (same arrays)"),
     "startup": ("startup_bench.py", "a one-cell `train` run's start-up vs a plain PyTorch script's"),
     "stacking": ("stacking_bench.py", "empirical cells stacked (ERM, JTT, CVaR) vs one at a time"),
+    "dp-sgd": ("dp_sgd_bench.py", "a DP-SGD epoch: ghost clipping vs stored per-point gradients (Opacus)"),
 }
 
 
