@@ -18,12 +18,10 @@ medians of ``--repeats`` interleaved repeats; ratio = baseline time / pillar tim
 from __future__ import annotations
 
 import argparse
-import datetime as dt
-import os
-import platform
 import statistics
 import time
-from pathlib import Path
+
+from results_log import append_run
 
 MODELS = [("MLP 784-256-10", "mlp", 256), ("CNN (32 channels)", "cnn", 32)]
 
@@ -106,12 +104,9 @@ def main() -> int:
     out = table(measure(args.n, args.repeats, args.quick))
     print(out)
     if args.write:
-        when = dt.datetime.now(dt.timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
-        with open(Path(__file__).with_name("RESULTS.md"), "a") as f:
-            f.write(f"\n### DP-SGD: ghost clipping vs stored per-point gradients ({when}, {platform.machine()}, "
-                    f"{os.cpu_count()} cores, one torch thread, `python benchmarks/dp_sgd_bench.py`, medians of "
-                    f"{args.repeats} interleaved repeats; load average at the end "
-                    f"{[round(v, 2) for v in os.getloadavg()]})\n\n{out}\n")
+        append_run("DP-SGD: ghost clipping vs stored per-point gradients", "python benchmarks/dp_sgd_bench.py"
+                   + (" --quick" if args.quick else ""), f"one torch thread, medians of {args.repeats} interleaved "
+                   f"repeats, {args.n} points", out)
     return 0
 
 

@@ -16,15 +16,13 @@ interleaved repeats; ratio = baseline time / toolkit time, from the same run.
 from __future__ import annotations
 
 import argparse
-import datetime as dt
-import platform
 import statistics
 import time
-from pathlib import Path
 
 import numpy as np
 
 from baselines_bench import draw, make_benchmark_problem
+from results_log import append_run
 
 
 def per_configuration_draw(problem, n_configs: int, n_train: int, n_test: int):
@@ -90,11 +88,8 @@ def main() -> int:
     out = table(rows)
     print(out)
     if args.write:
-        when = dt.datetime.now(dt.timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
-        cmd = "python benchmarks/sampling_bench.py" + (" --quick" if args.quick else "")
-        with open(Path(__file__).with_name("RESULTS.md"), "a") as f:
-            f.write(f"\n### Family-2 sampling: once per seed vs per configuration ({when}, {platform.machine()}, "
-                    f"`{cmd}`, medians of {args.repeats} interleaved repeats)\n\n{out}\n")
+        append_run("Family-2 sampling: once per seed vs per configuration", "python benchmarks/sampling_bench.py"
+                   + (" --quick" if args.quick else ""), f"medians of {args.repeats} interleaved repeats", out)
     return 0
 
 

@@ -15,14 +15,11 @@ pillar's CPU size rule (``runner.CPU_STACK_MAX_FLOPS``, which this benchmark's n
 from __future__ import annotations
 
 import argparse
-import datetime as dt
-import os
-import platform
 import statistics
 import time
-from pathlib import Path
 
 import numpy as np
+from results_log import append_run
 
 LEARNERS = [{"name": "erm"}, {"name": "jtt", "hparams": {"T": 1, "upweight": 5}},
             {"name": "cvar", "hparams": {"beta": 0.2}}]
@@ -93,12 +90,9 @@ def main() -> int:
     out = table(measure(args.repeats, args.quick))
     print(out)
     if args.write:
-        when = dt.datetime.now(dt.timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
-        with open(Path(__file__).with_name("RESULTS.md"), "a") as f:
-            f.write(f"\n### Empirical stacking: stacked cells vs one at a time ({when}, {platform.machine()}, "
-                    f"{os.cpu_count()} cores, one torch thread, `python benchmarks/stacking_bench.py`, medians of "
-                    f"{args.repeats} interleaved repeats; load average at the end "
-                    f"{[round(v, 2) for v in os.getloadavg()]})\n\n{out}\n")
+        append_run("Empirical stacking: stacked cells vs one at a time", "python benchmarks/stacking_bench.py"
+                   + (" --quick" if args.quick else ""), f"one torch thread, medians of {args.repeats} interleaved "
+                   "repeats", out)
     return 0
 
 

@@ -18,9 +18,7 @@ formula caches are filled, the operating system's file cache is warm for both). 
 from __future__ import annotations
 
 import argparse
-import datetime as dt
 import os
-import platform
 import shutil
 import statistics
 import subprocess
@@ -30,6 +28,7 @@ import time
 from pathlib import Path
 
 import pandas as pd
+from results_log import append_run
 
 EXPERIMENT = """\
 name: startup-bench
@@ -155,11 +154,8 @@ def main() -> int:
     out = table(measure(args.repeats))
     print(out)
     if args.write:
-        when = dt.datetime.now(dt.timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
-        with open(Path(__file__).with_name("RESULTS.md"), "a") as f:
-            f.write(f"\n### Empirical start-up: one-cell `train` vs a plain PyTorch script ({when}, "
-                    f"{platform.machine()}, {os.cpu_count()} cores, `python benchmarks/startup_bench.py`, medians of "
-                    f"{args.repeats} interleaved repeats)\n\n{out}\n")
+        append_run("Empirical start-up: one-cell `train` vs a plain PyTorch script", "python benchmarks/startup_bench.py",
+                   f"medians of {args.repeats} interleaved repeats", out)
     return 0
 
 
