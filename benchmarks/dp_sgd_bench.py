@@ -31,7 +31,7 @@ def _epoch(kind: str, width: int, x, y, side: str, batch_size: int):
     import torch
 
     from collective_action.empirical.models import build_model
-    from collective_action.empirical.private import _noise_generator, make_private, poisson_batches
+    from collective_action.empirical.private import make_private, noise_generator, poisson_batches
     from collective_action.empirical.train import OptimConfig, train_epochs
 
     torch.manual_seed(0)
@@ -50,7 +50,7 @@ def _epoch(kind: str, width: int, x, y, side: str, batch_size: int):
 
         trained = GradSampleModule(model)
         run["optimizer"] = DPOptimizer(sgd, noise_multiplier=1.0, max_grad_norm=1.0, expected_batch_size=batch_size,
-                                       generator=_noise_generator(torch.Generator().manual_seed(1), model))
+                                       generator=noise_generator(torch.Generator().manual_seed(1), model))
     else:
         trained, run = model, dict(run, optimizer=sgd)
     t = time.perf_counter()

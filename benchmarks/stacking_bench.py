@@ -19,6 +19,7 @@ import statistics
 import time
 
 import numpy as np
+
 from results_log import append_run
 
 LEARNERS = [{"name": "erm"}, {"name": "jtt", "hparams": {"T": 1, "upweight": 5}},

@@ -5,7 +5,7 @@ at the end; longest-processing-time-first scheduling). The estimate is the multi
 training: training points x epochs x forward FLOPs per point (counted on the cell's real model by
 forward hooks on its linear and convolution layers, the operations torch's FlopCounterMode counts;
 FlopCounterMode itself imports torch._dynamo, about 1.5 s of start-up), times the learner's
-passes (LfF trains two models, JTT adds its stage-1 epochs, DP-SGD computes per-sample gradients)
+passes (LfF trains two models, JTT adds its stage-1 epochs, DP-SGD clips every point's gradient)
 and its hyper-parameter candidates. It orders cells; it never changes what a cell computes.
 """
 

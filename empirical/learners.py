@@ -181,7 +181,7 @@ def fit(alg: Algorithm, ctx: FitContext) -> FitReport:
 
 def _fit_private(alg: Algorithm, ctx: FitContext) -> FitReport:
     """DP-SGD: the same loop with Poisson batches, per-sample clipping and noise (empirical/private.py)."""
-    from .private import make_private, poisson_batches, privacy_spent
+    from .private import make_private, plain_copy, poisson_batches, privacy_spent
 
     p = alg.params
     model = ctx.make_model()
@@ -191,7 +191,8 @@ def _fit_private(alg: Algorithm, ctx: FitContext) -> FitReport:
     private = make_private(model, sgd, max_grad_norm=p.max_grad_norm, noise_multiplier=p.noise_multiplier,
                            batch_size=ctx.optim.batch_size, generator=ctx.generator)
     ledger, pairs = _bookkeeping(ctx)
-    on_epoch_end = None if ctx.on_epoch_end is None else (lambda m, epoch: ctx.on_epoch_end(model, epoch))
+    # the selector copies the model it keeps: give it one without Opacus's hooks
+    on_epoch_end = None if ctx.on_epoch_end is None else (lambda m, epoch: ctx.on_epoch_end(plain_copy(model), epoch))
     train_epochs(private.model, ctx.x, ctx.y, _uniform, ctx.optim, ctx.generator, ledger, on_epoch_end,
                  optimizer=private.optimizer, batches=poisson_batches, augment=ctx.augment, backward=private.backward)
     n = len(ctx.y)

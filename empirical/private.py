@@ -20,6 +20,7 @@ for shuffled batches.
 
 from __future__ import annotations
 
+import copy
 import math
 import warnings
 from dataclasses import dataclass
@@ -31,7 +32,8 @@ from collective_action.algorithms.privacy import privacy_spent  # noqa: F401  (r
 from collective_action.errors import InputError
 
 # what Opacus leaves on each parameter; removed so the trained model is a plain module again
-_PER_POINT_STATE = ("grad_sample", "summed_grad", "_norm_sample", "_forward_counter")
+_PER_POINT_STATE = ("grad_sample", "summed_grad", "_norm_sample", "_forward_counter", "_current_grad_sample")
+_HOOK_TABLES = ("_forward_hooks", "_forward_pre_hooks", "_backward_hooks", "_backward_pre_hooks")
 
 
 def check_model(model: nn.Module) -> None:
@@ -62,12 +64,32 @@ class PrivateTraining:
         DPTensorFastGradientClipping(self.model, self.optimizer, losses, "mean").backward()
 
     def release(self, plain: nn.Module) -> None:
-        """Remove Opacus's hooks and per-point state: ``plain`` is evaluated and copied as a plain module."""
+        """Remove Opacus's hooks, the last noisy gradient and the per-point state: ``plain`` is a plain module again."""
         self.model.remove_hooks()
-        for param in plain.parameters():
-            for attr in _PER_POINT_STATE:
-                if hasattr(param, attr):
-                    delattr(param, attr)
+        self.optimizer.zero_grad(set_to_none=True)
+        _strip_per_point_state(plain)
+
+
+def plain_copy(model: nn.Module) -> nn.Module:
+    """A copy of a model under training that carries none of Opacus's hooks or state (for the selector,
+    which keeps copies of the model at chosen epochs and must not keep the training wrapper's hooks)."""
+    copied = copy.deepcopy(model)
+    for module in copied.modules():
+        for table in _HOOK_TABLES:
+            getattr(module, table).clear()
+    _strip_per_point_state(copied)
+    return copied
+
+
+def _strip_per_point_state(model: nn.Module) -> None:
+    for param in model.parameters():
+        param.grad = None
+        for attr in _PER_POINT_STATE:
+            if hasattr(param, attr):
+                delattr(param, attr)
+    for module in model.modules():
+        if hasattr(module, "activations"):
+            del module.activations
 
 
 def uses_ghost_clipping(model: nn.Module) -> bool:
@@ -90,7 +112,7 @@ def make_private(model: nn.Module, optimizer: torch.optim.Optimizer, *, max_grad
     # Opacus's hooks fire on the first layer, whose input needs no gradient: a harmless torch warning
     warnings.filterwarnings("ignore", message="Full backward hook is firing", category=UserWarning)
     noise = dict(noise_multiplier=noise_multiplier, max_grad_norm=max_grad_norm, expected_batch_size=batch_size,
-                 loss_reduction="mean", generator=_noise_generator(generator, model))
+                 loss_reduction="mean", generator=noise_generator(generator, model))
     if ghost:
         wrapped = GradSampleModuleFastGradientClipping(model, max_grad_norm=max_grad_norm, use_ghost_clipping=True,
                                                        loss_reduction="mean")
@@ -98,8 +120,9 @@ def make_private(model: nn.Module, optimizer: torch.optim.Optimizer, *, max_grad
     return PrivateTraining(GradSampleModule(model), DPOptimizer(optimizer, **noise), ghost=False)
 
 
-def _noise_generator(generator: torch.Generator, model: nn.Module) -> torch.Generator:
-    """A generator for the noise on the model's device, seeded from the run's generator (reproducible)."""
+def noise_generator(generator: torch.Generator, model: nn.Module) -> torch.Generator:
+    """A generator for the noise on the model's device, seeded from the run's generator (reproducible;
+    a reference run given the same generator adds the same noise)."""
     device = next(model.parameters()).device
     g = torch.Generator(device=device)
     g.manual_seed(int(torch.randint(0, 2**62, (1,), generator=generator)))

@@ -105,7 +105,9 @@ def train_epochs(model, x: torch.Tensor, y: torch.Tensor, weigh: Weigh, cfg: Opt
     weights; the step is on the sum of their weighted means; ``"main"`` is the one the ledger and
     ``on_epoch_end`` see). ``loss_fn(logits, y)`` replaces the main model's cross-entropy.
     ``batches(n, batch_size, generator, device)`` draws an epoch's index batches (default: a
-    shuffled pass, :func:`minibatches`; DP-SGD draws Poisson batches); an empty batch is skipped.
+    shuffled pass, :func:`minibatches`; DP-SGD draws Poisson batches); an empty batch is skipped,
+    except under ``backward`` (DP-SGD), where its step is noise alone, as the privacy accountant
+    assumes of every step.
     ``augment(xb, generator)`` transforms each training batch (empirical/augment.py).
     ``optimizer`` (single model only; default :func:`make_optimizer`) needs ``zero_grad`` and ``step``.
     ``backward(losses)`` (single model only) replaces ``losses.mean().backward()`` on the weighted
@@ -113,6 +115,8 @@ def train_epochs(model, x: torch.Tensor, y: torch.Tensor, weigh: Weigh, cfg: Opt
     """
     batches = batches or minibatches
     single = isinstance(model, nn.Module)
+    if backward is not None and not single:
+        raise ValueError("backward= trains one model; it was given several")
     models = {"main": model} if single else model
     optimizers = {name: (optimizer if single and optimizer is not None else make_optimizer(m, cfg))
                   for name, m in models.items()}
@@ -122,7 +126,7 @@ def train_epochs(model, x: torch.Tensor, y: torch.Tensor, weigh: Weigh, cfg: Opt
         if ledger is not None:
             ledger.start_epoch()
         for idx in batches(len(y), cfg.batch_size, generator, x.device):
-            if len(idx) == 0:
+            if len(idx) == 0 and backward is None:
                 continue
             xb, yb = x[idx], y[idx]
             if augment is not None:

@@ -37,12 +37,12 @@ def _steps_through_per_point_gradients(model, batches, *, clip, noise, batch_siz
     from opacus import GradSampleModule
     from opacus.optimizers import DPOptimizer
 
-    from collective_action.empirical.private import _noise_generator
+    from collective_action.empirical.private import noise_generator
 
     opt = torch.optim.SGD(model.parameters(), lr=0.1, momentum=0.9, weight_decay=1e-3)
     wrapped = GradSampleModule(model)
     dp_opt = DPOptimizer(opt, noise_multiplier=noise, max_grad_norm=clip, expected_batch_size=batch_size,
-                         generator=_noise_generator(torch.Generator().manual_seed(seed), model))
+                         generator=noise_generator(torch.Generator().manual_seed(seed), model))
     for xb, yb in batches:
         dp_opt.zero_grad()
         nn.functional.cross_entropy(wrapped(xb), yb).backward()
@@ -53,9 +53,12 @@ def _steps_through_per_point_gradients(model, batches, *, clip, noise, batch_siz
 
 @pytest.mark.parametrize("kind", ["mlp", "cnn"])
 @pytest.mark.parametrize("noise", [0.0, 1.0])
-def test_ghost_clipping_trains_as_per_point_gradients_do(kind, noise):
-    # Ghost clipping never stores a point's gradient; three steps with momentum, weight decay and
-    # noise must land where clipping the stored per-point gradients lands (float32 rounding apart)
+@pytest.mark.parametrize("ghost", [True, False])
+@pytest.mark.filterwarnings("ignore:Full backward hook is firing")  # the oracle's first layer (make_private filters it)
+def test_both_clipping_modes_train_as_per_point_gradients_do(kind, noise, ghost):
+    # Ghost clipping never stores a point's gradient; steps with momentum, weight decay and noise,
+    # on batches of 23 points, one point and none (a noise-only step), must land where clipping the
+    # stored per-point gradients lands (float32 rounding apart), in either mode on either model
     from collective_action.empirical.models import build_model
 
     def make_model(kind):
@@ -64,22 +67,56 @@ def test_ghost_clipping_trains_as_per_point_gradients_do(kind, noise):
 
     torch.manual_seed(1)
     x, y = torch.randn(60, 1, 28, 28) * 3, torch.randint(0, 10, (60,))
-    batches = [(x[i:i + 23], y[i:i + 23]) for i in (0, 20, 37)]
+    batches = [(x[i:j], y[i:j]) for i, j in ((0, 23), (20, 21), (30, 30), (37, 60))]
     oracle = _steps_through_per_point_gradients(make_model(kind), batches,
                                                 clip=0.5, noise=noise, batch_size=20, seed=7)
     model = make_model(kind)
     opt = torch.optim.SGD(model.parameters(), lr=0.1, momentum=0.9, weight_decay=1e-3)
     private = make_private(model, opt, max_grad_norm=0.5, noise_multiplier=noise, batch_size=20,
-                           generator=torch.Generator().manual_seed(7), ghost=True)  # the oracle's noise
+                           generator=torch.Generator().manual_seed(7), ghost=ghost)  # the oracle's noise
     assert uses_ghost_clipping(model) == (kind == "mlp")  # by default the CNN stores per-point gradients
     for xb, yb in batches:
         private.optimizer.zero_grad()
         private.backward(nn.functional.cross_entropy(private.model(xb), yb, reduction="none"))
         private.optimizer.step()
     private.release(model)
-    ghost = torch.cat([p.detach().flatten() for p in model.parameters()])
-    assert (ghost - oracle).abs().max().item() <= 1e-6 * oracle.abs().max().item() + 1e-7
-    assert not any(hasattr(p, "grad_sample") or hasattr(p, "_norm_sample") for p in model.parameters())
+    trained = torch.cat([p.detach().flatten() for p in model.parameters()])
+    assert torch.isfinite(trained).all()
+    assert (trained - oracle).abs().max().item() <= 1e-6 * oracle.abs().max().item() + 1e-7
+
+
+def _hooks(model):
+    return sum(len(getattr(m, t)) for m in model.modules()
+               for t in ("_forward_hooks", "_forward_pre_hooks", "_backward_hooks", "_backward_pre_hooks"))
+
+
+def _opacus_state(model):
+    return [a for p in model.parameters() for a in vars(p) if a in ("grad_sample", "summed_grad", "_norm_sample")] + \
+        [m for m in model.modules() if hasattr(m, "activations")] + [p for p in model.parameters() if p.grad is not None]
+
+
+@pytest.mark.parametrize("ghost", [True, False])
+def test_copies_during_training_and_the_released_model_are_plain_modules(ghost):
+    import copy
+
+    from collective_action.empirical.private import plain_copy
+
+    model = _model()
+    private = make_private(model, torch.optim.SGD(model.parameters(), lr=0.1), max_grad_norm=1.0,
+                           noise_multiplier=1.0, batch_size=8, generator=torch.Generator().manual_seed(0), ghost=ghost)
+    x, y = torch.randn(8, 5, generator=torch.Generator().manual_seed(1)), torch.arange(8) % 3
+    private.optimizer.zero_grad()
+    private.backward(nn.functional.cross_entropy(private.model(x), y, reduction="none"))
+    private.optimizer.step()
+    assert _hooks(model) > 0 and _opacus_state(model)  # under training the model carries Opacus's hooks
+    snapshot = plain_copy(model)  # what the selector keeps at an epoch's end
+    private.release(model)
+    for plain in (snapshot, model):
+        assert _hooks(plain) == 0 and not _opacus_state(plain)
+        again = copy.deepcopy(plain)  # and it trains as any module does
+        nn.functional.cross_entropy(again(x), y).backward()
+        assert all(p.grad is not None and torch.isfinite(p.grad).all() for p in again.parameters())
+    assert torch.equal(snapshot(x), model(x))
 
 
 def test_no_point_moves_the_model_by_more_than_the_clip_norm():

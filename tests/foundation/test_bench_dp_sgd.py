@@ -17,7 +17,6 @@ def test_both_clipping_modes_train_the_same_mlp_for_an_epoch():
     assert row["model"].startswith("MLP")
     # ghost clipping and stored per-point gradients: the same epoch to float32 rounding
     assert row["max_param_difference"] < 1e-5
-    assert all(row[side] > 0 for side in ("per-point gradients", "ghost clipping", "plain SGD"))
     assert "| MLP 784-256-10 | 600 |" in bench.table([row])
 
 
