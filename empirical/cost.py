@@ -19,8 +19,8 @@ from collective_action.experiment import Cell
 
 from .config import EmpiricalConfig
 
-#: a DP-SGD step against a plain one: ghost clipping's second backward pass (MLP, 3.6x) or
-#: stored per-point gradients (CNN, 1.4x; benchmarks/dp_sgd_bench.py); only orders cells
+#: a DP-SGD step against a plain one: ghost clipping's second backward pass (MLP, 2.8x) or
+#: stored per-point gradients (CNN, 1.8x; benchmarks/dp_sgd_bench.py); only orders cells
 PRIVATE_FACTOR = 2.0
 
 

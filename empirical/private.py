@@ -7,11 +7,12 @@ noise and divide by the expected batch size, and their updates are equal to floa
   convolutions: a first backward pass gives every point's gradient norm from the layer's
   activations and output gradients without storing per-point gradients (for a linear layer
   ||g_i a_i^T|| = ||g_i|| ||a_i||), a second one, on the per-point losses scaled by
-  min(1, C / norm_i), the sum of clipped gradients. For the 784-256-10 MLP a step costs about a
-  sixteenth of storing the per-point gradients, 100 MB a batch (benchmarks/dp_sgd_bench.py);
+  min(1, C / norm_i), the sum of clipped gradients. For the 784-256-10 MLP an epoch costs a
+  twentieth of storing the per-point gradients, 100 MB a batch (24x on the idle 2-core machine,
+  benchmarks/dp_sgd_bench.py);
 - stored per-point gradients (Opacus's default, GradSampleModule + DPOptimizer) for models with
   convolutions, whose norms ghost clipping cannot take without storing the per-point gradients
-  anyway, so its second backward pass through the convolutions only adds cost (0.8x for the CNN).
+  anyway, so its second backward pass through the convolutions only adds cost (0.9x for the CNN).
 The loop's batches are drawn by Poisson sampling (:func:`poisson_batches`: each point joins each
 batch independently with probability q = batch_size / n), the sampling the RDP accountant
 assumes, so :func:`privacy_spent` is the epsilon of the run as trained, not an approximation
