@@ -67,7 +67,6 @@ class PrivateTraining:
     def release(self, plain: nn.Module) -> None:
         """Remove Opacus's hooks, the last noisy gradient and the per-point state: ``plain`` is a plain module again."""
         self.model.remove_hooks()
-        self.optimizer.zero_grad(set_to_none=True)
         _strip_per_point_state(plain)
 
 
@@ -83,6 +82,7 @@ def plain_copy(model: nn.Module) -> nn.Module:
 
 
 def _strip_per_point_state(model: nn.Module) -> None:
+    """Drop every parameter's gradient and Opacus attributes, and the layers' stored activations."""
     for param in model.parameters():
         param.grad = None
         for attr in _PER_POINT_STATE:
