@@ -26,6 +26,7 @@ from typing import Iterator
 from ..compute import EXECUTORS, Compute, pass_compute
 from ..errors import InputError
 from ..experiment import PILLAR_MODULES, Cell, get_pillar
+from ..gc_settings import defer_full_collections
 from ..results import ResultRow
 from .store import CellOutcome
 
@@ -121,7 +122,8 @@ def _pool_initialiser(threads: int, parent: int | None = None) -> None:
     # Workers share the machine's cores: keep each one's BLAS/torch from spawning a thread per core.
     for var in ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS"):
         os.environ.setdefault(var, str(threads))
-    if parent is not None:
+    if parent is not None:  # in a worker (the parent calls this only for the thread caps)
+        defer_full_collections()  # the worker imports torch or sympy next: no full collections over them
         _die_with_parent(parent)
 
 
