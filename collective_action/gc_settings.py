@@ -1,7 +1,7 @@
 """The garbage collector's settings for the toolkit's own processes (the CLI and pool workers).
 
-A CLI run or a pool worker imports torch, pandas, pyarrow and pydantic: about a million
-long-lived objects. Under CPython's default thresholds (700, 10, 10) every tenth collection of the
+A CLI run or a pool worker imports torch, pandas, pyarrow and pydantic: about 200,000
+long-lived objects the collector tracks. Under CPython's default thresholds (700, 10, 10) every tenth collection of the
 middle generation walks all of them: four or five full collections during a `train` start-up,
 about 0.3 s on the 2-core machine, that free nothing. Raising only the oldest generation's
 threshold to 100 keeps the young collections as they are and still runs a full collection every
