@@ -1,7 +1,8 @@
 """The `collective-action` command line. Subcommands live in collective_action.cli.commands.
 
-:func:`run` is the console script; :func:`collective_action.cli.main.main` is the same command
-line without the process-wide settings, for calling in-process (tests, notebooks).
+:func:`run` is the console script and `python -m collective_action.cli.main`;
+:func:`collective_action.cli.main.main` is the same command line without the process-wide
+settings, for calling in-process (tests, notebooks).
 """
 
 from __future__ import annotations
@@ -24,7 +25,5 @@ def run() -> None:
     from .main import main
 
     code = main()
-    sys.stdout.flush()
-    sys.stderr.flush()
-    gc.freeze()
+    gc.freeze()  # the interpreter still flushes stdout and stderr at exit, as it always does
     sys.exit(code)
