@@ -102,3 +102,22 @@ def test_pool_workers_defer_full_collections_and_the_caller_keeps_its_settings()
         in_worker = pool.executor().submit(gc.get_threshold).result(timeout=120)
     assert in_worker[2] == FULL_COLLECTION_THRESHOLD and in_worker[:2] == before[:2]
     assert gc.get_threshold() == before  # a library caller's interpreter is left as it was
+
+
+def test_lazy_exports_match_the_imports_type_checkers_see():
+    # _EXPORTS (what runs) and the TYPE_CHECKING block (what IDEs see) are written twice: a name
+    # added to one and not the other, or pointed at another module, fails here
+    import ast
+    import inspect
+
+    import collective_action as ca
+
+    tree = ast.parse(inspect.getsource(ca))
+    guarded = [node for node in tree.body if isinstance(node, ast.If)
+               and isinstance(node.test, ast.Name) and node.test.id == "TYPE_CHECKING"]
+    assert len(guarded) == 1
+    seen = {alias.name: node.module for node in guarded[0].body if isinstance(node, ast.ImportFrom)
+            for alias in node.names}
+    assert seen == ca._EXPORTS
+    for name, module in ca._EXPORTS.items():  # every name resolves to the object its module defines
+        assert getattr(ca, name) is getattr(__import__(f"collective_action.{module}", fromlist=[name]), name)
