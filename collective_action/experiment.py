@@ -150,6 +150,9 @@ class Pillar:
     pillar has one, is True for a cell that gains nothing from sharing a batch (its pillar would
     run it on its own anyway): a sweep without a chosen batch size gives it a batch of its own, so
     it is stored as soon as it finishes and the workers balance cell by cell.
+    ``shared_training(cell, compute)``, where a pillar has one, names the training a cell trained
+    alone shares with others (cells that differ only in how the trained model is selected), or
+    None: such cells go to one batch, and their pillar trains once for all of them.
     """
 
     name: str
@@ -159,6 +162,7 @@ class Pillar:
     predict_critical_mass: Callable[[Any, float], dict] | None = None
     estimate_cost: Callable[["Cell"], float] | None = None
     trains_alone: Callable[["Cell", Any], bool] | None = None
+    shared_training: Callable[["Cell", Any], str | None] | None = None
 
 
 _PILLARS: dict[str, Pillar] = {}

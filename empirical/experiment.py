@@ -20,7 +20,8 @@ from collective_action.results import rows_to_frame
 
 from .config import EmpiricalConfig
 from .cost import estimate_cost
-from .runner import batch_key, build_dataset, group_size_limit, train_and_select, train_mlps_batched
+from .runner import (batch_key, build_dataset, group_size_limit, train_and_select_each, train_mlps_batched,
+                     training_key)
 
 def run_cells(cells: list[Cell], compute: Compute | None = None, progress=None, batched: bool = True,
               device: str | None = None) -> list[list]:
@@ -29,8 +30,11 @@ def run_cells(cells: list[Cell], compute: Compute | None = None, progress=None, 
     With ``batched``, cells whose configurations differ only in alpha and seed and train an
     MLP, by ERM or a one-model reweighting algorithm (JTT, CVaR, chi-square DRO,
     group DRO; runner.batch_key), are trained together as one stacked model (same numbers up to
-    float rounding, faster for small models); every other cell trains alone. On the CPU only
-    small models are stacked (runner.CPU_STACK_MAX_FLOPS: larger ones gain nothing).
+    float rounding, faster for small models); every other cell trains alone, except that cells
+    which differ only in ``selection.metric`` (and not in seed) share one training and are each
+    selected from it (runner.train_and_select_each: the same rows as training them one by one).
+    On the CPU only small models are stacked (runner.CPU_STACK_MAX_FLOPS: larger ones gain
+    nothing). ``batched=False`` trains every cell by itself (the reference path).
     ``progress(i, n, row)`` is called for every finished row. The torch device and thread count
     come from ``compute`` (``device`` overrides its device).
     """
@@ -47,20 +51,26 @@ def run_cells(cells: list[Cell], compute: Compute | None = None, progress=None, 
     groups: dict[str, list[int]] = {}
     for i, cfg in enumerate(configs):
         key = batch_key(cfg, device) if batched else None
-        groups.setdefault(key if key is not None else f"alone-{i}", []).append(i)
+        if key is not None:
+            key = f"stack-{key}"
+        elif batched:  # trained alone: cells that differ only in selection.metric share the training
+            key = f"alone-{cells[i].experiment}-{training_key(cfg, cells[i].seed)}"
+        else:
+            key = f"alone-{i}"
+        groups.setdefault(key, []).append(i)
     done = 0
     for key, members in groups.items():
         if key.startswith("alone-") or len(members) == 1:
-            chunks = [[i] for i in members]
+            chunks = [members]
         else:
             n_inputs = _input_size(configs[members[0]])
             size = group_size_limit(configs[members[0]], n_inputs)
             chunks = [members[j:j + size] for j in range(0, len(members), size)]
         for chunk in chunks:
-            if len(chunk) == 1:
-                i = chunk[0]
-                results = [train_and_select(configs[i], cells[i].seed, device, experiment=cells[i].experiment,
-                                            cell_id=cells[i].cell_id)]
+            if key.startswith("alone-") or len(chunk) == 1:
+                results = train_and_select_each([configs[i] for i in chunk], cells[chunk[0]].seed, device,
+                                                experiment=cells[chunk[0]].experiment,
+                                                cell_ids=[cells[i].cell_id for i in chunk])
             else:
                 jobs = [(configs[i], cells[i].seed, cells[i].experiment, cells[i].cell_id) for i in chunk]
                 results = train_mlps_batched(jobs, device)
@@ -126,8 +136,16 @@ def trains_alone(cell: Cell, compute: Compute | None = None) -> bool:
     return batch_key(cell.validated_config(), pick_device((compute or Compute()).device)) is None
 
 
+def shared_training(cell: Cell, compute: Compute | None = None) -> str | None:
+    """For a cell trained alone, the key of the training it shares with the cells that differ from it
+    only in ``selection.metric`` (runner.training_key); None for a stacked cell."""
+    if not trains_alone(cell, compute):
+        return None
+    return f"{cell.experiment}-{training_key(cell.validated_config(), cell.seed)}"
+
+
 register_pillar(Pillar("empirical", EmpiricalConfig, run_cells, check_cells, estimate_cost=estimate_cost,
-                       trains_alone=trains_alone))
+                       trains_alone=trains_alone, shared_training=shared_training))
 
 
 def run(spec: str | Path | dict, quick: bool = False, device: str = "auto", progress=None,

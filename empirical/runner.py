@@ -18,7 +18,7 @@ from __future__ import annotations
 import json
 import math
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 import numpy as np
 import torch
@@ -111,13 +111,45 @@ def train_and_select(cfg: EmpiricalConfig, seed: int, device: str = "cpu", *, ex
     selected twice -- once on a clean validation set, once on the same points with the
     collective planted -- and the two rows differ only through selection (a paired comparison).
     """
-    run = setup_run(cfg, seed, device, no_collective=no_collective)
+    return train_and_select_each([cfg], seed, device, experiment=experiment, cell_ids=[cell_id],
+                                 no_collective=no_collective)[0]
+
+
+def training_key(cfg: EmpiricalConfig, seed: int) -> str:
+    """Configurations (with their seeds) that share this key train the very same models: they differ
+    at most in ``selection.metric``, which only chooses among the epochs and candidates that
+    training visits (the selectors read the validation split; training never does)."""
+    dump = cfg.model_dump(mode="json")
+    dump["selection"].pop("metric")
+    return json.dumps([dump, int(seed)], sort_keys=True)
+
+
+def train_and_select_each(cfgs: list[EmpiricalConfig], seed: int, device: str = "cpu", *,
+                          experiment: str = "empirical", cell_ids: list[str], no_collective: bool = False
+                          ) -> list[list[ResultRow]]:
+    """Train once for configurations of one :func:`training_key` and select for each: rows per configuration.
+
+    Every configuration gets the rows its own :func:`train_and_select` would give (tested): the
+    selectors of all of them watch the same training, which their scoring does not change. A
+    selection metric that needs no extra training (early stopping on the validation split against
+    the last epoch) is then compared on the same models, at the cost of one training.
+    """
+    keys = {training_key(c, seed) for c in cfgs}
+    if len(keys) != 1:
+        raise ValueError("train_and_select_each: the configurations differ in more than selection.metric")
+    run = setup_run(cfgs[0], seed, device, no_collective=no_collective)
+    # the first configuration's selectors, then the same validation splits scored by each other metric
+    own = [run.selectors] + [[Selector(c.selection.metric, s.x_val, s.y_val, s.groups_val) for s in run.selectors]
+                             for c in cfgs[1:]]
+    run.selectors = [s for selectors in own for s in selectors]
+    cfg = cfgs[0]
     for i, params in enumerate(cfg.learner.validated_candidates):  # validated when the file was loaded
         learner = ALGORITHMS[cfg.learner.name](params)
         run.start_candidate(i)
         run.reports.append(fit(learner, run.fit_context(on_epoch_end=run.end_of_epoch)))
         run.learners.append(learner)
-    return run.rows(experiment, cell_id)
+    return [replace(run, cfg=c, selectors=selectors).rows(experiment, cell_id)
+            for c, selectors, cell_id in zip(cfgs, own, cell_ids)]
 
 
 @dataclass

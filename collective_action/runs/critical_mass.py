@@ -132,9 +132,10 @@ def plan_groups(exp: Experiment, *, targets, quick: bool, ratio: float, level: f
 @dataclass
 class SearchReport:
     table: pd.DataFrame
-    trainings: int          # distinct trainings (cells) the searches used
-    ran: int                # of them, trained in this call (the rest were stored)
+    trainings: int          # distinct trainings the searches used (cells sharing one training count once)
+    ran: int                # cells run in this call (the rest were stored)
     out: Path
+    cells: int = 0          # distinct cells the searches used
 
 
 def critical_mass(experiment, out, *, targets=(0.5,), ratio: float = 1.5, level: float = 0.95,
@@ -162,6 +163,7 @@ def critical_mass(experiment, out, *, targets=(0.5,), ratio: float = 1.5, level:
     out = Path(out)
     check_writable(out)
     ran = 0
+    used: dict[str, Cell] = {}
     with ExitStack() as stack:
         pool = stack.enter_context(WorkerPool(n_workers, compute.threads)) if executor == "pool" else None
         if executor == "ray" and connect_ray(workers, address):
@@ -183,6 +185,7 @@ def critical_mass(experiment, out, *, targets=(0.5,), ratio: float = 1.5, level:
                         wanted.setdefault(cell.cell_id, cell)
             if not wanted:
                 break
+            used.update(wanted)
             report = run_sweep(_GivenCells(spec=exp.spec, source=exp.source, given=tuple(wanted.values())), out,
                                executor=executor, workers=workers, address=address, quick=quick, resume=True,
                                progress=False, share_store=True, pool=pool, compute=compute)
@@ -202,7 +205,21 @@ def critical_mass(experiment, out, *, targets=(0.5,), ratio: float = 1.5, level:
         all_ids = sorted({cid for g in groups for cid in g.cell_ids.values()})
         rows = store.frame(cell_ids=all_ids)
     table = _table(exp, groups, rows, metric)
-    return SearchReport(table, len(all_ids), ran, out)
+    return SearchReport(table, _trainings([used[cid] for cid in all_ids if cid in used], compute), ran, out,
+                        cells=len(all_ids))
+
+
+def _trainings(cells: list[Cell], compute: Compute) -> int:
+    """Distinct trainings behind ``cells``: cells whose pillar trains them together (the same
+    ``Pillar.shared_training`` key: they differ only in how the model is selected) count once."""
+    from ..experiment import get_pillar
+
+    keys = set()
+    for cell in cells:
+        shared = get_pillar(cell.pillar).shared_training
+        key = shared(cell, compute) if shared is not None else None
+        keys.add(key if key is not None else cell.cell_id)
+    return len(keys)
 
 
 def _point(g: Group, alpha: float, seeds, rows: pd.DataFrame, metric: str) -> Point | None:

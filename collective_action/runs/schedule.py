@@ -52,6 +52,39 @@ def split_lone_cells(batches: list[Batch], compute) -> list[Batch]:
     return out
 
 
+def gather_shared_training(batches: list[Batch], compute) -> list[Batch]:
+    """``batches`` with the cells that share one training (``Pillar.shared_training``: they differ
+    only in how the trained model is selected) moved into the batch of the first of them, wherever
+    the grid or the batch size put the others, so that their pillar trains once for all of them.
+    Batches left empty are dropped; every other cell keeps its batch and order."""
+    first: dict[str, Batch] = {}
+    out: list[Batch] = []
+    for batch in batches:
+        shared = get_pillar(batch[0].pillar).shared_training
+        if shared is None:
+            out.append(batch)
+            continue
+        kept: Batch = []
+        for cell in batch:
+            key = _shared_key(shared, cell, compute)
+            if key is not None and key in first:
+                first[key].append(cell)
+                continue
+            if key is not None:
+                first[key] = kept
+            kept.append(cell)
+        if kept:
+            out.append(kept)
+    return out
+
+
+def _shared_key(shared_training, cell, compute) -> str | None:
+    try:
+        return shared_training(cell, compute)
+    except Exception:  # noqa: BLE001 - a cell that cannot even be inspected fails when it runs, alone
+        return None
+
+
 def _alone(alone, cell, compute) -> bool:
     try:
         return bool(alone(cell, compute))

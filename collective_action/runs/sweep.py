@@ -28,7 +28,7 @@ from tqdm import tqdm
 
 from .._version import __version__
 from .executors import BACKENDS, Batch, WorkerPool, run_pool, run_ray, run_serial, utc_now
-from .schedule import longest_first, split_lone_cells
+from .schedule import gather_shared_training, longest_first, split_lone_cells
 from ..compute import Compute
 from ..errors import InputError, check_choice
 from ..experiment import Cell, Experiment, canonical_json, get_pillar, load_experiment
@@ -230,6 +230,7 @@ def run_sweep(
         batches = make_batches(todo, size)
         if batch_size is None and executor != "serial":  # long unstackable cells: one per batch
             batches = split_lone_cells(batches, compute)
+        batches = gather_shared_training(batches, compute)  # cells of one training: one batch, one training
         if executor != "serial":  # several workers: the costliest batches first (runs/schedule.py)
             batches = longest_first(batches)
         if executor == "serial":

@@ -64,11 +64,13 @@ def register(app: typer.Typer) -> None:
         figures = [str(p) for p in draw_leaderboard(table, Path(out) / "critical_mass")]
         if as_json:
             typer.echo(json.dumps(_clean({"experiment": exp.name, "out": str(out), "table": str(path),
-                                          "trainings": result.trainings, "trained_now": result.ran, "figures": figures,
+                                          "trainings": result.trainings, "cells": result.cells,
+                                          "trained_now": result.ran, "figures": figures,
                                           "rows": table.drop(columns=["evaluated", "config"]).to_dict(orient="records")})))
             return 0
-        typer.echo(f"critical mass of {exp.name}{' (quick)' if quick else ''}: {result.trainings} trainings "
-                   f"({result.ran} now) -> {path}, {figures[0]}")
+        shared = f" from {result.cells} cells" if result.cells != result.trainings else ""
+        typer.echo(f"critical mass of {exp.name}{' (quick)' if quick else ''}: {result.trainings} trainings{shared} "
+                   f"({result.ran} cells now) -> {path}, {figures[0]}")
         keep = ["group", "target", "alpha_star", "alpha_star_lo", "alpha_star_hi", "status", "trainings",
                 "clean_accuracy_at_hi", "theory_alpha_star", "hardt_alpha_star"]
         typer.echo(table[keep].to_string(index=False, float_format=lambda v: f"{v:.4g}"))
