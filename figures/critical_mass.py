@@ -86,6 +86,7 @@ def build_leaderboard(table, title: str = TITLE, panels=None, size=None):
             ax.set_yticks(y)
             ax.set_yticklabels([str(g).replace("learner=", "") for g in part["group"]])
             ax.set_xscale("log")
+            _readable_log_ticks(ax, left, right)
             ax.set_title(f"{experiment}: {metric} >= {target:g}", loc="left")
             ax.grid(True, axis="x", which="both", alpha=0.2)
         axes[-1, 0].set_xlabel(r"critical mass $\alpha^*$ (95% interval; log scale)")
@@ -98,3 +99,16 @@ def build_leaderboard(table, title: str = TITLE, panels=None, size=None):
         fig.legend(handles=handles, loc="outside lower center", ncols=2)
         fig.suptitle(title)
     return fig
+
+
+def _readable_log_ticks(ax, left: float, right: float) -> None:
+    """Within a decade or two, matplotlib labels the minor ticks 2-9 x 10^k in full, and on a narrow
+    panel "3 x 10^-3" runs into "4 x 10^-3": label the minor ticks at 2 and 5 only, and none
+    beyond two decades (the decades' own labels suffice there)."""
+    from matplotlib.ticker import LogFormatterSciNotation, LogLocator, NullFormatter
+
+    ax.xaxis.set_minor_locator(LogLocator(subs=(2.0, 5.0)))
+    if math.log10(right / left) <= 2:
+        ax.xaxis.set_minor_formatter(LogFormatterSciNotation(labelOnlyBase=False, minor_thresholds=(2, 2)))
+    else:
+        ax.xaxis.set_minor_formatter(NullFormatter())

@@ -259,3 +259,24 @@ def test_plot_bad_options_are_one_line_exit_2_and_write_nothing(cli, tmp_path, a
     res = cli("plot", folder, "--figures", tmp_path / "out", *args)
     assert res.exit_code == 2 and res.stderr.count("\n") == 1 and message in res.stderr, res.stderr
     assert not (tmp_path / "out").exists() or not any((tmp_path / "out").iterdir())
+
+
+@pytest.mark.parametrize("span", [(0.001, 0.0016), (0.00105, 0.00549), (0.00242, 0.00949), (0.0003, 0.3)])
+def test_leaderboard_tick_labels_never_overlap(span):
+    # within a decade matplotlib labels every minor tick (2-9 x 10^k), and on a narrow panel
+    # "3 x 10^-3" ran into "4 x 10^-3"
+    lo, hi = span
+    board = pd.DataFrame({"experiment": ["e"] * 2, "metric": ["success"] * 2, "target": [0.5] * 2,
+                          "group": ["train=(model=cnn,width=16,weight_decay=0.0005), metric=average", "erm"],
+                          "alpha_star": [lo * 1.1, hi / 1.1], "alpha_star_lo": [lo, hi / 1.5],
+                          "alpha_star_hi": [lo * 1.5, hi], "status": ["found", "limited-by-seeds"],
+                          "theory_alpha_star": [np.nan] * 2, "hardt_alpha_star": [np.nan] * 2})
+    fig, panels = draw(board, "critical-mass")
+    (ax,) = panels.values()
+    fig.canvas.draw()
+    renderer = fig.canvas.get_renderer()
+    boxes = sorted((t.get_window_extent(renderer) for t in ax.get_xticklabels(minor=False) + ax.get_xticklabels(minor=True)
+                    if t.get_visible() and t.get_text()
+                    and ax.get_xlim()[0] <= t.get_position()[0] <= ax.get_xlim()[1]), key=lambda b: b.x0)
+    assert len(boxes) >= 2  # the axis says where it is
+    assert all(a.x1 <= b.x0 for a, b in zip(boxes, boxes[1:])), [(b.x0, b.x1) for b in boxes]
