@@ -54,7 +54,7 @@ def run_cells(cells: list[Cell], compute: Compute | None = None, progress=None, 
         if key is not None:
             key = f"stack-{key}"
         elif batched:  # trained alone: cells that differ only in selection.metric share the training
-            key = f"alone-{cells[i].experiment}-{training_key(cfg, cells[i].seed)}"
+            key = f"alone-{_training_of(cells[i])}"
         else:
             key = f"alone-{i}"
         groups.setdefault(key, []).append(i)
@@ -139,8 +139,10 @@ def trains_alone(cell: Cell, compute: Compute | None = None) -> bool:
 def shared_training(cell: Cell, compute: Compute | None = None) -> str | None:
     """For a cell trained alone, the key of the training it shares with the cells that differ from it
     only in ``selection.metric`` (runner.training_key); None for a stacked cell."""
-    if not trains_alone(cell, compute):
-        return None
+    return _training_of(cell) if trains_alone(cell, compute) else None
+
+
+def _training_of(cell: Cell) -> str:
     return f"{cell.experiment}-{training_key(cell.validated_config(), cell.seed)}"
 
 

@@ -37,6 +37,7 @@ from ..errors import InputError
 from ..experiment import Cell, Experiment, format_validation_error, load_experiment, set_dotted
 from .compute_check import check_compute
 from .executors import WorkerPool, connect_ray, ray_module
+from .schedule import shared_training_key
 from .store import ResultStore
 from .sweep import check_options, check_writable, run_sweep
 
@@ -205,21 +206,9 @@ def critical_mass(experiment, out, *, targets=(0.5,), ratio: float = 1.5, level:
         all_ids = sorted({cid for g in groups for cid in g.cell_ids.values()})
         rows = store.frame(cell_ids=all_ids)
     table = _table(exp, groups, rows, metric)
-    return SearchReport(table, _trainings([used[cid] for cid in all_ids if cid in used], compute), ran, out,
-                        cells=len(all_ids))
-
-
-def _trainings(cells: list[Cell], compute: Compute) -> int:
-    """Distinct trainings behind ``cells``: cells whose pillar trains them together (the same
-    ``Pillar.shared_training`` key: they differ only in how the model is selected) count once."""
-    from ..experiment import get_pillar
-
-    keys = set()
-    for cell in cells:
-        shared = get_pillar(cell.pillar).shared_training
-        key = shared(cell, compute) if shared is not None else None
-        keys.add(key if key is not None else cell.cell_id)
-    return len(keys)
+    # distinct trainings: cells that share one (they differ only in how the model is selected) count once
+    trainings = len({shared_training_key(used[cid], compute) or cid for cid in all_ids})
+    return SearchReport(table, trainings, ran, out, cells=len(all_ids))
 
 
 def _point(g: Group, alpha: float, seeds, rows: pd.DataFrame, metric: str) -> Point | None:

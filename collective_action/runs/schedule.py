@@ -60,13 +60,12 @@ def gather_shared_training(batches: list[Batch], compute) -> list[Batch]:
     first: dict[str, Batch] = {}
     out: list[Batch] = []
     for batch in batches:
-        shared = get_pillar(batch[0].pillar).shared_training
-        if shared is None:
+        if get_pillar(batch[0].pillar).shared_training is None:
             out.append(batch)
             continue
         kept: Batch = []
         for cell in batch:
-            key = _shared_key(shared, cell, compute)
+            key = shared_training_key(cell, compute)
             if key is not None and key in first:
                 first[key].append(cell)
                 continue
@@ -78,9 +77,13 @@ def gather_shared_training(batches: list[Batch], compute) -> list[Batch]:
     return out
 
 
-def _shared_key(shared_training, cell, compute) -> str | None:
+def shared_training_key(cell: Cell, compute) -> str | None:
+    """The key of the training ``cell`` shares with others (``Pillar.shared_training``), or None."""
+    shared = get_pillar(cell.pillar).shared_training
+    if shared is None:
+        return None
     try:
-        return shared_training(cell, compute)
+        return shared(cell, compute)
     except Exception:  # noqa: BLE001 - a cell that cannot even be inspected fails when it runs, alone
         return None
 
