@@ -28,6 +28,7 @@ from ..errors import InputError
 from ..experiment import PILLAR_MODULES, Cell, get_pillar
 from ..gc_settings import defer_full_collections
 from ..results import ResultRow
+from .provenance import environment
 from .store import CellOutcome
 
 BACKENDS = EXECUTORS  # the executors, by name
@@ -47,8 +48,9 @@ def one_line(err: BaseException, limit: int = 400) -> str:
     return text if len(text) <= limit else text[: limit - 3] + "..."
 
 
-def _records_of(cell: Cell, rows) -> list[dict]:
-    """Turn a pillar's rows for ``cell`` into plain records stamped with the cell's identity."""
+def _records_of(cell: Cell, rows, env: dict[str, str]) -> list[dict]:
+    """Turn a pillar's rows for ``cell`` into plain records stamped with the cell's identity and
+    the environment (runs/provenance.py) that computed them."""
     if not isinstance(rows, (list, tuple)):
         raise TypeError(f"pillar {cell.pillar!r} returned {type(rows).__name__} for a cell, expected a list of rows")
     records = []
@@ -56,6 +58,7 @@ def _records_of(cell: Cell, rows) -> list[dict]:
         rec = row.to_record() if isinstance(row, ResultRow) else dict(row)
         # The runner, not the pillar, owns these: they must match the stored cell exactly.
         rec.update(cell_id=cell.cell_id, experiment=cell.experiment, pillar=cell.pillar, seed=cell.seed)
+        rec.update(env)
         # Pillars that compute on an accelerator report their device; the runner itself only
         # uses the CPU, so a row that names none was computed there.
         if rec.get("device") is None or rec.get("device") != rec.get("device"):
@@ -83,7 +86,8 @@ def run_batch(pillar_name: str, pillar_module: str, cells: Batch, sweep_backend:
         results = pass_compute(pillar.run_cells, list(cells), compute)
         if len(results) != len(cells):
             raise RuntimeError(f"pillar {pillar_name!r} returned {len(results)} results for {len(cells)} cells")
-        records = [_records_of(cell, rows) for cell, rows in zip(cells, results)]
+        env = environment()  # after the pillar ran: it sets the worker's torch threads
+        records = [_records_of(cell, rows, env) for cell, rows in zip(cells, results)]
     except Exception as err:  # noqa: BLE001 - a failing cell must not end the sweep
         if len(cells) > 1:
             out: list[CellOutcome] = []

@@ -44,6 +44,7 @@ import pandas as pd
 from .._version import __version__
 from ..errors import InputError
 from ..intervals import mean_interval
+from .provenance import describe, environments, mixed_environments_note
 from .store import ResultStore, has_store, store_path
 from .sweep import _store_paths, check_writable_file
 
@@ -289,18 +290,22 @@ def _experiment_html(index: int, name: str, store: _Store) -> str:
     quick = info.get("quick", (store.specs.get(name) or {}).get("quick"))
     versions = sorted({str(v) for v in frame.get("package_version", pd.Series(dtype=object)).dropna()})
     pillars = ", ".join(sorted(frame["pillar"].astype(str).unique())) if len(frame) else "–"
+    envs = environments(frame)
     facts = [("pillar", spec.get("pillar") or pillars),
              ("source file", info.get("source", "–")),
              ("quick", "yes" if quick else "no" if quick is not None else "–"),
              ("cells done", str(frame["cell_id"].nunique()) if len(frame) else "0"),
              ("cells failed", str(store.failed.get(name, 0))),
              ("computed by version", ", ".join(versions) or "–"),
+             ("computed with", "; ".join(f"{describe(r)} ({r['cells']} cells)" for _, r in envs.iterrows()) or "–"),
              ("registered", info.get("registered_at", "–")),
              ("store", str(store.path))]
     parts = [f'<section class="experiment" id="experiment-{index}">', f"<h3>{_e(name)}</h3>"]
     if spec.get("description"):
         parts.append(f'<p class="description">{_e(str(spec["description"]).strip())}</p>')
     parts.append("<dl>" + "".join(f"<dt>{_e(k)}</dt><dd>{_e(v)}</dd>" for k, v in facts) + "</dl>")
+    if len(envs) > 1:
+        parts.append(f'<p class="note mixed-environments">{_e(mixed_environments_note(len(envs)))}</p>')
     parts.append(_summary_html(name, frame))
     parts.append(_configuration_html(name, store, frame))
     parts.append("</section>")

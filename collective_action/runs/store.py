@@ -454,12 +454,14 @@ class ResultStore:
 
 
 def comparable(frame: pd.DataFrame) -> pd.DataFrame:
-    """``frame`` without the timing/provenance columns, sorted by (cell_id, row_in_cell).
+    """``frame`` without the timing and environment columns, sorted by (cell_id, row_in_cell).
 
     Two runs of the same sweep (one killed and resumed, one on another backend) give equal
     results of this function.
     """
-    drop = [c for c in TIMING_COLUMNS if c in frame.columns]
+    from .provenance import ENVIRONMENT_COLUMNS
+
+    drop = [c for c in (*TIMING_COLUMNS, *ENVIRONMENT_COLUMNS) if c in frame.columns]
     out = frame.drop(columns=drop)
     keys = [k for k in ("cell_id", "row_in_cell") if k in out.columns]
     return out.sort_values(keys).reset_index(drop=True) if keys else out.reset_index(drop=True)

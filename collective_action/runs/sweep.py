@@ -268,6 +268,8 @@ def run_sweep(
         finally:
             bar.close()
             stream.close()
+        if n_ok and len(todo) < len(cells):  # resumed: were the earlier cells computed like these?
+            _note_mixed_environments(store, exp.name, ids)
     finally:
         store.close()
     return SweepReport(
@@ -275,6 +277,24 @@ def run_sweep(
         n_run=len(todo), n_failed=len(failures), failures=failures,
         wall_s=time.perf_counter() - t_start, backend=executor,
     )
+
+
+_NOTED_MIXED: set[tuple[str, str]] = set()
+
+
+def _note_mixed_environments(store: ResultStore, name: str, ids: list[str]) -> None:
+    """One note on stderr when the experiment's cells in ``store`` come from more than one environment
+    (once per folder and experiment in a process: a critical-mass search resumes its sweep every round)."""
+    from .provenance import describe, environments, mixed_environments_note
+
+    key = (str(store.path), name)
+    if key in _NOTED_MIXED:
+        return
+    envs = environments(store.frame(cell_ids=ids))
+    if len(envs) > 1:
+        _NOTED_MIXED.add(key)
+        listed = "; ".join(f"{describe(r)} ({r['cells']} cells)" for _, r in envs.iterrows())
+        sys.stderr.write(f"note: {name}: {mixed_environments_note(len(envs))}. Environments: {listed}\n")
 
 
 def _store_paths(folder: Path) -> list[Path]:

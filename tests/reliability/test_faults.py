@@ -249,9 +249,11 @@ def small_disk(tmp_path):
                           text=True)
     if made.returncode != 0:
         pytest.skip(f"cannot mount a small tmpfs here (needs root and CAP_SYS_ADMIN): {made.stderr.strip()}")
+    cwd = os.getcwd()
     yield disk
-    os.chdir(tmp_path.parent)
+    os.chdir(tmp_path.parent)  # a mount is busy while it is the working folder
     subprocess.run(["umount", str(disk)], check=False)
+    os.chdir(cwd)  # later tests resolve paths from the folder the suite started in
 
 
 @pytest.mark.parametrize("when", ["mid-run", "before-the-store"])
