@@ -20,6 +20,7 @@ import socket
 import sys
 import tempfile
 import time
+from contextlib import contextmanager
 from datetime import datetime, timezone
 from typing import Iterator
 
@@ -117,8 +118,23 @@ def _died(batch: Batch, backend: str, why: str) -> list[CellOutcome]:
 
 # ------------------------------------------------------------------------------------ serial
 def run_serial(batches: list[Batch], compute: Compute | None = None) -> Iterator[list[CellOutcome]]:
-    for batch in batches:
-        yield run_batch(batch[0].pillar, PILLAR_MODULES[batch[0].pillar], batch, "serial", compute)
+    with _blas_threads_capped(None if compute is None else compute.threads):
+        for batch in batches:
+            yield run_batch(batch[0].pillar, PILLAR_MODULES[batch[0].pillar], batch, "serial", compute)
+
+
+@contextmanager
+def _blas_threads_capped(threads: int | None):
+    """``--threads`` for the serial executor, whose worker is this process: BLAS and OpenMP were
+    loaded long before, so only threadpoolctl (not the environment variables a pool worker gets
+    before its imports) changes their thread count; the previous counts come back afterwards."""
+    if not threads:
+        yield
+        return
+    from threadpoolctl import threadpool_limits
+
+    with threadpool_limits(limits=int(threads)):
+        yield
 
 
 # ------------------------------------------------------------------------------------ pool

@@ -33,6 +33,9 @@ def _delete(folder, n: int) -> list[str]:
 
 
 def test_rows_carry_the_environment_and_comparable_leaves_it_out(tmp_path):
+    from threadpoolctl import threadpool_info
+
+    before = {lib["filepath"]: lib["num_threads"] for lib in threadpool_info()}
     exp = load_experiment(SPEC)
     one = run_sweep(exp, tmp_path / "one", executor="serial", progress=False, compute=Compute(threads=1))
     two = run_sweep(exp, tmp_path / "two", executor="serial", progress=False, compute=Compute(threads=2))
@@ -41,12 +44,15 @@ def test_rows_carry_the_environment_and_comparable_leaves_it_out(tmp_path):
     here = environment()
     for frame, threads in ((a, 1), (b, 2)):
         assert set(ENVIRONMENT_COLUMNS) <= set(frame.columns)
-        assert (frame["threads"].str.startswith(f"torch {threads}, blas ")).all()  # the worker's torch threads
+        # the serial executor's worker is this process: --threads reaches torch and BLAS alike
+        assert (frame["threads"] == f"torch {threads}, blas {threads}").all()
         assert (frame["cpu"] == here["cpu"]).all() and frame["cpu"].iloc[0].split()[1] != "baseline"
         assert frame["library_versions"].str.contains(r"python \S+, numpy \S+, torch \S+").all()
     # the columns say how, not what: two runs that differ only in threads compare on the rest
     assert not set(ENVIRONMENT_COLUMNS) & set(comparable(a).columns)
     assert (comparable(a)["cell_id"] == comparable(b)["cell_id"]).all()
+    after = {lib["filepath"]: lib["num_threads"] for lib in threadpool_info()}
+    assert {path: after[path] for path in before} == before  # the cap ends with the sweep
 
 
 def test_a_resume_under_other_threads_is_flagged_by_the_sweep_and_the_report(tmp_path, capsys):
