@@ -84,10 +84,11 @@ def run_batch(pillar_name: str, pillar_module: str, cells: Batch, sweep_backend:
     started, t0 = utc_now(), time.perf_counter()
     try:
         pillar = get_pillar(pillar_name)
-        results = pass_compute(pillar.run_cells, list(cells), compute)
+        with _blas_threads_capped(None if compute is None else compute.threads):
+            results = pass_compute(pillar.run_cells, list(cells), compute)
+            env = environment()  # after the pillar ran (it sets torch's threads), under the cap
         if len(results) != len(cells):
             raise RuntimeError(f"pillar {pillar_name!r} returned {len(results)} results for {len(cells)} cells")
-        env = environment()  # after the pillar ran: it sets the worker's torch threads
         records = [_records_of(cell, rows, env) for cell, rows in zip(cells, results)]
     except Exception as err:  # noqa: BLE001 - a failing cell must not end the sweep
         if len(cells) > 1:
@@ -118,16 +119,15 @@ def _died(batch: Batch, backend: str, why: str) -> list[CellOutcome]:
 
 # ------------------------------------------------------------------------------------ serial
 def run_serial(batches: list[Batch], compute: Compute | None = None) -> Iterator[list[CellOutcome]]:
-    with _blas_threads_capped(None if compute is None else compute.threads):
-        for batch in batches:
-            yield run_batch(batch[0].pillar, PILLAR_MODULES[batch[0].pillar], batch, "serial", compute)
+    for batch in batches:
+        yield run_batch(batch[0].pillar, PILLAR_MODULES[batch[0].pillar], batch, "serial", compute)
 
 
 @contextmanager
 def _blas_threads_capped(threads: int | None):
-    """``--threads`` for the serial executor, whose worker is this process: BLAS and OpenMP were
-    loaded long before, so only threadpoolctl (not the environment variables a pool worker gets
-    before its imports) changes their thread count; the previous counts come back afterwards."""
+    """``--threads`` for BLAS and OpenMP in whatever process runs a batch: this one (serial), a pool
+    worker or a Ray worker. Libraries already loaded ignore environment variables set after them,
+    so threadpoolctl sets the count; the previous counts come back after the batch."""
     if not threads:
         yield
         return
