@@ -97,7 +97,8 @@ def main() -> int:
     ap.add_argument("--seeds", type=int, default=None, help="seeds per alpha in every case (default: 5)")
     args = ap.parse_args()
     if args.seeds is not None and args.seeds < 2:
-        ap.error(f"--seeds must be at least 2 (intervals over seeds), got {args.seeds}")
+        sys.stderr.write(f"error: --seeds must be at least 2 (intervals over seeds), got {args.seeds}\n")
+        return 2
     lines, ratios = [], []
     for title, spec, targets, metric in CASES:
         if args.seeds is not None:

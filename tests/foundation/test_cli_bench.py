@@ -35,3 +35,24 @@ def test_a_benchmark_given_bad_input_says_one_line_and_exits_2():
                            "--backend", "nope", "--configs", "10"], capture_output=True, text=True)
     assert done.returncode == 2
     assert done.stderr.count("\n") == 1 and done.stderr.startswith("error: unknown backend 'nope'")
+
+
+def test_the_critical_mass_benchmark_trains_both_sides_and_counts_per_group():
+    # both cases for real with 2 seeds (seconds): the adaptive search spends fewer trainings than the grid
+    done = subprocess.run([sys.executable, "-m", "collective_action.cli.main", "bench", "critical-mass",
+                           "--seeds", "2"], capture_output=True, text=True)
+    assert done.returncode in (0, 1), done.stderr  # 1: the one-third goal missed, which is a result
+    text = done.stdout
+    assert "`python benchmarks/critical_mass_bench.py --seeds 2`" in text
+    assert text.count("; 2 seeds)") == 2
+    ratios = [float(line.split("**ratio ")[1].split("**")[0]) for line in text.splitlines() if "**ratio " in line]
+    assert len(ratios) == 2 and all(0 < r < 1 for r in ratios)
+    groups = [line for line in text.splitlines() if line.startswith("| problem_seed=") or line.startswith("| learner=")]
+    assert len(groups) == 10 and all(line.rstrip().endswith("| 32 |") for line in groups)  # 16 alphas x 2 seeds
+
+
+def test_the_critical_mass_benchmark_refuses_one_seed_in_one_line():
+    done = subprocess.run([sys.executable, "-m", "collective_action.cli.main", "bench", "critical-mass",
+                           "--seeds", "1"], capture_output=True, text=True)
+    assert done.returncode == 2
+    assert done.stderr == "error: --seeds must be at least 2 (intervals over seeds), got 1\n"
