@@ -21,6 +21,11 @@ from .panels import NoPanelSelected, name_panel, require_any, selected_panels
 from .style import colour, page_size, paper_style
 
 
+#: The columns of a critical-mass table the leaderboard reads (the rest are shown where present).
+LEADERBOARD_COLUMNS = ("experiment", "metric", "target", "group", "alpha_star", "alpha_star_lo", "alpha_star_hi",
+                       "status")
+
+
 def _load(table) -> pd.DataFrame:
     return table if isinstance(table, pd.DataFrame) else pd.read_csv(Path(table))
 

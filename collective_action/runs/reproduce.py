@@ -155,14 +155,34 @@ def infer_claim(frame: pd.DataFrame) -> str | None:
 def redraw(folder: str | Path, figures_dir: str | Path | None = None, claim: str | None = None) -> dict[str, list[str]]:
     """Draw every figure again from the stores under ``folder`` (no computation).
 
-    ``folder`` is a reproduction folder (``folder/c1`` ...) or a single sweep's folder, whose
-    claim is ``claim`` or inferred from its experiment names.
+    ``folder`` is a reproduction folder (``folder/c1`` ...), a single sweep's folder, whose
+    claim is ``claim`` or inferred from its experiment names, or a ``critical-mass`` folder (its
+    leaderboard is drawn from the ``critical_mass.csv`` the search wrote), or such a table itself.
     """
     folder = Path(folder)
+    # a critical-mass table itself (a copy kept beside a paper's figures, say): its folder is the default
+    leaderboard = folder if folder.suffix == ".csv" else folder / "critical_mass.csv"
+    if folder.suffix == ".csv":
+        if not folder.is_file():
+            raise InputError(f"no critical-mass table at {folder}")
+        folder = folder.parent
     check_writable(Path(figures_dir) if figures_dir else folder / "figures",
                    "--figures" if figures_dir else "figures folder", store=False)  # before drawing anything
     figures_dir = Path(figures_dir) if figures_dir else folder / "figures"
     drawn: dict[str, list[str]] = {}
+    if leaderboard.is_file() and claim is None:
+        from ..figures.critical_mass import LEADERBOARD_COLUMNS, draw_leaderboard
+
+        try:
+            table = pd.read_csv(leaderboard)
+        except (OSError, ValueError) as err:
+            reason = (str(err).strip().splitlines() or [type(err).__name__])[0]
+            raise InputError(f"{leaderboard} cannot be read as a critical-mass table ({reason})") from None
+        missing = [c for c in LEADERBOARD_COLUMNS if c not in table.columns]
+        if missing:
+            raise InputError(f"{leaderboard} is not a critical-mass table (no column {', '.join(missing)})")
+        drawn["critical-mass"] = [str(p) for p in draw_leaderboard(table, figures_dir / "critical_mass")]
+        return drawn
     if has_store(folder):
         from .stress import draw_stored_stress
 

@@ -182,6 +182,21 @@ def test_cli_writes_the_table_and_a_rerun_trains_nothing(cli, tmp_path):
     assert again["rows"][0]["alpha_star"] == first["rows"][0]["alpha_star"]
     rows = cli("results", out)
     assert rows.exit_code == 0 and rows.stdout.count("\n") == 1 + first["trainings"]
+    # `plot` redraws the leaderboard from the stored table: the same figure, byte for byte
+    drawn = cli("plot", out)
+    assert drawn.exit_code == 0, drawn.stderr
+    assert (out / "figures" / "critical_mass.png").read_bytes() == (out / "critical_mass.png").read_bytes()
+    kept = tmp_path / "paper" / "leaderboard.csv"  # a copy of the table alone, kept elsewhere
+    kept.parent.mkdir()
+    kept.write_bytes((out / "critical_mass.csv").read_bytes())
+    assert cli("plot", kept, "--format", "png").exit_code == 0
+    assert (kept.parent / "figures" / "critical_mass.png").read_bytes() == (out / "critical_mass.png").read_bytes()
+    wrong = cli("plot", out, "--panel", "success")
+    assert wrong.exit_code == 2 and wrong.stderr.count("\n") == 1 and "panel of kind success" in wrong.stderr
+    (kept.parent / "other.csv").write_text("a,b\n1,2\n")
+    bad = cli("plot", kept.parent / "other.csv")
+    assert bad.exit_code == 2 and bad.stderr.count("\n") == 1 and "not a critical-mass table" in bad.stderr
+    assert cli("plot", kept.parent / "missing.csv").exit_code == 2
 
 
 @pytest.mark.parametrize("args, fragment", [

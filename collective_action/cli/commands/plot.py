@@ -14,7 +14,8 @@ from ..output import JSON_OPTION, emit
 def register(app: typer.Typer) -> None:
     @app.command("plot")
     def plot(
-        folder: Path = typer.Argument(..., help="A `reproduce` folder (with c1/ ... c5/) or one sweep's folder."),
+        folder: Path = typer.Argument(..., help="A `reproduce` folder (with c1/ ... c7/), one sweep's folder, a "
+                                      "`critical-mass` folder or its critical_mass.csv."),
         figures: Path = typer.Option(None, "--figures", help="Where to write figures (default: DIR/figures)."),
         claim: str = typer.Option(None, "--claim", help="Claim of a single sweep's folder (default: from its name)."),
         panel: Optional[List[str]] = typer.Option(
