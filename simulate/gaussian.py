@@ -108,9 +108,12 @@ def sample_batch(problem: GaussianProblem, alphas, seeds, n_train: int, n_test: 
                                     signal=lambda xb, rng=plant_rng: problem.plant(xb, rng),
                                     strategy=problem.strategy)
             X[c], y[c], member[c] = collective.plant_in_training_set(x0, y0, plant_rng)
+        # a sweep lists a seed's configurations side by side: a slice copies them several times
+        # faster than an index array, with the same result
+        rows = slice(configs[0], configs[-1] + 1) if configs[-1] - configs[0] + 1 == len(configs) else configs
         test_rng = np.random.default_rng([int(seed), _TEST_STREAM])
-        xs, y_signal[configs] = problem.sample_base(n_test, test_rng)
-        X_signal[configs] = problem.plant(xs, test_rng)
-        X_clean[configs], y_clean[configs] = problem.sample_base(n_test, test_rng)
+        xs, y_signal[rows] = problem.sample_base(n_test, test_rng)
+        X_signal[rows] = problem.plant(xs, test_rng)
+        X_clean[rows], y_clean[rows] = problem.sample_base(n_test, test_rng)
     return SampleBatch(X, y, member, X_signal, X_clean, y_clean, problem.n_classes, problem.target, y_signal,
                        seeds)

@@ -29,18 +29,21 @@ def reference_sample_batch(problem, alphas, seeds, n_train, n_test):
     return {k: np.stack(v) for k, v in out.items()}
 
 
+@pytest.mark.parametrize("seeds", [
+    [4, 4, 0, 9, 4, 9, 0],   # repeated and unsorted: a seed's configurations are scattered
+    [4, 4, 4, 0, 0, 9, 9],   # side by side, as a sweep lists them (copied by slices)
+], ids=["scattered", "side-by-side"])
 @pytest.mark.parametrize("mode, jitter, strategy, n_classes", [
     ("additive", 0.0, "feature-label", 2),
     ("overwrite", 0.3, "feature-label", 3),   # the plant itself draws from the stream
     ("overwrite", 0.5, "feature-only", 3),
 ])
-def test_shared_seed_sampling_equals_per_configuration_sampling(mode, jitter, strategy, n_classes):
+def test_shared_seed_sampling_equals_per_configuration_sampling(mode, jitter, strategy, n_classes, seeds):
     problem = make_problem(n_classes=n_classes, d_class=3, separation=2.0, sigma=1.0, n_free=2, tau=0.7,
                            placement="free", n_coords=2, amplitude=2.5, mode=mode, jitter=jitter,
                            target=1, strategy=strategy)
-    # repeated, unsorted seeds and alphas that give no, few and many members
+    # alphas that give no, few and many members
     alphas = [0.001, 0.3, 0.05, 0.3, 0.5, 0.05, 0.2]
-    seeds = [4, 4, 0, 9, 4, 9, 0]
     got = sample_batch(problem, alphas, seeds, n_train=300, n_test=120)
     want = reference_sample_batch(problem, alphas, seeds, 300, 120)
     for key, value in want.items():
