@@ -100,7 +100,8 @@ ENTRIES = (
         "The adaptive critical-mass search on experiments/c2_simulate_dro.yaml (quick): per learner, the "
         "smallest alpha whose attack success reaches 0.5, as a 95% interval (bar) and estimate (dot), with "
         "theory's prediction through alpha_eff (open diamond). A search that did not close its bracket is grey "
-        "and names its status."),
+        "and names its status. Once the search has run, `collective-action plot results/cm` redraws it from "
+        "the stored table."),
         command="collective-action critical-mass experiments/c2_simulate_dro.yaml --metric attack_success --quick "
                 "--out results/cm"),
     Entry("results", "results", "Any sweep: the generic results figure", source="c2",
