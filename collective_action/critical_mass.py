@@ -195,6 +195,46 @@ class Search:
         return est
 
 
+def seeds_to_decide(search: "Search", power: float = 0.9) -> float:
+    """For a search ``limited-by-seeds``: about how many seeds per alpha would let it close its
+    bracket to ``ratio``; NaN for any other status or when the measurements give no estimate.
+
+    The search closes the bracket when the pair it places a factor ratio^0.45 either side of alpha*
+    comes out decided: success there must differ from the target by more than the interval's
+    half-width q * sd / sqrt(n). Near alpha* success moves by ``slope`` per unit of log alpha (the
+    rise across the current bracket [alpha*_lo, alpha*_hi], whose ends are decided), so the pair
+    sits about gap = slope * 0.45 * ln(ratio) from the target; ``sd`` is the per-seed spread the
+    search's own intervals use (their SE times sqrt(seeds)), pooled over the evaluated alphas in the
+    bracket. With n seeds each of the pair is decided with probability ``power`` when
+    gap = (q + z_power) * sd / sqrt(n) (the usual sample-size rule; q the Student-t quantile at
+    n - 1 degrees of freedom), which is solved for n."""
+    from scipy import stats
+
+    est = search.result()
+    if est.status != "limited-by-seeds":
+        return math.nan
+    from .assess import mean_se
+
+    zone = [p for a, p in search.points.items() if est.lo <= a <= est.hi and len(p.success) > 1]
+    m_lo = float(np.mean(search.points[_key(est.lo)].success))
+    m_hi = float(np.mean(search.points[_key(est.hi)].success))
+    slope = (m_hi - m_lo) / math.log(est.hi / est.lo)
+    spreads = [mean_se(p.success, p.success_se)[3] ** 2 * len(p.success) for p in zone]
+    if not (slope > 0 and spreads):
+        return math.nan
+    sd = math.sqrt(float(np.mean(spreads)))
+    gap = slope * 0.45 * math.log(search.ratio)
+    z = float(stats.norm.ppf(power))
+    n = float(search.n_seeds)
+    for _ in range(50):  # the quantile depends on n: iterate to the fixed point
+        q = float(stats.t.ppf(0.5 + search.level / 2, max(n - 1.0, 1.0)))
+        n_next = max(2.0, ((q + z) * sd / gap) ** 2)
+        if abs(n_next - n) < 0.5:
+            break
+        n = n_next
+    return float(math.ceil(n_next))
+
+
 def _key(alpha: float) -> float:
     """Alphas rounded to 12 significant digits: the same choice gives the same cell after a resume."""
     return float(f"{alpha:.12g}")

@@ -32,7 +32,7 @@ import pandas as pd
 from pydantic import ValidationError
 
 from ..compute import Compute
-from ..critical_mass import Point, Search
+from ..critical_mass import Point, Search, seeds_to_decide
 from ..errors import InputError
 from ..experiment import Cell, Experiment, format_validation_error, load_experiment, set_dotted
 from .compute_check import check_compute
@@ -259,7 +259,7 @@ def _table(exp: Experiment, groups: list[Group], rows: pd.DataFrame, metric: str
             "metric": metric, "target": g.target, "alpha_star": est.alpha_star, "alpha_star_lo": est.lo, "alpha_star_hi": est.hi,
             "ratio": est.ratio, "status": "failed" if g.failed else est.status, "level": g.search.level,
             "trainings": len(ids), "alphas_evaluated": len(g.search.points), "rounds": g.search.rounds,
-            "seeds": g.search.n_seeds,
+            "seeds": g.search.n_seeds, "seeds_to_decide": math.nan if g.failed else seeds_to_decide(g.search),
             "metric_at_hi": succ[0], "clean_accuracy_at_hi": clean[0], "clean_lo": clean[1], "clean_hi": clean[2],
             "theory_alpha_star": pred["theory_alpha_star"], "theory_kind": pred["theory_kind"],
             "hardt_alpha_star": pred["hardt_alpha_star"],

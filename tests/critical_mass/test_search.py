@@ -7,6 +7,7 @@ from __future__ import annotations
 import json
 import math
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -14,11 +15,12 @@ import time
 from pathlib import Path
 
 import numpy as np
+import pandas as pd
 import pytest
 import yaml
 
 from collective_action import theory
-from collective_action.critical_mass import Point, Search
+from collective_action.critical_mass import Point, Search, seeds_to_decide
 from collective_action.runs.critical_mass import critical_mass
 from collective_action.simulate import discrete as fam1
 
@@ -56,6 +58,38 @@ def test_a_noisier_or_shallower_curve_still_covers_and_says_when_seeds_limit_it(
     assert sum(est.lo <= 0.1 <= est.hi for est, _ in results) >= 90
     statuses = {est.status for est, _ in results}
     assert "limited-by-seeds" in statuses  # a wide undecided zone is reported, not hidden
+
+
+def _searched(rep: int, n_seeds: int, a0=0.1, width=1.0, noise=0.08) -> Search:
+    """The finished search itself (its points and statuses), on the shallow noisy curve."""
+    rng = np.random.default_rng(rep)
+    s = Search(0.5, 1e-3, 0.5, ratio=1.5, n_seeds=n_seeds)
+    drawn = {}
+    while requests := s.next_requests():
+        s.rounds += 1
+        for a, k in requests:
+            values = drawn.setdefault(a, np.clip(_logistic_curve(a, a0, width) + rng.normal(0, noise, n_seeds), 0, 1))
+            s.add(Point(a, values[:k], np.full(k, 0.005)))
+    return s
+
+
+def test_a_search_limited_by_seeds_says_about_how_many_would_close_it():
+    # a sharp curve closes its bracket: no count is given
+    sharp = _searched(0, 5, a0=0.03, width=0.4, noise=0.05)
+    assert sharp.result().status == "found" and math.isnan(seeds_to_decide(sharp))
+    # on the shallow curve 5 seeds rarely suffice; the suggested count closes most searches, a third of it
+    # clearly fewer (fresh noise for every rerun)
+    with_count, with_third = [], []
+    for rep in range(30):
+        s = _searched(rep, 5)
+        if s.result().status != "limited-by-seeds":
+            continue
+        n = seeds_to_decide(s)
+        assert n > 5 and n == int(n)
+        with_count.append(_searched(1000 + rep, int(n)).result().status == "found")
+        with_third.append(_searched(1000 + rep, max(5, int(n) // 3)).result().status == "found")
+    assert len(with_count) >= 20
+    assert np.mean(with_count) >= 0.6 and np.mean(with_third) <= np.mean(with_count) - 0.15
 
 
 def test_the_search_says_when_alpha_star_is_outside_the_range():
@@ -197,6 +231,25 @@ def test_cli_writes_the_table_and_a_rerun_trains_nothing(cli, tmp_path):
     bad = cli("plot", kept.parent / "other.csv")
     assert bad.exit_code == 2 and bad.stderr.count("\n") == 1 and "not a critical-mass table" in bad.stderr
     assert cli("plot", kept.parent / "missing.csv").exit_code == 2
+
+
+def test_cli_names_the_seeds_a_limited_search_would_need(cli, tmp_path):
+    # family 2, ERM by 200 GD steps on 1000 points, attack success 0.5: noisy at 5 seeds
+    spec = {"name": "f2-noisy", "pillar": "simulate", "seeds": 5,
+            "config": {"family": "gaussian", "collective": {"alpha": 0.05, "target": 1}, "n_train": 1000,
+                       "n_test": 2000, "theory_mc_samples": 20000, "learner": {"name": "erm", "params": {"steps": 200}},
+                       "gaussian": {"n_classes": 2, "d_class": 2, "separation": 4.0, "n_free": 2, "tau": 1.0,
+                                    "signal": {"placement": "free", "n_coords": 1, "amplitude": 4.0}}},
+            "grid": {"collective.alpha": [0.001, 0.5]}}
+    path = tmp_path / "f2.yaml"
+    path.write_text(yaml.safe_dump(spec))
+    res = cli("critical-mass", path, "--out", tmp_path / "out", "--executor", "serial", "--metric", "attack_success")
+    assert res.exit_code == 0, res.stderr
+    assert "limited-by-seeds" in res.stdout
+    assert re.search(r"target 0\.5: limited by seeds; about \d+ seeds per alpha \(now 5\) would close it to the "
+                     r"ratio 1\.5", res.stdout), res.stdout
+    table = pd.read_csv(tmp_path / "out" / "critical_mass.csv")
+    assert (table["seeds_to_decide"] > 5).all()
 
 
 @pytest.mark.parametrize("args, fragment", [

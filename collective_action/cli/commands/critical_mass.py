@@ -74,4 +74,8 @@ def register(app: typer.Typer) -> None:
         keep = ["group", "target", "alpha_star", "alpha_star_lo", "alpha_star_hi", "status", "trainings",
                 "clean_accuracy_at_hi", "theory_alpha_star", "hardt_alpha_star"]
         typer.echo(table[keep].to_string(index=False, float_format=lambda v: f"{v:.4g}"))
+        for _, row in table[table["seeds_to_decide"].notna()].iterrows():
+            typer.echo(f"{row['group']}, target {row['target']:g}: limited by seeds; about "
+                       f"{int(row['seeds_to_decide'])} seeds per alpha (now {int(row['seeds'])}) would close it to "
+                       f"the ratio {ratio:g}")
         return 0
