@@ -101,10 +101,23 @@ def _short(v) -> str:
     return str(v)
 
 
+def seed_list(seeds: list[int], n: int | None) -> list[int]:
+    """The file's seeds, or ``n`` of them: its first n, extended by the integers after its largest
+    (a rerun with more seeds reuses every training it already has)."""
+    if n is None:
+        return list(seeds)
+    if n < 2:
+        raise InputError(f"--seeds must be at least 2 (intervals over seeds), got {n}")
+    extra = range(max(seeds, default=-1) + 1, max(seeds, default=-1) + 1 + max(0, n - len(seeds)))
+    return (list(seeds) + list(extra))[:n]
+
+
 def plan_groups(exp: Experiment, *, targets, quick: bool, ratio: float, level: float, max_rounds: int,
-                alpha_range=None, initial_seeds: int = 2) -> tuple[list[Group], list[int]]:
-    """The groups (one per grid point of the other axes and target), each with its search."""
+                alpha_range=None, initial_seeds: int = 2, n_seeds: int | None = None) -> tuple[list[Group], list[int]]:
+    """The groups (one per grid point of the other axes and target), each with its search; ``n_seeds``
+    replaces the file's seeds by :func:`seed_list`."""
     base, axes, seeds = exp.grid(quick)
+    seeds = seed_list(seeds, n_seeds)
     if len(seeds) < 2:
         raise InputError(f"{exp.source}: the search needs at least two seeds (intervals over seeds)")
     lo, hi = _alpha_range(axes, alpha_range)
@@ -142,9 +155,14 @@ class SearchReport:
 def critical_mass(experiment, out, *, targets=(0.5,), ratio: float = 1.5, level: float = 0.95,
                   alpha_range=None, quick: bool = False, max_rounds: int = 16, initial_seeds: int = 2,
                   executor: str = "pool", workers: int | None = None, address: str | None = None,
-                  compute: Compute | None = None, progress=None, metric: str = "success") -> SearchReport:
+                  compute: Compute | None = None, progress=None, metric: str = "success",
+                  n_seeds: int | None = None) -> SearchReport:
     """Search alpha*(target) for every group of ``experiment``; see the module docstring.
 
+    ``n_seeds``: how many seeds per alpha (default: the file's), by :func:`seed_list`: more seeds
+    narrow a search limited by them. The search's path changes with them (an undecided alpha gets
+    every seed), so a stored training is reused where the new search asks for it again: the
+    starting alphas always, later ones where the paths agree.
     ``ratio``: stop when alpha*_hi / alpha*_lo <= ratio. ``level``: confidence of the interval.
     ``alpha_range``: (lo, hi), default the file's collective.alpha grid's min and max. ``metric``:
     ``success`` (over all x ~ P0, what theory predicts) or ``attack_success`` (over points whose
@@ -160,7 +178,7 @@ def critical_mass(experiment, out, *, targets=(0.5,), ratio: float = 1.5, level:
         raise InputError(f"level must lie in (0, 1), got {level}")
     targets = tuple(float(t) for t in targets)
     groups, seeds = plan_groups(exp, targets=targets, quick=quick, ratio=ratio, level=level, max_rounds=max_rounds,
-                                alpha_range=alpha_range, initial_seeds=initial_seeds)
+                                alpha_range=alpha_range, initial_seeds=initial_seeds, n_seeds=n_seeds)
     out = Path(out)
     check_writable(out)
     ran = 0

@@ -368,6 +368,20 @@ def _shipped_stress_names() -> dict[str, str]:
     return {str(p.resolve()): p.stem for p in shipped_scenario_files()}
 
 
+def _file_seed_count(stores: list[_Store], name: str, info: dict) -> int | None:
+    """How many seeds the stored experiment file gives (with its quick overrides); None if not stored."""
+    from ..experiment import load_experiment
+
+    for st in stores:
+        saved = st.specs.get(name)
+        if saved is not None:
+            try:
+                return len(load_experiment(saved["spec"]).grid(bool(info.get("quick")))[2])
+            except Exception:  # noqa: BLE001 - a spec this version cannot read: say nothing about seeds
+                return None
+    return None
+
+
 def commands(folder: str | Path, kind: str | None = None, stores: list[_Store] | None = None) -> list[str]:
     """The command lines that recompute ``folder`` (each resumes: a stored cell is never rerun),
     then the ones that redraw and rebuild this page; ``#`` lines explain a placeholder."""
@@ -415,6 +429,8 @@ def commands(folder: str | Path, kind: str | None = None, stores: list[_Store] |
                 opts += f" --metric {_q(part['metric'].iloc[0])}"
             if "level" in part and len(part) and float(part["level"].iloc[0]) != 0.95:
                 opts += f" --level {float(part['level'].iloc[0]):g}"
+            if "seeds" in part and len(part) and int(part["seeds"].iloc[0]) != _file_seed_count(stores, name, info):
+                opts += f" --seeds {int(part['seeds'].iloc[0])}"  # the search ran with --seeds
             lines.append(f"collective-action critical-mass {source(name, info)}{quick(info)}{opts} --out {out}")
     else:
         for i, (name, info) in enumerate(infos):

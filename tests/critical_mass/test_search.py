@@ -250,6 +250,21 @@ def test_cli_names_the_seeds_a_limited_search_would_need(cli, tmp_path):
                      r"ratio 1\.5", res.stdout), res.stdout
     table = pd.read_csv(tmp_path / "out" / "critical_mass.csv")
     assert (table["seeds_to_decide"] > 5).all()
+    # acting on it: --seeds N extends the file's seeds 0..4; stored trainings the new path asks for are reused
+    n = int(table["seeds_to_decide"].iloc[0])
+    assert f"(rerun with --seeds {n})" in res.stdout
+    again = cli("critical-mass", path, "--out", tmp_path / "out", "--executor", "serial", "--metric",
+                "attack_success", "--seeds", str(n), "--json")
+    assert again.exit_code == 0, again.stderr
+    more = again.json()
+    assert more["rows"][0]["seeds"] == n and 0 < more["trained_now"] < more["trainings"]
+    assert more["trainings"] - more["trained_now"] >= 6  # at least the starting alphas' two seeds, three alphas
+    page = (tmp_path / "page.html")
+    assert cli("report", tmp_path / "out", "--out", page).exit_code == 0
+    assert f"--metric attack_success --seeds {n} --out" in page.read_text()
+    bad = cli("critical-mass", path, "--out", tmp_path / "other", "--seeds", "1")
+    assert bad.exit_code == 2 and bad.stderr == "error: --seeds must be at least 2 (intervals over seeds), got 1\n"
+    assert not (tmp_path / "other").exists()
 
 
 @pytest.mark.parametrize("args, fragment", [

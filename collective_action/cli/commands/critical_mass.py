@@ -23,6 +23,10 @@ def register(app: typer.Typer) -> None:
         alpha_range: Optional[List[float]] = typer.Option(
             None, "--alpha-range", help="LO and HI of the search (give twice; default: the file's alpha axis)."),
         max_rounds: int = typer.Option(16, "--max-rounds", help="Rounds of trainings per search at most."),
+        seeds: Optional[int] = typer.Option(
+            None, "--seeds", help="Seeds per alpha: the file's first N, extended by the next integers (default: "
+            "the file's). A search limited by seeds says about how many would close it; a stored training the "
+            "new search asks for again is reused."),
         quick: bool = typer.Option(False, "--quick", help="Apply the file's quick: overrides."),
         out: Path = typer.Option(None, "--out", help="Results folder (default: results/<experiment>-critical-mass)."),
         executor: str = EXECUTOR_OPTION,
@@ -49,13 +53,16 @@ def register(app: typer.Typer) -> None:
             raise InputError("--alpha-range takes two values: give it twice (--alpha-range LO --alpha-range HI)")
         if max_rounds < 1:
             raise InputError(f"--max-rounds must be at least 1, got {max_rounds}")
+        if seeds is not None and seeds < 2:
+            raise InputError(f"--seeds must be at least 2 (intervals over seeds), got {seeds}")
         compute = make_compute(array_backend, device, threads)
         exp = load_experiment(experiment)
         out = out or Path("results") / f"{exp.name}-critical-mass"
         report = (lambda line: None) if as_json else (lambda line: typer.echo(f"  {line}", err=True))
         result = critical_mass(exp, out, targets=tuple(target or (0.5,)), ratio=ratio, level=level,
                                alpha_range=alpha_range, quick=quick, max_rounds=max_rounds, executor=executor,
-                               workers=workers, address=address, compute=compute, progress=report, metric=metric)
+                               workers=workers, address=address, compute=compute, progress=report, metric=metric,
+                               n_seeds=seeds)
         table = result.table
         path = Path(out) / "critical_mass.csv"
         table.to_csv(path, index=False)
@@ -77,5 +84,5 @@ def register(app: typer.Typer) -> None:
         for _, row in table[table["seeds_to_decide"].notna()].iterrows():
             typer.echo(f"{row['group']}, target {row['target']:g}: limited by seeds; about "
                        f"{int(row['seeds_to_decide'])} seeds per alpha (now {int(row['seeds'])}) would close it to "
-                       f"the ratio {ratio:g}")
+                       f"the ratio {ratio:g} (rerun with --seeds {int(row['seeds_to_decide'])})")
         return 0
