@@ -349,7 +349,7 @@ def _critical_mass_html(folder: Path) -> str:
     path = _base(folder) / "critical_mass.csv"
     table = pd.read_csv(path)
     cols = [c for c in ("experiment", "group", "metric", "target", "alpha_star", "alpha_star_lo", "alpha_star_hi",
-                        "status", "trainings", "seeds", "clean_accuracy_at_hi", "theory_alpha_star",
+                        "status", "trainings", "seeds", "seeds_to_decide", "clean_accuracy_at_hi", "theory_alpha_star",
                         "hardt_alpha_star", "theory_kind") if c in table]
     return "\n".join(['<section id="critical-mass">', "<h2>Critical mass</h2>",
                       _table_html(cols, [[_fmt(r[c]) for c in cols] for _, r in table.iterrows()],

@@ -261,7 +261,8 @@ def test_cli_names_the_seeds_a_limited_search_would_need(cli, tmp_path):
     assert more["trainings"] - more["trained_now"] >= 6  # at least the starting alphas' two seeds, three alphas
     page = (tmp_path / "page.html")
     assert cli("report", tmp_path / "out", "--out", page).exit_code == 0
-    assert f"--metric attack_success --seeds {n} --out" in page.read_text()
+    html = page.read_text()
+    assert f"--metric attack_success --seeds {n} --out" in html and "<th>seeds_to_decide</th>" in html
     bad = cli("critical-mass", path, "--out", tmp_path / "other", "--seeds", "1")
     assert bad.exit_code == 2 and bad.stderr == "error: --seeds must be at least 2 (intervals over seeds), got 1\n"
     assert not (tmp_path / "other").exists()
