@@ -276,6 +276,9 @@ def _table(exp: Experiment, groups: list[Group], rows: pd.DataFrame, metric: str
             "reweighting": bool(learner in ALGORITHMS and ALGORITHMS[learner].statistic is not None),
             "metric": metric, "target": g.target, "alpha_star": est.alpha_star, "alpha_star_lo": est.lo, "alpha_star_hi": est.hi,
             "ratio": est.ratio, "status": "failed" if g.failed else est.status, "level": g.search.level,
+            # the search's settings, so that the table alone says how to run it again
+            "stop_ratio": g.search.ratio, "alpha_min": g.search.alpha_min, "alpha_max": g.search.alpha_max,
+            "max_rounds": g.search.max_rounds,
             "trainings": len(ids), "alphas_evaluated": len(g.search.points), "rounds": g.search.rounds,
             "seeds": g.search.n_seeds, "seeds_to_decide": math.nan if g.failed else seeds_to_decide(g.search),
             "metric_at_hi": succ[0], "clean_accuracy_at_hi": clean[0], "clean_lo": clean[1], "clean_hi": clean[2],

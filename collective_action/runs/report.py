@@ -368,18 +368,32 @@ def _shipped_stress_names() -> dict[str, str]:
     return {str(p.resolve()): p.stem for p in shipped_scenario_files()}
 
 
-def _file_seed_count(stores: list[_Store], name: str, info: dict) -> int | None:
-    """How many seeds the stored experiment file gives (with its quick overrides); None if not stored."""
+def _file_grid(stores: list[_Store], name: str, info: dict):
+    """(base, axes, seeds) of the stored experiment file with its quick overrides; None if not stored
+    or unreadable by this version."""
     from ..experiment import load_experiment
 
     for st in stores:
         saved = st.specs.get(name)
         if saved is not None:
             try:
-                return len(load_experiment(saved["spec"]).grid(bool(info.get("quick")))[2])
-            except Exception:  # noqa: BLE001 - a spec this version cannot read: say nothing about seeds
+                return load_experiment(saved["spec"]).grid(bool(info.get("quick")))
+            except Exception:  # noqa: BLE001 - a spec this version cannot read: the command keeps every option
                 return None
     return None
+
+
+def _file_seed_count(stores: list[_Store], name: str, info: dict) -> int | None:
+    """How many seeds the stored experiment file gives; None if unknown."""
+    grid = _file_grid(stores, name, info)
+    return None if grid is None else len(grid[2])
+
+
+def _file_alpha_range(stores: list[_Store], name: str, info: dict) -> tuple[float, float] | None:
+    """The min and max of the stored file's alpha axis (the search's default range); None if unknown."""
+    grid = _file_grid(stores, name, info)
+    values = None if grid is None else dict(grid[1]).get("collective.alpha")
+    return (float(min(values)), float(max(values))) if values and len(values) >= 2 else None
 
 
 def commands(folder: str | Path, kind: str | None = None, stores: list[_Store] | None = None) -> list[str]:
@@ -429,6 +443,14 @@ def commands(folder: str | Path, kind: str | None = None, stores: list[_Store] |
                 opts += f" --metric {_q(part['metric'].iloc[0])}"
             if "level" in part and len(part) and float(part["level"].iloc[0]) != 0.95:
                 opts += f" --level {float(part['level'].iloc[0]):g}"
+            if "stop_ratio" in part and len(part) and float(part["stop_ratio"].iloc[0]) != 1.5:
+                opts += f" --ratio {float(part['stop_ratio'].iloc[0]):.12g}"
+            if {"alpha_min", "alpha_max"} <= set(part.columns) and len(part):
+                lo, hi = float(part["alpha_min"].iloc[0]), float(part["alpha_max"].iloc[0])
+                if (lo, hi) != _file_alpha_range(stores, name, info):  # the search ran with --alpha-range
+                    opts += f" --alpha-range {lo:.12g} --alpha-range {hi:.12g}"
+            if "max_rounds" in part and len(part) and int(part["max_rounds"].iloc[0]) != 16:
+                opts += f" --max-rounds {int(part['max_rounds'].iloc[0])}"
             if "seeds" in part and len(part) and int(part["seeds"].iloc[0]) != _file_seed_count(stores, name, info):
                 opts += f" --seeds {int(part['seeds'].iloc[0])}"  # the search ran with --seeds
             lines.append(f"collective-action critical-mass {source(name, info)}{quick(info)}{opts} --out {out}")

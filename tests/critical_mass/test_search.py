@@ -4,10 +4,12 @@ bad input is one line."""
 
 from __future__ import annotations
 
+import html
 import json
 import math
 import os
 import re
+import shlex
 import signal
 import subprocess
 import sys
@@ -22,6 +24,7 @@ import yaml
 from collective_action import theory
 from collective_action.critical_mass import Point, Search, seeds_to_decide
 from collective_action.runs.critical_mass import critical_mass
+from collective_action.runs.report import commands
 from collective_action.simulate import discrete as fam1
 
 
@@ -266,6 +269,26 @@ def test_cli_names_the_seeds_a_limited_search_would_need(cli, tmp_path):
     bad = cli("critical-mass", path, "--out", tmp_path / "other", "--seeds", "1")
     assert bad.exit_code == 2 and bad.stderr == "error: --seeds must be at least 2 (intervals over seeds), got 1\n"
     assert not (tmp_path / "other").exists()
+
+
+def test_the_reports_command_runs_the_same_search_again(cli, tmp_path):
+    # non-default settings travel in the table, and the report's command resumes the search exactly
+    path = tmp_path / "f1.yaml"
+    spec = {**FAMILY1, "grid": {"collective.alpha": [0.005, 0.5]}, "seeds": 3}
+    spec["config"] = {**FAMILY1["config"], "n_train": 100000}
+    path.write_text(yaml.safe_dump(spec))
+    out = tmp_path / "out"
+    first = cli("critical-mass", path, "--out", out, "--executor", "serial", "--ratio", "2", "--alpha-range", "0.01",
+                "--alpha-range", "0.4", "--max-rounds", "4", "--level", "0.9", "--json")
+    assert first.exit_code == 0, first.stderr
+    page = tmp_path / "page.html"
+    assert cli("report", out, "--out", page).exit_code == 0
+    line = next(l for l in commands(out) if l.startswith("collective-action critical-mass"))
+    assert "--level 0.9 --ratio 2 --alpha-range 0.01 --alpha-range 0.4 --max-rounds 4 --out" in line
+    assert html.escape(line, quote=True) in page.read_text()  # the page shows that command
+    again = cli(*shlex.split(line)[1:], "--executor", "serial", "--json")
+    assert again.exit_code == 0, again.stderr
+    assert again.json()["trained_now"] == 0 and again.json()["rows"] == first.json()["rows"]
 
 
 @pytest.mark.parametrize("args, fragment", [
