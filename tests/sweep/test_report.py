@@ -302,7 +302,8 @@ def test_critical_mass_folder_page_has_the_leaderboard(toy, write_experiment, cl
     page = check_page((tmp_path / "cm.html").read_text(encoding="utf-8"))
     board = page.table("alpha*(target)")
     assert len(board["rows"]) == 2 and {r[1] for r in board["rows"]} == {"learner=majority", "learner=smoothed"}
-    assert f"collective-action critical-mass {exp} --target 0.6 --out {out}" in page.pre("commands")[0]
+    # the search's non-default settings are part of the command that runs it again
+    assert f"collective-action critical-mass {exp} --target 0.6 --max-rounds 3 --out {out}" in page.pre("commands")[0]
     assert page.table("toy-sweep:")["rows"]
 
 
