@@ -203,12 +203,17 @@ def test_theory_prediction_for_a_gaussian_erm_row(tmp_path):
     assert t.loc["erm", "alpha_star_lo"] > b["alpha_star_hi"]
 
 
-def test_cli_writes_the_table_and_a_rerun_trains_nothing(cli, tmp_path):
+def _small_family1_file(tmp_path) -> Path:
+    """Family 1 at n = 10^5 with 3 seeds, alpha from 0.005 to 0.5: a search of a few seconds."""
     path = tmp_path / "f1.yaml"
     spec = {**FAMILY1, "grid": {"collective.alpha": [0.005, 0.5]}, "seeds": 3}
     spec["config"] = {**FAMILY1["config"], "n_train": 100000}
     path.write_text(yaml.safe_dump(spec))
-    out = tmp_path / "out"
+    return path
+
+
+def test_cli_writes_the_table_and_a_rerun_trains_nothing(cli, tmp_path):
+    path, out = _small_family1_file(tmp_path), tmp_path / "out"
     res = cli("critical-mass", path, "--out", out, "--executor", "serial", "--json")
     assert res.exit_code == 0, res.stderr
     first = res.json()
@@ -273,11 +278,7 @@ def test_cli_names_the_seeds_a_limited_search_would_need(cli, tmp_path):
 
 def test_the_reports_command_runs_the_same_search_again(cli, tmp_path):
     # non-default settings travel in the table, and the report's command resumes the search exactly
-    path = tmp_path / "f1.yaml"
-    spec = {**FAMILY1, "grid": {"collective.alpha": [0.005, 0.5]}, "seeds": 3}
-    spec["config"] = {**FAMILY1["config"], "n_train": 100000}
-    path.write_text(yaml.safe_dump(spec))
-    out = tmp_path / "out"
+    path, out = _small_family1_file(tmp_path), tmp_path / "out"
     first = cli("critical-mass", path, "--out", out, "--executor", "serial", "--ratio", "2", "--alpha-range", "0.01",
                 "--alpha-range", "0.4", "--max-rounds", "4", "--level", "0.9", "--json")
     assert first.exit_code == 0, first.stderr
