@@ -75,7 +75,8 @@ class Group:
         return Cell(exp.name, exp.spec.pillar, validated.model_dump(mode="json"), int(seed), validated)
 
 
-def _alpha_range(axes, alpha_range) -> tuple[float, float]:
+def search_range(axes, alpha_range=None) -> tuple[float, float]:
+    """The search's (lo, hi): ``alpha_range`` if given, else the min and max of the file's alpha axis."""
     if alpha_range is not None:
         lo, hi = (float(a) for a in alpha_range)
     else:
@@ -120,7 +121,7 @@ def plan_groups(exp: Experiment, *, targets, quick: bool, ratio: float, level: f
     seeds = seed_list(seeds, n_seeds)
     if len(seeds) < 2:
         raise InputError(f"{exp.source}: the search needs at least two seeds (intervals over seeds)")
-    lo, hi = _alpha_range(axes, alpha_range)
+    lo, hi = search_range(axes, alpha_range)
     others = [(path, values) for path, values in axes if path != ALPHA_AXIS]
     groups = []
     for combo in itertools.product(*[v for _, v in others]):

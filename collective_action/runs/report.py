@@ -368,32 +368,24 @@ def _shipped_stress_names() -> dict[str, str]:
     return {str(p.resolve()): p.stem for p in shipped_scenario_files()}
 
 
-def _file_grid(stores: list[_Store], name: str, info: dict):
-    """(base, axes, seeds) of the stored experiment file with its quick overrides; None if not stored
-    or unreadable by this version."""
+def _file_search_defaults(stores: list[_Store], name: str, info: dict) -> tuple[int | None, tuple | None]:
+    """(seed count, alpha range) a critical-mass search of the stored experiment file gets without
+    --seeds and --alpha-range (quick overrides applied); None where the file is not stored or this
+    version cannot read it, so that the command keeps the option."""
     from ..experiment import load_experiment
+    from .critical_mass import search_range
 
-    for st in stores:
-        saved = st.specs.get(name)
-        if saved is not None:
-            try:
-                return load_experiment(saved["spec"]).grid(bool(info.get("quick")))
-            except Exception:  # noqa: BLE001 - a spec this version cannot read: the command keeps every option
-                return None
-    return None
-
-
-def _file_seed_count(stores: list[_Store], name: str, info: dict) -> int | None:
-    """How many seeds the stored experiment file gives; None if unknown."""
-    grid = _file_grid(stores, name, info)
-    return None if grid is None else len(grid[2])
-
-
-def _file_alpha_range(stores: list[_Store], name: str, info: dict) -> tuple[float, float] | None:
-    """The min and max of the stored file's alpha axis (the search's default range); None if unknown."""
-    grid = _file_grid(stores, name, info)
-    values = None if grid is None else dict(grid[1]).get("collective.alpha")
-    return (float(min(values)), float(max(values))) if values and len(values) >= 2 else None
+    saved = next((st.specs[name] for st in stores if name in st.specs), None)
+    if saved is None:
+        return None, None
+    try:
+        _, axes, seeds = load_experiment(saved["spec"]).grid(bool(info.get("quick")))
+    except Exception:  # noqa: BLE001 - a spec this version cannot read
+        return None, None
+    try:
+        return len(seeds), search_range(axes)
+    except InputError:  # no alpha axis to default to: the search was given --alpha-range
+        return len(seeds), None
 
 
 def commands(folder: str | Path, kind: str | None = None, stores: list[_Store] | None = None) -> list[str]:
@@ -445,13 +437,14 @@ def commands(folder: str | Path, kind: str | None = None, stores: list[_Store] |
                 opts += f" --level {float(part['level'].iloc[0]):g}"
             if "stop_ratio" in part and len(part) and float(part["stop_ratio"].iloc[0]) != 1.5:
                 opts += f" --ratio {float(part['stop_ratio'].iloc[0]):.12g}"
+            file_seeds, file_range = _file_search_defaults(stores, name, info)
             if {"alpha_min", "alpha_max"} <= set(part.columns) and len(part):
                 lo, hi = float(part["alpha_min"].iloc[0]), float(part["alpha_max"].iloc[0])
-                if (lo, hi) != _file_alpha_range(stores, name, info):  # the search ran with --alpha-range
+                if (lo, hi) != file_range:  # the search ran with --alpha-range
                     opts += f" --alpha-range {lo:.12g} --alpha-range {hi:.12g}"
             if "max_rounds" in part and len(part) and int(part["max_rounds"].iloc[0]) != 16:
                 opts += f" --max-rounds {int(part['max_rounds'].iloc[0])}"
-            if "seeds" in part and len(part) and int(part["seeds"].iloc[0]) != _file_seed_count(stores, name, info):
+            if "seeds" in part and len(part) and int(part["seeds"].iloc[0]) != file_seeds:
                 opts += f" --seeds {int(part['seeds'].iloc[0])}"  # the search ran with --seeds
             lines.append(f"collective-action critical-mass {source(name, info)}{quick(info)}{opts} --out {out}")
     else:

@@ -53,8 +53,6 @@ def register(app: typer.Typer) -> None:
             raise InputError("--alpha-range takes two values: give it twice (--alpha-range LO --alpha-range HI)")
         if max_rounds < 1:
             raise InputError(f"--max-rounds must be at least 1, got {max_rounds}")
-        if seeds is not None and seeds < 2:
-            raise InputError(f"--seeds must be at least 2 (intervals over seeds), got {seeds}")
         compute = make_compute(array_backend, device, threads)
         exp = load_experiment(experiment)
         out = out or Path("results") / f"{exp.name}-critical-mass"
