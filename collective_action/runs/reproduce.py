@@ -160,12 +160,12 @@ def redraw(folder: str | Path, figures_dir: str | Path | None = None, claim: str
     leaderboard is drawn from the ``critical_mass.csv`` the search wrote), or such a table itself.
     """
     folder = Path(folder)
-    # a critical-mass table itself (a copy kept beside a paper's figures, say): its folder is the default
-    leaderboard = folder if folder.suffix == ".csv" else folder / "critical_mass.csv"
-    if folder.suffix == ".csv":
+    if folder.suffix == ".csv":  # a critical-mass table itself (a copy kept beside a paper's figures, say)
         if not folder.is_file():
             raise InputError(f"no critical-mass table at {folder}")
-        folder = folder.parent
+        leaderboard, folder = folder, folder.parent
+    else:
+        leaderboard = folder / "critical_mass.csv"
     check_writable(Path(figures_dir) if figures_dir else folder / "figures",
                    "--figures" if figures_dir else "figures folder", store=False)  # before drawing anything
     figures_dir = Path(figures_dir) if figures_dir else folder / "figures"
