@@ -2,7 +2,8 @@
 
 Raster PNG (for screens and HTML reports) and vector PDF and SVG (for papers: text stays text,
 PDFs embed TrueType fonts). Every figure is saved with a tight bounding box and the paper's small
-padding, in the paper style, then closed.
+padding, in the paper style, then closed. The files carry no date and SVG ids are fixed, so
+drawing the same results again writes the same bytes.
 """
 
 from __future__ import annotations
@@ -20,6 +21,8 @@ import matplotlib.pyplot as plt  # noqa: E402  (style sets the Agg backend first
 FORMATS = ("png", "pdf", "svg")
 #: What every command writes unless asked otherwise.
 DEFAULT_FORMATS = ("png", "pdf")
+#: Metadata that would make two drawings of the same figure differ (dates), left out.
+_NO_DATE = {"pdf": {"CreationDate": None}, "svg": {"Date": None}}
 
 
 def check_formats(formats: Iterable[str]) -> tuple[str, ...]:
@@ -41,7 +44,8 @@ def write_figure(fig, out_stem: str | Path, formats: Sequence[str] | None = None
     paths = [stem.with_name(f"{stem.name}.{fmt}") for fmt in check_formats(formats)]
     with paper_style():
         for path in paths:
-            fig.savefig(path, bbox_inches="tight", pad_inches=0.03, **({"dpi": dpi} if dpi else {}))
+            fig.savefig(path, bbox_inches="tight", pad_inches=0.03, metadata=_NO_DATE.get(path.suffix[1:]),
+                        **({"dpi": dpi} if dpi else {}))
     if close:
         plt.close(fig)
     return paths

@@ -83,6 +83,7 @@ RC = {
     "savefig.dpi": 200,
     "pdf.fonttype": 42,  # TrueType in PDFs: editable text, accepted by publishers
     "ps.fonttype": 42,
+    "svg.hashsalt": "collective-action",  # fixed SVG element ids: the same figure, the same file
     "axes.prop_cycle": matplotlib.cycler(color=list(CURVE_COLOURS)),
 }
 

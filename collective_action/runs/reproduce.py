@@ -11,9 +11,11 @@ Layout of a reproduction folder ``OUT``::
 
 from __future__ import annotations
 
+import concurrent.futures as cf
 import re
 import sys
 import time
+from collections import deque
 from contextlib import ExitStack
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -44,6 +46,9 @@ def parse_claims(claim: str) -> list[str]:
 
 @dataclass
 class ClaimReport:
+    """What one claim's reproduction did; ``wall_s`` runs from its first cell to its figures written
+    (a claim's figures are drawn while the next claim computes, so the spans overlap)."""
+
     claim: str
     files: list[str] = field(default_factory=list)
     cells: int = 0
@@ -64,6 +69,64 @@ def draw_claim(claim: str, frame: pd.DataFrame, figures_dir: Path) -> list[Path]
     from ..figures.common import figure_module
 
     return figure_module(claim).draw(frame, figures_dir)
+
+
+def _draw_claim_with(options, claim: str, frame: pd.DataFrame, figures_dir: Path) -> list[Path]:
+    """``draw_claim`` under the caller's drawing options (a pool worker does not share its context)."""
+    from ..figures.options import drawing
+
+    with drawing(options.panels, options.size, options.formats):
+        return draw_claim(claim, frame, figures_dir)
+
+
+class _ClaimFigures:
+    """Draws each finished claim's figures while the next claims compute.
+
+    Drawing a claim's figures takes seconds of one core (layout, then PNG and PDF). Done in the
+    parent, it left the pool's workers idle; on a pool it runs on a worker, queued ahead of the
+    next claim's cells, so the other workers keep training. Without a pool the parent draws at
+    once. Claims are reported (``on_claim``) in order, each once its figures are written.
+    """
+
+    def __init__(self, pool: WorkerPool | None, figures_dir: Path, on_claim):
+        from ..figures.options import current
+
+        self.pool, self.figures_dir, self.on_claim = pool, figures_dir, on_claim
+        self.options = current()
+        self.waiting: deque[tuple[ClaimReport, float, pd.DataFrame | None, cf.Future | None, list[float]]] = deque()
+
+    def add(self, report: ClaimReport, started: float, frame: pd.DataFrame | None) -> None:
+        """Queue ``report``'s figures (none when ``frame`` is None), started at ``started``."""
+        future, done_at = None, []
+        if frame is not None and self.pool is not None:
+            future = self.pool.executor().submit(_draw_claim_with, self.options, report.claim, frame, self.figures_dir)
+            future.add_done_callback(lambda _f: done_at.append(time.perf_counter()))
+        self.waiting.append((report, started, frame, future, done_at))
+        self.report_finished()
+
+    def report_finished(self, wait: bool = False) -> None:
+        """Report the claims, in order, whose figures are written (``wait``: every claim)."""
+        while self.waiting:
+            report, started, frame, future, done_at = self.waiting[0]
+            if future is not None and not wait and not future.done():
+                return
+            self.waiting.popleft()
+            if frame is not None:
+                self._finish(report, frame, future)
+                report.wall_s = (done_at[0] if done_at else time.perf_counter()) - started
+            if self.on_claim:
+                self.on_claim(report)
+
+    def _finish(self, report: ClaimReport, frame: pd.DataFrame, future: cf.Future | None) -> None:
+        try:
+            try:
+                paths = future.result() if future is not None else _draw_claim_with(
+                    self.options, report.claim, frame, self.figures_dir)
+            except (cf.process.BrokenProcessPool, cf.CancelledError):  # the worker died: draw here
+                paths = _draw_claim_with(self.options, report.claim, frame, self.figures_dir)
+            report.figures = [str(p) for p in paths]
+        except ValueError as err:  # nothing drawable (e.g. every cell failed)
+            report.note = f"no figure: {err}"
 
 
 def reproduce(
@@ -111,15 +174,14 @@ def reproduce(
 
 def _run_claims(claims, plan, out, quick, executor, workers, address, batch_size, progress, pool,
                 on_claim, compute) -> list[ClaimReport]:
-    figures_dir = out / "figures"
+    figures = _ClaimFigures(pool, out / "figures", on_claim)
     reports = []
     for c in claims:
         report = ClaimReport(c)
         reports.append(report)
         if not plan[c]:
             report.note = "no experiment files shipped for this claim; skipped"
-            if on_claim:
-                on_claim(report)
+            figures.add(report, time.perf_counter(), None)
             continue
         t0 = time.perf_counter()
         folder = out / c.lower()
@@ -133,15 +195,11 @@ def _run_claims(claims, plan, out, quick, executor, workers, address, batch_size
             report.ran += sweep.n_run
             report.failed += sweep.n_failed
             cell_ids += sweep.cell_ids
+            figures.report_finished()
         with ResultStore.open(folder) as store:
             frame = store.frame(cell_ids=cell_ids)
-        try:
-            report.figures = [str(p) for p in draw_claim(c, frame, figures_dir)]
-        except ValueError as err:  # nothing drawable (e.g. every cell failed)
-            report.note = f"no figure: {err}"
-        report.wall_s = time.perf_counter() - t0
-        if on_claim:
-            on_claim(report)
+        figures.add(report, t0, frame)
+    figures.report_finished(wait=True)
     return reports
 
 

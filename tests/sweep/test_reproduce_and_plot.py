@@ -66,3 +66,29 @@ def test_plot_of_a_single_sweep_infers_its_claim(toy, write_experiment, cli, tmp
     assert (out / "figures" / "c4.png").exists()
     res = cli("plot", tmp_path / "empty-dir")
     assert res.exit_code == 2 and "no results store" in res.stderr
+
+
+def test_a_claims_figures_are_drawn_on_a_pool_worker_as_the_parent_draws_them(toy_claim_files, tmp_path,
+                                                                               monkeypatch):
+    """On a pool, a claim's figures are drawn by a worker (the next claim computes meanwhile), under
+    the caller's drawing options, byte for byte as the parent draws them (the files carry no date);
+    claims report in order."""
+    from collective_action.figures.options import drawing
+
+    with drawing(formats=["png", "svg", "pdf"]):
+        serial = reproduce_mod.reproduce("all", tmp_path / "serial", quick=True, executor="serial", progress=False)
+    seen = []
+
+    def parent_must_not_draw(*args):
+        raise AssertionError("the parent drew a claim's figures")
+
+    monkeypatch.setattr(reproduce_mod, "draw_claim", parent_must_not_draw)
+    with drawing(formats=["png", "svg", "pdf"]):
+        pooled = reproduce_mod.reproduce("all", tmp_path / "pool", quick=True, executor="pool", workers=2,
+                                         progress=False, on_claim=lambda r: seen.append(r.claim))
+    assert seen == [r.claim for r in pooled] == ["C1", "C2", "C3", "C4", "C5", "C6", "C7"]
+    c2 = pooled[1]
+    assert [p.rsplit("/", 1)[-1] for p in c2.figures] == ["c2.png", "c2.svg", "c2.pdf"] and c2.wall_s > 0
+    assert [p.rsplit("/", 1)[-1] for p in serial[1].figures] == ["c2.png", "c2.svg", "c2.pdf"]
+    for name in ("c2.png", "c2.svg", "c2.pdf"):
+        assert (tmp_path / "pool" / "figures" / name).read_bytes() == (tmp_path / "serial" / "figures" / name).read_bytes()
