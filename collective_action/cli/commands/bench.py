@@ -29,6 +29,7 @@ BENCHMARKS = {
     "startup": ("startup_bench.py", "a one-cell `train` run's start-up vs a plain PyTorch script's"),
     "stacking": ("stacking_bench.py", "empirical cells stacked (ERM, JTT, CVaR) vs one at a time"),
     "dp-sgd": ("dp_sgd_bench.py", "a DP-SGD epoch: ghost clipping vs stored per-point gradients (Opacus)"),
+    "chunk-budget": ("chunk_budget_bench.py", "the Newton fit under several CPU chunk budgets (same parameters)"),
 }
 
 
