@@ -99,8 +99,13 @@ class _ClaimFigures:
         """Queue ``report``'s figures (none when ``frame`` is None), started at ``started``."""
         future, done_at = None, []
         if frame is not None and self.pool is not None:
-            future = self.pool.executor().submit(_draw_claim_with, self.options, report.claim, frame, self.figures_dir)
-            future.add_done_callback(lambda _f: done_at.append(time.perf_counter()))
+            try:
+                future = self.pool.executor().submit(_draw_claim_with, self.options, report.claim, frame,
+                                                     self.figures_dir)
+            except (cf.process.BrokenProcessPool, RuntimeError):  # a broken or closed pool: draw here
+                future = None
+            else:
+                future.add_done_callback(lambda _f: done_at.append(time.perf_counter()))
         self.waiting.append((report, started, frame, future, done_at))
         self.report_finished()
 

@@ -92,3 +92,24 @@ def test_a_claims_figures_are_drawn_on_a_pool_worker_as_the_parent_draws_them(to
     assert [p.rsplit("/", 1)[-1] for p in serial[1].figures] == ["c2.png", "c2.svg", "c2.pdf"]
     for name in ("c2.png", "c2.svg", "c2.pdf"):
         assert (tmp_path / "pool" / "figures" / name).read_bytes() == (tmp_path / "serial" / "figures" / name).read_bytes()
+
+
+def test_a_claim_whose_drawing_cannot_reach_the_pool_is_drawn_by_the_parent(toy_claim_files, tmp_path):
+    """A pool that broke (a worker died) refuses new work: the parent draws that claim's figures."""
+    import concurrent.futures as cf
+
+    out = tmp_path / "quick"
+    first = reproduce_mod.reproduce("C2", out, quick=True, executor="serial", progress=False)[0]
+    (out / "figures" / "c2.png").unlink()
+
+    class BrokenPool:
+        def executor(self):
+            raise cf.process.BrokenProcessPool("a worker died")
+
+    seen = []
+    figures = reproduce_mod._ClaimFigures(BrokenPool(), out / "figures", seen.append)
+    with ResultStore.open(out / "c2") as store:
+        frame = store.frame()
+    report = reproduce_mod.ClaimReport("C2")
+    figures.add(report, 0.0, frame)
+    assert seen == [report] and report.figures == first.figures and (out / "figures" / "c2.png").exists()
