@@ -46,10 +46,14 @@ def test_reproduce_all_runs_claim_files_draws_and_plot_redraws(toy_claim_files, 
     again = cli("reproduce", "C2", "--quick", "--out", out, "--executor", "serial", "--no-progress", "--json")
     assert again.exit_code == 0 and again.json()["claims"][0]["ran"] == 0
 
+    drawn = {p.name: p.read_bytes() for p in (png, out / "figures" / "c2.pdf")}
     png.unlink()
     res = cli("plot", out, "--json")
     assert res.exit_code == 0 and png.exists()
     assert json.loads(res.stdout)["C2"][0].endswith("c2.png")
+    # the figures carry no date: redrawing from the store writes the same bytes
+    assert {name: (out / "figures" / name).read_bytes() for name in drawn} == drawn
+    assert b"/CreationDate" not in drawn["c2.pdf"]
 
     # a full run into the quick folder is refused before anything runs
     res = cli("reproduce", "C2", "--out", out, "--executor", "serial", "--no-progress")
