@@ -31,11 +31,13 @@ def cupy_usable() -> bool:
 
 @dataclass(frozen=True)
 class Backend:
-    """The chosen backend: ``name`` ('numpy' or 'cupy'), its array-API namespace ``xp``."""
+    """The chosen backend: ``name`` ('numpy' or 'cupy'), its array-API namespace ``xp``, and the
+    host ``threads`` a batched fit may spread its chunks over (NumPy only; ``--threads``)."""
 
     name: str
     xp: Any
     device: str
+    threads: int = 1
 
     def asarray(self, a, dtype=None):
         return self.xp.asarray(a, dtype=dtype)

@@ -41,6 +41,9 @@ CPU_MEMORY_BUDGET = 4 << 20
 #: beat cache residence: 16 MB against 4 MB was 6-10% faster at four of six sizes and level at two
 #: (benchmarks/chunk_budget_bench.py, RESULTS.md); 64 MB was slower everywhere.
 NEWTON_CPU_MEMORY_BUDGET = 16 << 20
+#: The CPU chunk when several threads share the chunks: with smaller ones the threads mostly wait
+#: on the interpreter lock between small array operations (measured slower than one thread).
+THREADED_CPU_MEMORY_BUDGET = 16 << 20
 
 _DTYPES = ("float64", "float32")
 
@@ -319,6 +322,16 @@ def _validate(X, y, n_classes, sample_weight, steps, lr, l2, batch_size, record_
         raise InputError(f"tol must be >= 0, got {tol!r}")
 
 
+def _check_threads(threads) -> int:
+    try:
+        ok = not isinstance(threads, bool) and int(threads) == threads and threads >= 1
+    except (TypeError, ValueError):
+        ok = False
+    if not ok:
+        raise InputError(f"threads must be a positive whole number, got {threads!r}")
+    return int(threads)
+
+
 def _minibatches(n: int, batch_size: int, steps: int, seed: int) -> list[np.ndarray]:
     """Index sets of the first ``steps`` minibatches: a fresh seeded permutation per epoch.
 
@@ -520,7 +533,8 @@ def fit_logistic(X, y, *, n_classes: int, sample_weight=None, steps: int = 500, 
                  l2: float = 0.0, batch_size: int | None = None, fit_intercept: bool = True,
                  seed: int = 0, backend: Backend | str | None = None, record_every: int | None = None,
                  dtype: str = "float64", tol: float = 1e-6,
-                 memory_budget: int | None = None, solver: str = "gd") -> LogisticFit:
+                 memory_budget: int | None = None, solver: str = "gd",
+                 threads: int | None = None) -> LogisticFit:
     """Fit C multinomial logistic regressions at once by gradient descent.
 
     Parameters
@@ -543,6 +557,11 @@ def fit_logistic(X, y, *, n_classes: int, sample_weight=None, steps: int = 500, 
         on NumPy ``CPU_MEMORY_BUDGET`` (cache-sized) for gradient descent and
         ``NEWTON_CPU_MEMORY_BUDGET`` for Newton, ``DEFAULT_MEMORY_BUDGET`` on CuPy. The results do
         not depend on it.
+    threads : host threads the chunks are spread over on NumPy (None: the backend's ``threads``,
+        1 unless set). NumPy releases the interpreter lock inside its array operations, so chunks
+        train in parallel; with several threads the default chunk is at least
+        ``THREADED_CPU_MEMORY_BUDGET``, and a grid that fits one chunk runs in one thread. Chunks
+        are independent, so the results are the same for any value. Ignored on CuPy.
     """
     bk = get_backend(backend)
     xp = bk.xp
@@ -564,21 +583,33 @@ def fit_logistic(X, y, *, n_classes: int, sample_weight=None, steps: int = 500, 
     itemsize = 8 if dtype == "float64" else 4
     per_config = (newton_working_set_bytes(n, d, itemsize, fit_intercept) if solver == "newton"
                   else logistic_working_set_bytes(n, d, n_classes, itemsize, batch_size))
-    parts = []
+    threads = _check_threads(getattr(bk, "threads", 1) if threads is None else threads)
+    threads = threads if bk.name == "numpy" else 1
     if memory_budget is None:
         memory_budget = (DEFAULT_MEMORY_BUDGET if bk.name != "numpy"
                          else NEWTON_CPU_MEMORY_BUDGET if solver == "newton" else CPU_MEMORY_BUDGET)
-    for sl in chunked(C, per_config, memory_budget):
+        if threads > 1:
+            memory_budget = max(memory_budget, THREADED_CPU_MEMORY_BUDGET)
+
+    def fit_chunk(sl):
         Xc = xp.asarray(X[sl], dtype=dt)
         yc = xp.asarray(y[sl])
         swc = None if sample_weight is None else xp.asarray(sample_weight[sl], dtype=dt)
         if solver == "newton":
-            parts.append(_fit_chunk_newton(xp, Xc, yc, swc, steps=steps, l2=float(l2),
-                                           fit_intercept=fit_intercept, tol=float(tol), dtype=dt))
-            continue
-        parts.append(_fit_chunk(xp, Xc, yc, swc, n_classes=n_classes, steps=steps, lr=float(lr),
-                                l2=float(l2), batches=batches, fit_intercept=fit_intercept,
-                                record_every=record_every, tol=float(tol), dtype=dt))
+            return _fit_chunk_newton(xp, Xc, yc, swc, steps=steps, l2=float(l2),
+                                     fit_intercept=fit_intercept, tol=float(tol), dtype=dt)
+        return _fit_chunk(xp, Xc, yc, swc, n_classes=n_classes, steps=steps, lr=float(lr),
+                          l2=float(l2), batches=batches, fit_intercept=fit_intercept,
+                          record_every=record_every, tol=float(tol), dtype=dt)
+
+    slices = chunked(C, per_config, memory_budget)
+    if threads > 1 and len(slices) > 1:
+        from concurrent.futures import ThreadPoolExecutor
+
+        with ThreadPoolExecutor(max_workers=min(threads, len(slices))) as pool:
+            parts = list(pool.map(fit_chunk, slices))   # in chunk order
+    else:
+        parts = [fit_chunk(sl) for sl in slices]
     if not parts:  # C == 0
         empty = np.zeros((0,))
         return LogisticFit(xp.zeros((0, d, n_classes), dtype=dt), xp.zeros((0, n_classes), dtype=dt), bk,

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import contextvars
 import copy
+import dataclasses
 import json
 import math
 import sys
@@ -86,7 +87,10 @@ def batch_key(config: dict) -> str:
 
 def run_cells(cells: list[Cell], compute: Compute | None = None) -> list[list[ResultRow]]:
     """The pillar entry point: one list of ResultRow per cell, in order, on ``compute``'s array library."""
-    backend = get_backend((compute or Compute()).array_backend)
+    compute = compute or Compute()
+    backend = get_backend(compute.array_backend)
+    if compute.threads:  # --threads: the batched fits may spread their chunks over that many threads
+        backend = dataclasses.replace(backend, threads=int(compute.threads))
     groups: dict[str, list[int]] = {}
     for i, cell in enumerate(cells):
         groups.setdefault(batch_key(cell.config), []).append(i)

@@ -58,19 +58,19 @@ def test_the_critical_mass_benchmark_refuses_one_seed_in_one_line():
     assert done.stderr == "error: --seeds must be at least 2 (intervals over seeds), got 1\n"
 
 
-def test_the_chunk_budget_benchmark_times_every_budget_on_the_same_parameters():
-    # a real quick run; 0.05 MB puts one configuration in each chunk, and the script itself stops
-    # with an error if any budget's parameters differ from the first budget's
+def test_the_chunk_budget_benchmark_times_every_setting_on_the_same_parameters():
+    # a real quick run; 0.05 MB puts one configuration in each chunk (spread over two threads too),
+    # and the script itself stops with an error if any setting's parameters differ from the first's
     done = subprocess.run([sys.executable, "-m", "collective_action.cli.main", "bench", "chunk-budget", "--quick",
-                           "--budgets-mb", "0.05", "4"], capture_output=True, text=True)
+                           "--budgets-mb", "0.05", "4", "--threads", "2"], capture_output=True, text=True)
     assert done.returncode == 0, done.stderr
     result = json.loads(done.stdout.strip().splitlines()[-1])
     assert result["default_mb"] == 16
     for size in result["sizes"]:
-        budgets = [r["budget_mb"] for r in size["rows"]]
-        assert budgets == [0.05, 4.0, "default"]
+        settings = [(r["budget_mb"], r["threads"]) for r in size["rows"]]
+        assert settings == [(0.05, 1), (0.05, 2), (4.0, 1), (4.0, 2), ("default", 1), ("default", 2)]
         assert all(r["fit_s"] > 0 for r in size["rows"])
-        assert next(r for r in size["rows"] if r["budget_mb"] == 4.0)["vs_former"] == 1.0
+        assert next(r for r in size["rows"] if (r["budget_mb"], r["threads"]) == (4.0, 1))["vs_former"] == 1.0
 
 
 def test_the_chunk_budget_benchmark_refuses_a_budget_of_zero_in_one_line():

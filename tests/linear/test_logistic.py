@@ -288,3 +288,32 @@ def test_scoring_float64_points_with_a_float32_fit_and_label_rate():
     three = fit_logistic(*_blobs(C=2, K=3, seed=5), n_classes=3, steps=50)
     Z, _ = _blobs(C=2, K=3, seed=6)
     np.testing.assert_allclose(three.label_rate(Z, 2), (three.predict(Z) == 2).mean(axis=1))
+
+
+@pytest.mark.parametrize("solver", ["newton", "gd", "sgd"])
+def test_threads_spread_the_chunks_and_change_no_result(solver):
+    # one configuration per chunk, spread over three threads: every output equal, bit for bit,
+    # to the one-thread fit (the chunks are independent); the default budget grows with threads
+    X, y = _blobs(C=7, n=60, d=3, K=2 if solver == "newton" else 3, seed=3)
+    w = np.random.default_rng(4).uniform(0.5, 2.0, size=y.shape)
+    kw = {"newton": dict(n_classes=2, steps=30, l2=0.05, solver="newton"),
+          "gd": dict(n_classes=3, steps=60, lr=0.5, l2=0.01, sample_weight=w, record_every=10),
+          "sgd": dict(n_classes=3, steps=60, lr=0.3, l2=0.01, batch_size=16, seed=5)}[solver]
+    one = fit_logistic(X, y, memory_budget=1, **kw)
+    for threads in (2, 3):
+        many = fit_logistic(X, y, memory_budget=1, threads=threads, **kw)
+        for key in ("W", "b", "final_loss", "grad_norm", "steps_run", "loss_trace"):
+            a, b = getattr(one, key), getattr(many, key)
+            assert (a is None and b is None) or np.array_equal(np.asarray(a), np.asarray(b)), key
+    backend = get_backend("numpy")
+    from dataclasses import replace
+
+    via_backend = fit_logistic(X, y, memory_budget=1, backend=replace(backend, threads=2), **kw)
+    assert np.array_equal(via_backend.W, one.W)
+
+
+@pytest.mark.parametrize("threads", [0, -1, 1.5, "two", True])
+def test_threads_must_be_a_positive_whole_number(threads):
+    X, y = _blobs(C=2, n=20, K=2)
+    with pytest.raises(InputError, match="threads must be a positive whole number"):
+        fit_logistic(X, y, n_classes=2, steps=2, threads=threads)

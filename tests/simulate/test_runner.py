@@ -130,3 +130,26 @@ def test_summary_interval_is_the_student_t_interval():
                           "success": [0.5, 0.7, 0.6, 0.9], "clean_accuracy": [0.9] * 4})
     out = summarise(frame)
     assert out.seeds.tolist() == [3, 1] and out.success.tolist() == pytest.approx([0.6, 0.9])
+
+
+def test_threads_reach_the_batched_fits_and_change_no_number(monkeypatch):
+    """``--threads N`` (Compute.threads) gives the simulator's fits N threads for their chunks;
+    the chunks are independent, so every number is the same as on one thread."""
+    from collective_action.compute import Compute
+    from collective_action.simulate import learners
+
+    seen = []
+    real = learners.fit_logistic
+
+    def recording(*args, **kwargs):
+        seen.append(kwargs["backend"].threads)
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(learners, "fit_logistic", recording)
+    one = run(SPEC, backend="numpy")
+    assert seen and set(seen) == {1}
+    seen.clear()
+    two = run(SPEC, backend=Compute(array_backend="numpy", threads=2))
+    assert seen and set(seen) == {2}
+    volatile = [c for c in one.columns if c in ("wall_s", "started_at", "finished_at", "threads")]
+    pd.testing.assert_frame_equal(one.drop(columns=volatile), two.drop(columns=volatile))
