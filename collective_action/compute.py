@@ -17,7 +17,7 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass
 from typing import Any
 
-from .errors import InputError, check_choice
+from .errors import check_choice, check_positive_whole
 
 EXECUTORS = ("serial", "pool", "ray")
 ARRAY_BACKENDS = ("auto", "numpy", "cupy")
@@ -34,8 +34,8 @@ class Compute:
         if isinstance(self.array_backend, str):
             check_choice("array backend", self.array_backend, ARRAY_BACKENDS)
         check_choice("device", self.device, DEVICES)
-        if self.threads is not None and (int(self.threads) != self.threads or self.threads < 1):
-            raise InputError(f"threads must be a positive whole number, got {self.threads!r}")
+        if self.threads is not None:
+            check_positive_whole("threads", self.threads)
 
     def as_dict(self) -> dict:
         d = asdict(self)

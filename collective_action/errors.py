@@ -51,6 +51,17 @@ def check_epsilon(value: float, name: str = "epsilon") -> float:
     return v
 
 
+def check_positive_whole(name: str, value) -> int:
+    """Return ``value`` as an int if it is a whole number >= 1 (not a bool), else raise InputError."""
+    try:
+        ok = not isinstance(value, bool) and int(value) == value and value >= 1
+    except (TypeError, ValueError):
+        ok = False
+    if not ok:
+        raise InputError(f"{name} must be a positive whole number, got {value!r}")
+    return int(value)
+
+
 def check_choice(name: str, value: str, choices) -> str:
     """Return ``value`` if it is one of ``choices``, else raise InputError listing them."""
     if value not in choices:

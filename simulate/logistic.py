@@ -28,7 +28,7 @@ from typing import Any
 import numpy as np
 from array_api_compat import array_namespace
 
-from collective_action.errors import InputError
+from collective_action.errors import InputError, check_positive_whole
 from collective_action.simulate.backend import Backend, get_backend
 
 #: Default working-set budget of one chunk of configurations (bytes): on a GPU, a large share of
@@ -322,16 +322,6 @@ def _validate(X, y, n_classes, sample_weight, steps, lr, l2, batch_size, record_
         raise InputError(f"tol must be >= 0, got {tol!r}")
 
 
-def _check_threads(threads) -> int:
-    try:
-        ok = not isinstance(threads, bool) and int(threads) == threads and threads >= 1
-    except (TypeError, ValueError):
-        ok = False
-    if not ok:
-        raise InputError(f"threads must be a positive whole number, got {threads!r}")
-    return int(threads)
-
-
 def _minibatches(n: int, batch_size: int, steps: int, seed: int) -> list[np.ndarray]:
     """Index sets of the first ``steps`` minibatches: a fresh seeded permutation per epoch.
 
@@ -583,7 +573,7 @@ def fit_logistic(X, y, *, n_classes: int, sample_weight=None, steps: int = 500, 
     itemsize = 8 if dtype == "float64" else 4
     per_config = (newton_working_set_bytes(n, d, itemsize, fit_intercept) if solver == "newton"
                   else logistic_working_set_bytes(n, d, n_classes, itemsize, batch_size))
-    threads = _check_threads(getattr(bk, "threads", 1) if threads is None else threads)
+    threads = check_positive_whole("threads", getattr(bk, "threads", 1) if threads is None else threads)
     threads = threads if bk.name == "numpy" else 1
     if memory_budget is None:
         memory_budget = (DEFAULT_MEMORY_BUDGET if bk.name != "numpy"
