@@ -197,7 +197,8 @@ def sklearn_fit(X, y, l2, tol, solver, n_jobs, max_iter=1000):
 
 def score(theta, X_clean, y_clean, X_signal, target):
     """Clean accuracy and success per configuration from theta = (u, c), batched over C (the same
-    rule as LogisticFit.accuracy / label_rate: class 1 iff the margin is > 0)."""
+    rule as LogisticFit.accuracy / label_rate: class 1 iff the margin is > 0). The points are
+    (C, m, d), or (m, d) shared by every configuration."""
     u, c = theta[:, :-1], theta[:, -1:]
     zc = (X_clean @ u[:, :, None])[:, :, 0] + c
     zs = (X_signal @ u[:, :, None])[:, :, 0] + c
@@ -222,10 +223,11 @@ def objective_grad_norm(X, y, theta, l2):
 
 
 def estimated_bytes(C: int, n: int, n_test: int, d: int = D) -> int:
-    """Peak memory of one cell, over-estimated: the sampled data (train and test) plus the largest
-    side's working set (the NumPy/torch baselines: the (C, n, d + 1) array, its weighted copy and
-    a few (C, n) vectors; scikit-learn's memory-mapped copy of X is smaller)."""
-    data = C * (n * (d * 8 + 8 + 1) + n_test * (2 * d * 8 + 2 * 8))
+    """Peak memory of one cell, over-estimated: the sampled data (training sets per configuration,
+    test points once per seed, i.e. per 10 configurations) plus the largest side's working set (the
+    NumPy/torch baselines: the (C, n, d + 1) array, its weighted copy and a few (C, n) vectors;
+    scikit-learn's memory-mapped copy of X is smaller)."""
+    data = C * n * (d * 8 + 8 + 1) + -(-C // 10) * n_test * (2 * d * 8 + 2 * 8)
     side = C * n * (2 * (d + 1) * 8 + 6 * 8)
     return data + side
 
@@ -266,9 +268,18 @@ def run_cell(args, problem, n: int, C: int) -> dict:
         return sklearn_fit(X, y, l2, tol, side.split("-", 1)[1], args.jobs)
 
     def score_side(side, model, batch):
-        if side == "toolkit":
-            return model.accuracy(batch.X_clean, batch.y_clean), model.label_rate(batch.X_signal, problem.target)
-        return score(model, batch.X_clean, batch.y_clean, batch.X_signal, problem.target)
+        # every side scores each evaluation set once, under the models of the configurations that
+        # share it (a sweep's configurations of one seed share their test points)
+        tests = batch.tests
+        acc, succ = np.empty(batch.n_configs), np.empty(batch.n_configs)
+        for rows, s in tests.groups():
+            X_clean, y_clean, X_signal = tests.X_clean[s], tests.y_clean[s], tests.X_signal[s]
+            if side == "toolkit":
+                part = model.rows(rows)
+                acc[rows], succ[rows] = part.accuracy(X_clean, y_clean), part.label_rate(X_signal, problem.target)
+            else:
+                acc[rows], succ[rows] = score(model[rows], X_clean, y_clean, X_signal, problem.target)
+        return acc, succ
 
     # warm-up on a few configurations (imports, thread pools, the joblib workers), untimed
     small = draw(problem, min(C, 2 * args.jobs), n, 10)

@@ -1,12 +1,20 @@
-"""Benchmark: family 2's sampling, drawn once per distinct seed, against the per-configuration draw.
+"""Benchmark: family 2's sampling, drawn once per distinct seed, against two baselines.
 
-Both sides produce the same arrays (tests/simulate/test_sampling_identity.py holds them to it):
+Every side produces the same arrays (tests/simulate/test_sampling_identity.py holds them to it):
 C training and test sets of the benchmark problem of benchmarks/baselines_bench.py, alpha on a
 10-point log grid times seeds (each seed shared by 10 configurations, as a sweep over alpha has
-it). The baseline is the loop a user writes first: every configuration seeds its streams and
-draws its base points, plants, and draws its test points. The toolkit's ``sample_batch`` draws
-base and test points once per seed and plants per configuration. Medians of ``--repeats``
-interleaved repeats; ratio = baseline time / toolkit time, from the same run.
+it). The baselines:
+
+* ``per-configuration``: the loop a user writes first; every configuration seeds its streams,
+  draws its base points, plants, and draws its test points;
+* ``per-seed, copied``: what a user who noticed the shared seeds writes (and what the toolkit did
+  until 2026-12-03): base and test points drawn once per seed, the test points copied into every
+  configuration of the seed, as (C, n_test, d) arrays.
+
+The toolkit's ``sample_batch`` draws base and test points once per seed, plants per
+configuration, and stores each seed's test points once (``batch.tests``); its learners score each
+set once for the configurations that share it. Medians of ``--repeats`` interleaved repeats (the order rotated each repeat);
+ratio = baseline time / toolkit time, from the same run.
 
     python benchmarks/sampling_bench.py              # n = 200, 2000, 20000 with C = 1000, 1000, 200
     python benchmarks/sampling_bench.py --quick      # small sizes, seconds
@@ -32,46 +40,94 @@ def per_configuration_draw(problem, n_configs: int, n_train: int, n_test: int):
     per = -(-n_configs // 10)
     alphas = np.tile(np.geomspace(0.005, 0.3, 10), per)[:n_configs]
     seeds = np.repeat(np.arange(per), 10)[:n_configs]
-    d = problem.dim
-    X = np.empty((n_configs, n_train, d))
-    X_signal, X_clean = np.empty((n_configs, n_test, d)), np.empty((n_configs, n_test, d))
+    X, y, member, X_signal, X_clean, y_clean, y_signal = _arrays(n_configs, n_configs, n_train, n_test, problem.dim)
     for c, (alpha, seed) in enumerate(zip(alphas, seeds)):
         rng = np.random.default_rng([int(seed), 0])
         x0, y0 = problem.sample_base(n_train, rng)
         collective = Collective(float(alpha), problem.target,
                                 signal=lambda xb, rng=rng: problem.plant(xb, rng), strategy=problem.strategy)
-        X[c], _, _ = collective.plant_in_training_set(x0, y0, rng)
+        X[c], y[c], member[c] = collective.plant_in_training_set(x0, y0, rng)
         test_rng = np.random.default_rng([int(seed), 1])
-        xs, _ = problem.sample_base(n_test, test_rng)
+        xs, y_signal[c] = problem.sample_base(n_test, test_rng)
         X_signal[c] = problem.plant(xs, test_rng)
-        X_clean[c], _ = problem.sample_base(n_test, test_rng)
-    return X, X_signal, X_clean
+        X_clean[c], y_clean[c] = problem.sample_base(n_test, test_rng)
+    return X, y, member, X_signal, X_clean, y_clean, y_signal
+
+
+def _arrays(n_configs: int, n_sets: int, n_train: int, n_test: int, d: int):
+    """Every array a draw fills: training sets per configuration, test points per set."""
+    return (np.empty((n_configs, n_train, d)), np.empty((n_configs, n_train), dtype=np.int64),
+            np.empty((n_configs, n_train), dtype=bool), np.empty((n_sets, n_test, d)), np.empty((n_sets, n_test, d)),
+            np.empty((n_sets, n_test), dtype=np.int64), np.empty((n_sets, n_test), dtype=np.int64))
+
+
+def per_seed_copied_draw(problem, n_configs: int, n_train: int, n_test: int):
+    """The second baseline: base and test points once per seed, test points copied into every
+    configuration of the seed (a seed's configurations sit side by side here, so by slices)."""
+    from collective_action.collective import Collective
+
+    per = -(-n_configs // 10)
+    alphas = np.tile(np.geomspace(0.005, 0.3, 10), per)[:n_configs]
+    seeds = np.repeat(np.arange(per), 10)[:n_configs]
+    X, y, member, X_signal, X_clean, y_clean, y_signal = _arrays(n_configs, n_configs, n_train, n_test, problem.dim)
+    for seed in range(per):
+        rows = slice(10 * seed, min(10 * seed + 10, n_configs))
+        rng = np.random.default_rng([seed, 0])
+        x0, y0 = problem.sample_base(n_train, rng)
+        after_base = rng.bit_generator.state
+        for c in range(rows.start, rows.stop):
+            plant_rng = np.random.Generator(type(rng.bit_generator)())
+            plant_rng.bit_generator.state = after_base
+            collective = Collective(float(alphas[c]), problem.target,
+                                    signal=lambda xb, r=plant_rng: problem.plant(xb, r), strategy=problem.strategy)
+            X[c], y[c], member[c] = collective.plant_in_training_set(x0, y0, plant_rng)
+        test_rng = np.random.default_rng([seed, 1])
+        xs, y_signal[rows] = problem.sample_base(n_test, test_rng)
+        X_signal[rows] = problem.plant(xs, test_rng)
+        X_clean[rows], y_clean[rows] = problem.sample_base(n_test, test_rng)
+    return X, y, member, X_signal, X_clean, y_clean, y_signal
+
+
+SIDES = {"per-configuration": per_configuration_draw, "per-seed, copied": per_seed_copied_draw}
 
 
 def measure(sizes, repeats: int, n_test: int) -> list[dict]:
     problem = make_benchmark_problem()
     rows = []
     for n, C in sizes:
-        times = {"per-configuration": [], "toolkit": []}
-        for _ in range(repeats):  # interleaved, so a slow moment of the machine hits both sides
-            t = time.perf_counter()
-            base = per_configuration_draw(problem, C, n, n_test)
-            times["per-configuration"].append(time.perf_counter() - t)
-            t = time.perf_counter()
-            batch = draw(problem, C, n, n_test)
-            times["toolkit"].append(time.perf_counter() - t)
-            assert np.array_equal(base[0], batch.X) and np.array_equal(base[1], batch.X_signal)
-            del base, batch
+        times = {"toolkit": [], **{side: [] for side in SIDES}}
+        order = ["toolkit", *SIDES]
+        for r in range(repeats):  # interleaved, the order rotated, so no side always runs first
+            batch, bases = None, {}
+            for side in order[r % len(order):] + order[:r % len(order)]:
+                t = time.perf_counter()
+                if side == "toolkit":
+                    batch = draw(problem, C, n, n_test)
+                else:
+                    bases[side] = SIDES[side](problem, C, n, n_test)
+                times[side].append(time.perf_counter() - t)
+            held = {"toolkit": sum(a.nbytes for a in (batch.X, batch.y, batch.member, batch.tests.X_signal,
+                                                       batch.tests.X_clean, batch.tests.y_clean, batch.tests.y_signal))}
+            names = ("X", "y", "member", "X_signal", "X_clean", "y_clean", "y_signal")
+            for side, base in bases.items():
+                assert all(np.array_equal(a, getattr(batch, k)) for a, k in zip(base, names)), side
+                held[side] = sum(a.nbytes for a in base)
+            del batch, bases
         med = {k: statistics.median(v) for k, v in times.items()}
         rows.append({"n": n, "C": C, "n_test": n_test, **{f"{k}_s": v for k, v in med.items()},
-                     "ratio": med["per-configuration"] / med["toolkit"]})
+                     **{f"{side}_ratio": med[side] / med["toolkit"] for side in SIDES},
+                     **{f"{side}_mb": held[side] / 2**20 for side in held}})
     return rows
 
 
 def table(rows) -> str:
-    lines = ["| n | C | n_test | per-configuration draw (s) | toolkit (s) | ratio |", "|---|---|---|---|---|---|"]
-    lines += [f"| {r['n']} | {r['C']} | {r['n_test']} | {r['per-configuration_s']:.3f} | {r['toolkit_s']:.3f} | "
-              f"**{r['ratio']:.1f}x** |" for r in rows]
+    lines = ["| n | C | n_test | per-configuration draw (s) | per-seed, copied (s) | toolkit (s) "
+             "| ratio to per-configuration | ratio to per-seed, copied | arrays held, copied / toolkit (MB) |",
+             "|---|---|---|---|---|---|---|---|---|"]
+    lines += [f"| {r['n']} | {r['C']} | {r['n_test']} | {r['per-configuration_s']:.3f} | "
+              f"{r['per-seed, copied_s']:.3f} | {r['toolkit_s']:.3f} | **{r['per-configuration_ratio']:.1f}x** | "
+              f"**{r['per-seed, copied_ratio']:.2f}x** | {r['per-seed, copied_mb']:.0f} / {r['toolkit_mb']:.0f} |"
+              for r in rows]
     return "\n".join(lines)
 
 

@@ -12,7 +12,7 @@ alpha are smooth, and a configuration's data never depend on its batch mates).
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from typing import Optional
 
@@ -20,6 +20,7 @@ import numpy as np
 
 from collective_action.collective import Collective
 from collective_action.errors import InputError
+from collective_action.simulate.evaluation_sets import EvaluationSets
 from collective_action.theory.gaussian import PLACEMENTS, GaussianProblem, class_means
 
 _TRAIN_STREAM, _TEST_STREAM = 0, 1
@@ -27,22 +28,51 @@ _TRAIN_STREAM, _TEST_STREAM = 0, 1
 
 @dataclass
 class SampleBatch:
-    """C training sets of n points and their test sets (NumPy arrays; learners move them).
+    """C training sets of n points and their evaluation points (NumPy arrays; learners move them).
 
-    ``member`` marks the training rows the collective controls. ``X_signal`` are g(x) for fresh
-    x ~ P0 (success is the share predicted y*); ``X_clean``/``y_clean`` are fresh points of P0.
+    ``member`` marks the training rows the collective controls. ``tests`` holds the evaluation
+    points once per distinct seed (:class:`EvaluationSets`); ``X_signal`` are g(x) for fresh
+    x ~ P0 (success is the share predicted y*), ``X_clean``/``y_clean`` fresh points of P0, and
+    ``y_signal`` the labels of the x behind ``X_signal`` (attack success). Read as attributes,
+    those four are (C, m, ...) arrays, one row per configuration, built on first use; scoring
+    loops use ``tests`` directly and score each set once for all the configurations that share it.
     """
 
     X: np.ndarray
     y: np.ndarray
     member: np.ndarray
-    X_signal: np.ndarray
-    X_clean: np.ndarray
-    y_clean: np.ndarray
+    tests: EvaluationSets
     n_classes: int
     target: int
-    y_signal: Optional[np.ndarray] = None  # labels of the x behind X_signal (attack success)
     seeds: Optional[np.ndarray] = None     # each configuration's seed (learners that draw their own noise)
+    _expanded: dict = field(default_factory=dict, init=False, repr=False, compare=False)
+
+    @classmethod
+    def from_arrays(cls, X, y, member, X_signal, X_clean, y_clean, n_classes: int, target: int,
+                    y_signal=None, seeds=None) -> "SampleBatch":
+        """A batch whose evaluation points are given per configuration, (C, m, ...) arrays."""
+        return cls(X, y, member, EvaluationSets(X_signal, X_clean, y_clean, y_signal), n_classes, target, seeds)
+
+    def _per_configuration(self, name: str):
+        if name not in self._expanded:
+            self._expanded[name] = self.tests.per_configuration(name)
+        return self._expanded[name]
+
+    @property
+    def X_signal(self) -> np.ndarray:
+        return self._per_configuration("X_signal")
+
+    @property
+    def X_clean(self) -> np.ndarray:
+        return self._per_configuration("X_clean")
+
+    @property
+    def y_clean(self) -> np.ndarray:
+        return self._per_configuration("y_clean")
+
+    @property
+    def y_signal(self) -> Optional[np.ndarray]:
+        return self._per_configuration("y_signal")
 
     @property
     def n_configs(self) -> int:
@@ -77,27 +107,30 @@ def make_problem(*, n_classes: int, d_class: int, separation: float, sigma: floa
 def sample_batch(problem: GaussianProblem, alphas, seeds, n_train: int, n_test: int) -> SampleBatch:
     """Draw one training set per (alpha, seed) pair, planted by the shared Collective vocabulary.
 
-    Configurations that share a seed share their base points and test points (the module's
-    common random numbers), so those are drawn once per distinct seed and copied; each
-    configuration then plants from its own copy of the training stream, resumed where the base
-    draw left it. The result is the same, array for array, as drawing every configuration from
-    scratch (tests/simulate/test_sampling_identity.py holds it to that); a sweep over A alphas
-    samples its base data A times less often.
+    Configurations that share a seed share their base points and evaluation points (the module's
+    common random numbers), so those are drawn once per distinct seed: the evaluation points are
+    stored once (``batch.tests``), and each configuration plants from its own copy of the
+    training stream, resumed where the base draw left it. The result is the same, array for
+    array, as drawing every configuration from scratch (tests/simulate/test_sampling_identity.py
+    holds it to that); a sweep over A alphas samples its base data A times less often and holds
+    its evaluation points A times, not A^2 times.
     """
     alphas = np.asarray(alphas, dtype=float)
     seeds = np.asarray(seeds, dtype=np.int64)
     if alphas.shape != seeds.shape or alphas.ndim != 1:
         raise InputError("alphas and seeds must be 1-d sequences of the same length")
     C, d = len(alphas), problem.dim
+    distinct, index = np.unique(seeds, return_inverse=True)
+    S = len(distinct)
     X = np.empty((C, n_train, d))
     y = np.empty((C, n_train), dtype=np.int64)
     member = np.empty((C, n_train), dtype=bool)
-    X_signal = np.empty((C, n_test, d))
-    X_clean = np.empty((C, n_test, d))
-    y_clean = np.empty((C, n_test), dtype=np.int64)
-    y_signal = np.empty((C, n_test), dtype=np.int64)
-    for seed in np.unique(seeds):
-        configs = np.flatnonzero(seeds == seed)
+    X_signal = np.empty((S, n_test, d))
+    X_clean = np.empty((S, n_test, d))
+    y_clean = np.empty((S, n_test), dtype=np.int64)
+    y_signal = np.empty((S, n_test), dtype=np.int64)
+    for s, seed in enumerate(distinct):
+        configs = np.flatnonzero(index == s)
         rng = np.random.default_rng([int(seed), _TRAIN_STREAM])
         x0, y0 = problem.sample_base(n_train, rng)
         after_base = rng.bit_generator.state
@@ -108,12 +141,9 @@ def sample_batch(problem: GaussianProblem, alphas, seeds, n_train: int, n_test: 
                                     signal=lambda xb, rng=plant_rng: problem.plant(xb, rng),
                                     strategy=problem.strategy)
             X[c], y[c], member[c] = collective.plant_in_training_set(x0, y0, plant_rng)
-        # a sweep lists a seed's configurations side by side: a slice copies them several times
-        # faster than an index array, with the same result
-        rows = slice(configs[0], configs[-1] + 1) if configs[-1] - configs[0] + 1 == len(configs) else configs
         test_rng = np.random.default_rng([int(seed), _TEST_STREAM])
-        xs, y_signal[rows] = problem.sample_base(n_test, test_rng)
-        X_signal[rows] = problem.plant(xs, test_rng)
-        X_clean[rows], y_clean[rows] = problem.sample_base(n_test, test_rng)
-    return SampleBatch(X, y, member, X_signal, X_clean, y_clean, problem.n_classes, problem.target, y_signal,
-                       seeds)
+        xs, y_signal[s] = problem.sample_base(n_test, test_rng)
+        X_signal[s] = problem.plant(xs, test_rng)
+        X_clean[s], y_clean[s] = problem.sample_base(n_test, test_rng)
+    tests = EvaluationSets(X_signal, X_clean, y_clean, y_signal, index=index)
+    return SampleBatch(X, y, member, tests, problem.n_classes, problem.target, seeds)

@@ -31,7 +31,7 @@ from collective_action.errors import InputError, check_choice
 from collective_action.experiment import StrictModel
 from collective_action.simulate.backend import Backend, get_backend
 from collective_action.simulate.gaussian import SampleBatch
-from collective_action.simulate.logistic import LogisticFit, fit_logistic
+from collective_action.simulate.logistic import LogisticFit, fit_logistic, take_rows
 from collective_action.algorithms import ALGORITHMS, RENAMED, Algorithm, Start
 
 
@@ -101,8 +101,14 @@ def _logistic_settings(params: list) -> dict:
 
 
 def _predict(fit: LogisticFit, batch: SampleBatch):
+    """Predicted labels on the signal and clean points (C, m): each evaluation set is scored once,
+    under the models of the configurations that share it."""
     bk = fit.backend
-    return bk.to_numpy(fit.predict(batch.X_signal)), bk.to_numpy(fit.predict(batch.X_clean))
+
+    def predict(rows, points):
+        return bk.to_numpy(fit.rows(rows).predict(points))
+
+    return batch.tests.score(predict, "X_signal"), batch.tests.score(predict, "X_clean")
 
 
 def _train_losses(fit: LogisticFit, batch: SampleBatch) -> np.ndarray:
@@ -176,11 +182,11 @@ class LDA(Learner):
         # an empty class can never be predicted
         intercept = xp.where(counts > 0, intercept, xp.full_like(intercept, -math.inf))
 
-        def predict(Z):
-            scores = xp.matmul(xp.asarray(Z), coef) + intercept[:, None, :]
+        def predict(rows, Z):
+            scores = xp.matmul(xp.asarray(Z), take_rows(xp, coef, rows)) + take_rows(xp, intercept, rows)[:, None, :]
             return backend.to_numpy(xp.argmax(scores, axis=-1))
 
-        return Trained(predict(batch.X_signal), predict(batch.X_clean))
+        return Trained(batch.tests.score(predict, "X_signal"), batch.tests.score(predict, "X_clean"))
 
 
 class LogisticParams(StrictModel):
@@ -401,8 +407,9 @@ class BayesOracle(Learner):
         if self.problem is None:
             raise InputError("learner 'bayes' needs the family's exact densities (family: gaussian)")
         alphas = batch.alpha_realised
-        sig = np.stack([bayes_predict(self.problem, a, batch.X_signal[c])[0] for c, a in enumerate(alphas)])
-        clean = np.stack([bayes_predict(self.problem, a, batch.X_clean[c])[0] for c, a in enumerate(alphas)])
+        tests = batch.tests
+        sig = np.stack([bayes_predict(self.problem, a, tests.of("X_signal", c))[0] for c, a in enumerate(alphas)])
+        clean = np.stack([bayes_predict(self.problem, a, tests.of("X_clean", c))[0] for c, a in enumerate(alphas)])
         return Trained(sig, clean)
 
 

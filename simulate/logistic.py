@@ -22,7 +22,7 @@ trajectory never depends on the others in its batch: a batched fit equals per-co
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 import numpy as np
@@ -81,6 +81,13 @@ def chunked(n_configs: int, bytes_per_config: int, memory_budget: int = DEFAULT_
     return [slice(start, min(start + per_chunk, n_configs)) for start in range(0, n_configs, per_chunk)]
 
 
+def take_rows(xp, a, rows):
+    """Rows ``rows`` (a slice or an index array) of a backend array: a view for a slice."""
+    if isinstance(rows, slice):
+        return a[rows, ...]  # the explicit ellipsis: the array API standard has no implicit trailing axes
+    return xp.take(a, xp.asarray(np.asarray(rows, dtype=np.int64)), axis=0)
+
+
 # --------------------------------------------------------------------------------------------
 # The fitted model
 
@@ -111,6 +118,22 @@ class LogisticFit:
     @property
     def n_configs(self) -> int:
         return int(self.W.shape[0])
+
+    def rows(self, rows) -> "LogisticFit":
+        """The fit of configurations ``rows`` only (a slice or an index array), diagnostics
+        included: to score points that only those configurations share."""
+        if isinstance(rows, slice) and rows == slice(0, self.n_configs):
+            return self
+        xp = self.backend.xp
+        host = np.arange(self.n_configs)[rows]
+
+        def pick(a):
+            return None if a is None else np.asarray(a)[host]
+
+        return replace(self, W=take_rows(xp, self.W, rows), b=take_rows(xp, self.b, rows),
+                       final_loss=pick(self.final_loss), converged=pick(self.converged),
+                       grad_norm=pick(self.grad_norm), steps_run=pick(self.steps_run),
+                       loss_trace=pick(self.loss_trace))
 
     @property
     def n_classes(self) -> int:

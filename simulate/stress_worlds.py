@@ -390,5 +390,6 @@ def sample_world_batch(world: GaussianWorld, alphas: np.ndarray, seeds: np.ndarr
             xs, _, _ = world.sample_base(n_test, test_rng)
             X_signal[c, j * n_test:(j + 1) * n_test] = world.plant(xs, j, test_rng)
         X_clean[c], _, y_clean[c] = world.sample_base(n_test, test_rng)  # scored against the true class
-    batch = SampleBatch(X, y, member, X_signal, X_clean, y_clean, world.n_classes, world.plantings[0].target)
+    batch = SampleBatch.from_arrays(X, y, member, X_signal, X_clean, y_clean, world.n_classes,
+                                    world.plantings[0].target)
     return batch, planted_share, nominal_share

@@ -78,3 +78,16 @@ def test_the_chunk_budget_benchmark_refuses_a_budget_of_zero_in_one_line():
                            "--budgets-mb", "0"], capture_output=True, text=True)
     assert done.returncode == 2
     assert done.stderr.count("\n") == 1 and "--budgets-mb must be positive" in done.stderr
+
+
+def test_the_sampling_benchmark_draws_the_same_arrays_on_every_side():
+    # a real quick run; the script asserts that both baselines' arrays equal the toolkit's
+    done = subprocess.run([sys.executable, "-m", "collective_action.cli.main", "bench", "sampling", "--quick",
+                           "--repeats", "1"], capture_output=True, text=True)
+    assert done.returncode == 0, done.stderr
+    rows = [line for line in done.stdout.splitlines() if line.startswith("| 200 ") or line.startswith("| 2000 ")]
+    assert len(rows) == 2
+    for line in rows:
+        cells = [c.strip() for c in line.strip("|").split("|")]
+        assert all(float(c) > 0 for c in cells[3:6])
+        assert all(float(c.strip("*x")) > 0 for c in cells[6:8])

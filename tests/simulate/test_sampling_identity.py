@@ -59,3 +59,19 @@ def test_configurations_sharing_a_seed_differ_only_in_their_planted_rows():
     np.testing.assert_array_equal(batch.X[0][untouched], batch.X[1][untouched])
     np.testing.assert_array_equal(batch.X_clean[0], batch.X_clean[1])
     assert batch.member[0].sum() == 50 and batch.member[1].sum() == 200
+
+
+def test_evaluation_points_are_stored_once_per_distinct_seed():
+    problem = make_problem(n_classes=2, d_class=2, separation=3.0, sigma=1.0, n_free=1, tau=1.0,
+                           placement="free", n_coords=1, amplitude=3.0, mode="additive", jitter=0.0,
+                           target=1, strategy="feature-label")
+    seeds = [4, 4, 0, 9, 4, 9, 0]
+    batch = sample_batch(problem, [0.1] * 7, seeds, n_train=100, n_test=80)
+    tests = batch.tests
+    assert tests.X_signal.shape == (3, 80, problem.dim) and tests.X_clean.shape == (3, 80, problem.dim)
+    assert tests.y_clean.shape == tests.y_signal.shape == (3, 80)
+    # configuration c scores on its seed's set; the per-configuration arrays are those sets
+    np.testing.assert_array_equal(tests.index, [1, 1, 0, 2, 1, 2, 0])
+    for c in range(7):
+        np.testing.assert_array_equal(batch.X_signal[c], tests.of("X_signal", c))
+    assert batch.X_signal is batch.X_signal  # built once

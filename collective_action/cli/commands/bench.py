@@ -25,7 +25,7 @@ BENCHMARKS = {
     "theory": ("theory_bench.py", "lambdified formulas vs sympy substitution"),
     "baselines": ("baselines_bench.py", "batched Newton vs scikit-learn (parallel), NumPy and torch batched Newton"),
     "critical-mass": ("critical_mass_bench.py", "adaptive critical-mass search vs a dense 16-point grid: trainings"),
-    "sampling": ("sampling_bench.py", "family-2 sampling once per seed vs a per-configuration draw (same arrays)"),
+    "sampling": ("sampling_bench.py", "family-2 sampling once per seed vs per-configuration and per-seed copied draws"),
     "startup": ("startup_bench.py", "a one-cell `train` run's start-up vs a plain PyTorch script's"),
     "stacking": ("stacking_bench.py", "empirical cells stacked (ERM, JTT, CVaR) vs one at a time"),
     "dp-sgd": ("dp_sgd_bench.py", "a DP-SGD epoch: ghost clipping vs stored per-point gradients (Opacus)"),
