@@ -7,9 +7,10 @@ bound, a Monte Carlo standard error, the measured e*, e0) go into extra columns 
 
 from __future__ import annotations
 
+import copy
 import json
 import math
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, fields, is_dataclass
 from typing import Any
 
 import pandas as pd
@@ -59,14 +60,31 @@ class ResultRow:
     extra: dict[str, Any] = field(default_factory=dict)
 
     def to_record(self) -> dict[str, Any]:
-        rec = asdict(self)
-        extra = rec.pop("extra")
+        # field by field: ``asdict`` would deep-copy ``config`` (a large nested dict) only for it
+        # to be replaced by its JSON text, and that copy was most of the cost of a sweep's rows
+        rec = {f.name: None if f.name == "config" else _copied(getattr(self, f.name))
+               for f in fields(self) if f.name != "extra"}
+        extra = {key: _copied(value) for key, value in self.extra.items()}
         clash = set(extra) & set(rec)
         if clash:
             raise ValueError(f"extra columns clash with the core schema: {sorted(clash)}")
         rec["config"] = json.dumps(self.config, sort_keys=True, default=_json_default)
         rec.update(extra)
         return rec
+
+
+def _copied(value):
+    """``value`` as ``dataclasses.asdict`` leaves it: scalars as they are, containers copied,
+    dataclasses turned into dicts."""
+    if value is None or isinstance(value, (str, int, float, bool)):
+        return value
+    if is_dataclass(value) and not isinstance(value, type):
+        return asdict(value)
+    if isinstance(value, dict):
+        return {k: _copied(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return type(value)(_copied(v) for v in value)
+    return copy.deepcopy(value)
 
 
 def _json_default(obj):
