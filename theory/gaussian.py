@@ -48,9 +48,11 @@ positive density everywhere X* = R^d and xi = 1; for the singular overwrite xi =
 
 from __future__ import annotations
 
+import inspect
 import math
 from dataclasses import dataclass
 from functools import lru_cache
+from typing import Any
 
 import numpy as np
 import sympy as sp
@@ -313,16 +315,43 @@ def binary_free_condition():
     }
 
 
-@lru_cache(maxsize=None)
-def _closed_form_functions():
+@dataclass(frozen=True)
+class _NumpyCode:
+    """An expression and the arguments of its numeric function, compiled as ``lambdify(...,
+    "numpy")`` compiles it; theory/compiled.py stores the generated source on disk, so later
+    processes skip the derivation (sympy's simplify costs a few tenths of a second)."""
+
+    name: str
+    args: tuple
+    expr: Any
+
+    def numpy_source(self) -> tuple[str, str]:
+        fn = sp.lambdify(self.args, self.expr, "numpy")
+        return inspect.getsource(fn), fn.__name__
+
+
+def closed_form_threshold_code() -> _NumpyCode:
+    """log r*(alpha, L) of :func:`binary_free_condition`, as a function of (alpha, L)."""
     d = binary_free_condition()
     a, L, _ = d["symbols"]
-    vn, tau, gap, sigma = d["subs"]
-    thr = sp.lambdify((a, L), sp.log(d["r_star"]), "numpy")
-    moments = sp.lambdify((vn, tau, gap, sigma),
-                          [d["log_r"][0], d["log_r"][1], d["log_L_target"][0], d["log_L_target"][1],
-                           d["log_L_other"][0], d["log_L_other"][1]], "numpy")
-    return thr, moments
+    return _NumpyCode("gaussian_log_r_star", (a, L), sp.log(d["r_star"]))
+
+
+def closed_form_moments_code() -> _NumpyCode:
+    """The means and variances of log r and of log L (per class) of :func:`binary_free_condition`,
+    as a function of (|v|, tau, gap, sigma)."""
+    d = binary_free_condition()
+    return _NumpyCode("gaussian_log_moments", d["subs"],
+                      [d["log_r"][0], d["log_r"][1], d["log_L_target"][0], d["log_L_target"][1],
+                       d["log_L_other"][0], d["log_L_other"][1]])
+
+
+@lru_cache(maxsize=None)
+def _closed_form_functions():
+    from .compiled import numpy_function
+
+    return (numpy_function("gaussian", "closed_form_threshold_code"),
+            numpy_function("gaussian", "closed_form_moments_code"))
 
 
 def closed_form_applies(problem: GaussianProblem) -> bool:

@@ -106,3 +106,43 @@ def test_lazy_package_exports_every_name():
     code = "import collective_action.theory as t; print(t.max_margin.__name__, callable(t.bayes.mixture_breakpoints))"
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True, cwd="/")
     assert out.stdout.split() == ["collective_action.theory.max_margin", "True"]
+
+
+def test_the_gaussian_closed_form_from_stored_code_equals_a_fresh_lambdify(fresh_cache):
+    import sympy as sp
+
+    from collective_action.theory import gaussian
+
+    d = gaussian.binary_free_condition()
+    a, L, _ = d["symbols"]
+    direct_thr = sp.lambdify((a, L), sp.log(d["r_star"]), "numpy")
+    direct_moments = sp.lambdify(d["subs"], [d["log_r"][0], d["log_r"][1], d["log_L_target"][0],
+                                              d["log_L_target"][1], d["log_L_other"][0], d["log_L_other"][1]], "numpy")
+    for derive in (True, False):       # the first call derives and stores, the second reads the entry
+        gaussian._closed_form_functions.cache_clear()
+        compiled.numpy_function.cache_clear()
+        thr, moments = gaussian._closed_form_functions()
+        for alpha, l_ratio in ((0.01, 0.2), (0.3, 0.7), (0.9, 1e-6)):  # L < 1, where it is used
+            assert thr(alpha, l_ratio) == direct_thr(alpha, l_ratio)
+        assert moments(2.0, 1.0, 1.5, 0.8) == direct_moments(2.0, 1.0, 1.5, 0.8)
+        assert len(list((fresh_cache / "formulas").glob("gaussian.closed_form_*.json"))) == 2
+    gaussian._closed_form_functions.cache_clear()
+
+
+@pytest.mark.parametrize("definition", ["contamination", "tv"])
+def test_hardt_bound_and_critical_mass_from_stored_code_equal_the_derivation(fresh_cache, definition):
+    from collective_action.theory import hardt
+
+    rng = np.random.default_rng(1)
+    alpha, delta, xi = rng.uniform(0.01, 0.99, size=(3, 20))
+    eps, target = rng.uniform(0.0, 0.2, size=20), rng.uniform(0.1, 1.0, size=20)
+    bound = hardt.hardt_bound_formula(definition, True).numeric(alpha, delta, xi, eps)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        root = hardt.critical_mass_formula(definition, True).numeric(delta, xi, target, eps)
+    for _ in range(2):                 # derives and stores, then reads the stored entries
+        compiled.numpy_function.cache_clear()
+        assert np.array_equal(hardt.hardt_bound(alpha, delta, xi, eps, definition), bound)
+        got = hardt.critical_mass(delta, xi, target, eps, definition)
+        finite = np.isfinite(root) & (root < 1) & (root > 0)
+        assert finite.any() and np.array_equal(got[finite], root[finite])
+    assert len(list((fresh_cache / "formulas").glob(f"hardt.*_{definition}-*.json"))) == 2
