@@ -87,8 +87,9 @@ def test_quick_run_end_to_end_and_write(tmp_path):
     out = bb.main(["--quick", "--n", "60", "--configs", "6", "--repeats", "2", "--n-test", "40", "--jobs", "2",
                    "--write", "--results", str(results)])
     (cell,) = out["cells"]
-    assert set(cell["sides"]) == {"toolkit", "numpy", "torch", "torch-1t", "sklearn-liblinear", "sklearn-lbfgs",
-                                  "sklearn-newton-cholesky"}
+    assert set(cell["sides"]) == {"toolkit", "toolkit-threads", "numpy", "torch", "torch-1t", "sklearn-liblinear",
+                                  "sklearn-lbfgs", "sklearn-newton-cholesky"}
+    assert cell["sides"]["toolkit-threads"]["max_param_diff"] == 0.0   # threads never change a number
     for side, r in cell["sides"].items():
         assert len(r["fit_s_all"]) == 2 and r["fit_s"] > 0 and r["e2e_s"] > r["fit_s"]
         assert r["max_grad_norm"] < 1e-5                     # every side solved the common problem
@@ -98,8 +99,16 @@ def test_quick_run_end_to_end_and_write(tmp_path):
     text = results.read_text()
     assert text.startswith(before.split("## Current numbers")[0])
     table = text.split("## Current numbers")[1].split("\n## ")[0]
-    assert "**53x**" not in table and "**76x**" not in table and table.count("`baselines_bench.py`") == 8
+    assert "**53x**" not in table and "**76x**" not in table and table.count("`baselines_bench.py`") == 10
     assert "n=60/C=6" in table
+    # the 2x goal rows: the faster toolkit side against the faster short solver, on the same footing
+    goal = [line for line in table.splitlines() if ", goal)" in line]
+    assert len(goal) == 2
+    for line, key in zip(goal, ("fit_s", "e2e_s")):
+        sides = cell["sides"]
+        ours = min(("toolkit", "toolkit-threads"), key=lambda s: sides[s][key])
+        theirs = min(("numpy", "torch", "torch-1t"), key=lambda s: sides[s][key])
+        assert f"n=60/C=6 {round(sides[theirs][key] / sides[ours][key], 2)}x ({theirs} / {ours})" in line
     assert "(linearity)" in table and "(memory traffic)" in table
     assert cell["fit_bytes"] > 0 and cell["fit_gb_s"] > 0 and 0 < cell["traffic_share"]
     assert out["bandwidth"]["best_gb_s"] >= out["bandwidth"]["copy_gb_s"] > 0
@@ -110,7 +119,7 @@ def test_quick_run_end_to_end_and_write(tmp_path):
     bb.main(["--n", "60", "--configs", "6", "--repeats", "1", "--n-test", "40", "--write", "--results", str(results),
              "--sklearn-solvers", "newton-cholesky"])
     table = results.read_text().split("## Current numbers")[1].split("\n## ")[0]
-    assert table.count("`baselines_bench.py`") == 8
+    assert table.count("`baselines_bench.py`") == 10
 
 
 def test_cells_over_the_memory_limit_are_skipped_and_reported():
