@@ -73,14 +73,19 @@ def make_benchmark_problem():
                         target=1, strategy="feature-label")
 
 
+def grid(n_configs: int):
+    """(alphas, seeds) of C configurations: a 10-point log grid of alpha per seed, side by side."""
+    per = -(-n_configs // 10)
+    alphas = np.tile(np.geomspace(0.005, 0.3, 10), per)[:n_configs]
+    seeds = np.repeat(np.arange(per), 10)[:n_configs]
+    return alphas, seeds
+
+
 def draw(problem, n_configs: int, n_train: int, n_test: int):
     """C training and test sets, as benchmarks/simulate_bench.py draws them."""
     from collective_action.simulate.gaussian import sample_batch
 
-    per = -(-n_configs // 10)
-    alphas = np.tile(np.geomspace(0.005, 0.3, 10), per)[:n_configs]
-    seeds = np.repeat(np.arange(per), 10)[:n_configs]
-    return sample_batch(problem, alphas, seeds, n_train, n_test)
+    return sample_batch(problem, *grid(n_configs), n_train, n_test)
 
 
 def sklearn_C(l2: float, n: int) -> float:

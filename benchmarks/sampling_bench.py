@@ -29,7 +29,7 @@ import time
 
 import numpy as np
 
-from baselines_bench import draw, make_benchmark_problem
+from baselines_bench import draw, grid, make_benchmark_problem
 from results_log import append_run
 
 
@@ -37,9 +37,7 @@ def per_configuration_draw(problem, n_configs: int, n_train: int, n_test: int):
     """The baseline: one configuration at a time, each from freshly seeded streams."""
     from collective_action.collective import Collective
 
-    per = -(-n_configs // 10)
-    alphas = np.tile(np.geomspace(0.005, 0.3, 10), per)[:n_configs]
-    seeds = np.repeat(np.arange(per), 10)[:n_configs]
+    alphas, seeds = grid(n_configs)
     X, y, member, X_signal, X_clean, y_clean, y_signal = _arrays(n_configs, n_configs, n_train, n_test, problem.dim)
     for c, (alpha, seed) in enumerate(zip(alphas, seeds)):
         rng = np.random.default_rng([int(seed), 0])
@@ -66,11 +64,9 @@ def per_seed_copied_draw(problem, n_configs: int, n_train: int, n_test: int):
     configuration of the seed (a seed's configurations sit side by side here, so by slices)."""
     from collective_action.collective import Collective
 
-    per = -(-n_configs // 10)
-    alphas = np.tile(np.geomspace(0.005, 0.3, 10), per)[:n_configs]
-    seeds = np.repeat(np.arange(per), 10)[:n_configs]
+    alphas, seeds = grid(n_configs)
     X, y, member, X_signal, X_clean, y_clean, y_signal = _arrays(n_configs, n_configs, n_train, n_test, problem.dim)
-    for seed in range(per):
+    for seed in range(int(seeds[-1]) + 1):   # 10 configurations per seed, side by side
         rows = slice(10 * seed, min(10 * seed + 10, n_configs))
         rng = np.random.default_rng([seed, 0])
         x0, y0 = problem.sample_base(n_train, rng)

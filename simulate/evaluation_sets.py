@@ -50,12 +50,17 @@ class EvaluationSets:
             if self.index is None:
                 self._groups = [(slice(c, c + 1), c) for c in range(len(self.X_signal))]
             else:
+                # one stable sort gives every set's configurations in ascending order
+                # (not a scan of the index per set)
+                order = np.argsort(self.index, kind="stable")
+                counts = np.bincount(self.index, minlength=len(self.X_signal))
                 groups = []
-                for s in np.unique(self.index):
-                    rows = np.flatnonzero(self.index == s)
+                for s, rows in enumerate(np.split(order, np.cumsum(counts)[:-1])):
+                    if not len(rows):
+                        continue
                     if rows[-1] - rows[0] + 1 == len(rows):
                         rows = slice(int(rows[0]), int(rows[-1]) + 1)
-                    groups.append((rows, int(s)))
+                    groups.append((rows, s))
                 self._groups = groups
         return self._groups
 

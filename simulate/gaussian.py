@@ -125,17 +125,14 @@ def sample_batch(problem: GaussianProblem, alphas, seeds, n_train: int, n_test: 
     X = np.empty((C, n_train, d))
     y = np.empty((C, n_train), dtype=np.int64)
     member = np.empty((C, n_train), dtype=bool)
-    X_signal = np.empty((S, n_test, d))
-    X_clean = np.empty((S, n_test, d))
-    y_clean = np.empty((S, n_test), dtype=np.int64)
-    y_signal = np.empty((S, n_test), dtype=np.int64)
+    tests = EvaluationSets(np.empty((S, n_test, d)), np.empty((S, n_test, d)), np.empty((S, n_test), dtype=np.int64),
+                           np.empty((S, n_test), dtype=np.int64), index=index)
+    X_signal, X_clean, y_clean, y_signal = tests.X_signal, tests.X_clean, tests.y_clean, tests.y_signal
     # one generator replays the training stream for every configuration, its state reset each
     # time (building a fresh bit generator per configuration cost more than setting a state)
     plant_bits = None
-    # each seed's configurations in ascending order, found with one sort (not a scan per seed)
-    configs_of = np.split(np.argsort(index, kind="stable"), np.cumsum(np.bincount(index, minlength=S))[:-1])
-    for s, seed in enumerate(distinct):
-        configs = configs_of[s]
+    for rows, s in tests.groups():        # each seed's configurations, as the scoring sees them
+        seed, configs = distinct[s], np.arange(C)[rows]
         rng = np.random.default_rng([int(seed), _TRAIN_STREAM])
         x0, y0 = problem.sample_base(n_train, rng)
         after_base = rng.bit_generator.state
@@ -152,5 +149,4 @@ def sample_batch(problem: GaussianProblem, alphas, seeds, n_train: int, n_test: 
         xs, y_signal[s] = problem.sample_base(n_test, test_rng)
         X_signal[s] = problem.plant(xs, test_rng)
         X_clean[s], y_clean[s] = problem.sample_base(n_test, test_rng)
-    tests = EvaluationSets(X_signal, X_clean, y_clean, y_signal, index=index)
     return SampleBatch(X, y, member, tests, problem.n_classes, problem.target, seeds)
