@@ -24,8 +24,10 @@ us choose it) and the same scoring, and is timed in the same process, interleave
 * scoring: accuracy on the same clean test points and success (share predicted y*) on the same
   signal points, batched over configurations on every side, timed inside each side's time.
 
-Sides: ``toolkit`` (fit_logistic, solver newton, the NumPy backend, one thread: the default);
-``toolkit-threads`` (the same with ``threads`` = the core count, opt-in; on one core it is left out); ``numpy`` (a ~40-line batched
+Sides: ``toolkit`` (fit_logistic, solver newton, the NumPy backend, one thread: the default, which
+runs the fused kernel of simulate/fused_newton.py); ``toolkit-threads`` (the same with ``threads`` =
+the core count, opt-in; on one core it is left out); ``toolkit-array`` (the toolkit's array-API
+Newton kernel, ``newton_kernel="array"``, one thread: the former CPU default, which CuPy runs); ``numpy`` (a ~40-line batched
 Newton over a (C, n, d + 1) array with matmul, as a user would write it); ``torch`` (the same in
 torch, ``torch.linalg.solve`` over the batch, torch's threads = the core count; and ``torch-1t``, the
 same on one thread, since on a shared machine more threads can be slower);
@@ -97,11 +99,11 @@ def sklearn_C(l2: float, n: int) -> float:
 # The sides. Each returns theta (C, d + 1) = (u, c) on the host and the Newton steps it took.
 
 
-def toolkit_fit(X, y, l2, tol, steps, threads=None):
+def toolkit_fit(X, y, l2, tol, steps, threads=None, kernel="auto"):
     from collective_action.simulate.logistic import fit_logistic
 
     fit = fit_logistic(X, y, n_classes=2, steps=steps, l2=l2, solver="newton", tol=tol, backend="numpy",
-                       threads=threads)
+                       threads=threads, newton_kernel=kernel)
     return fit
 
 
@@ -258,7 +260,7 @@ def scaling(cells: list[dict]) -> dict:
 
 def _sides(args) -> list[str]:
     threaded = ["toolkit-threads"] if args.jobs > 1 else []
-    return ["toolkit", *threaded, "numpy", "torch", "torch-1t"] + [f"sklearn-{s}" for s in args.sklearn_solvers]
+    return ["toolkit", *threaded, "toolkit-array", "numpy", "torch", "torch-1t"] + [f"sklearn-{s}" for s in args.sklearn_solvers]
 
 
 def run_cell(args, problem, n: int, C: int) -> dict:
@@ -267,7 +269,8 @@ def run_cell(args, problem, n: int, C: int) -> dict:
 
     def fit_side(side, X, y):
         if side.startswith("toolkit"):
-            fit = toolkit_fit(X, y, l2, tol, steps, threads=args.jobs if side == "toolkit-threads" else None)
+            fit = toolkit_fit(X, y, l2, tol, steps, threads=args.jobs if side == "toolkit-threads" else None,
+                              kernel="array" if side == "toolkit-array" else "auto")
             return fit, fit.steps_run
         if side == "numpy":
             return numpy_newton(X, y, l2, tol, steps)
@@ -315,9 +318,11 @@ def run_cell(args, problem, n: int, C: int) -> dict:
     if "toolkit-threads" in models:  # threads change the schedule, never a number
         assert np.array_equal(toolkit_theta(models["toolkit-threads"][0]), ref)
     fit_med = {s: float(np.median(t_fit[s])) for s in sides}
-    # the toolkit fit's memory traffic, counted op by op on the last repeat's data (untimed)
-    moved, counted = count_fit_traffic(batch.X, batch.y, n_classes=2, steps=steps, l2=l2, solver="newton", tol=tol)
-    assert np.array_equal(toolkit_theta(counted), ref)  # counting does not change the fit
+    # the array kernel's memory traffic, counted op by op on the last repeat's data (untimed); the
+    # fused kernel has no array operations to count: it reads its data once and works in cache
+    moved, counted = count_fit_traffic(batch.X, batch.y, n_classes=2, steps=steps, l2=l2, solver="newton",
+                                       tol=tol, newton_kernel="array")
+    assert np.array_equal(toolkit_theta(counted), toolkit_theta(models["toolkit-array"][0]))  # counting changes nothing
     e2e = {s: [a + b + c for a, b, c in zip(t_sample, t_fit[s], t_score[s])] for s in sides}
     e2e_med = {s: float(np.median(e2e[s])) for s in sides}
     rows = {}
@@ -339,7 +344,10 @@ def run_cell(args, problem, n: int, C: int) -> dict:
     return {"n": n, "configs": C, "n_test": args.n_test, "sample_s": round(float(np.median(t_sample)), 4),
             "sample_s_all": [round(t, 4) for t in t_sample], "sides": rows,
             "fit_ns_per_point": round(fit_med["toolkit"] / (C * n) * 1e9, 2),
-            "fit_bytes": moved, "fit_gb_s": round(moved / fit_med["toolkit"] / 1e9, 2)}
+            # the fused kernel passes over a configuration's points once per Newton step taken and
+            # once to test convergence at its end, plus the final objective's pass
+            "fit_ns_per_point_pass": round(fit_med["toolkit"] / (n * float(np.sum(taken["toolkit"] + 2))) * 1e9, 2),
+            "fit_bytes": moved, "fit_gb_s": round(moved / fit_med["toolkit-array"] / 1e9, 2)}
 
 
 def main(argv=None) -> dict:
@@ -413,7 +421,8 @@ def main(argv=None) -> dict:
 
 _BASELINE_LABEL = {"numpy": "batched NumPy Newton (~40 lines)",
                    "torch-best": "batched torch Newton (~40 lines), faster of 1 thread and all cores",
-                   "sklearn-best": "scikit-learn, fastest solver per size (joblib)"}
+                   "sklearn-best": "scikit-learn, fastest solver per size (joblib)",
+                   "toolkit-array": "the toolkit's own array-API Newton kernel (the former CPU default, 1 thread)"}
 
 
 def _cell_tag(c):
@@ -432,7 +441,7 @@ def current_rows(result, when) -> list[str]:
     """The 'Current numbers' rows of the simulator: each baseline / toolkit, fit-only and end-to-end."""
     rows = []
     for mode, key, what in (("fit-only", "fit_s", "fit"), ("end-to-end", "e2e_s", "sampling + fit + scoring")):
-        for base in ("sklearn-best", "numpy", "torch-best"):
+        for base in ("sklearn-best", "numpy", "torch-best", "toolkit-array"):
             parts = []
             for c in result["cells"]:
                 if base.endswith("-best"):
@@ -460,7 +469,7 @@ def goal_rows(result, when) -> list[str]:
         parts = []
         for c in result["cells"]:
             sides = c["sides"]
-            ours = min((s for s in sides if s.startswith("toolkit")), key=lambda s: sides[s][key])
+            ours = min((s for s in ("toolkit", "toolkit-threads") if s in sides), key=lambda s: sides[s][key])
             theirs = min((s for s in _SHORT if s in sides), key=lambda s: sides[s][key], default=None)
             if theirs is None:
                 continue
@@ -485,8 +494,8 @@ def linearity_and_traffic_rows(result, when) -> list[str]:
     return [f"| `baselines_bench.py` (linearity) | toolkit fit time per (configuration x point); spread = max / min "
             f"per configuration at each n across C, per point at each C across n | each spread <= 1.2x (goal) | "
             f"{per_point}; {spreads}; all cells {sc['overall']}x | {when} |",
-            f"| `baselines_bench.py` (memory traffic) | toolkit fit's NumPy traffic (operands + results of every op, "
-            f"counted) / fit time, share of the streaming bandwidth measured in the run (best of STREAM copy "
+            f"| `baselines_bench.py` (memory traffic) | the array kernel's NumPy traffic (operands + results of every "
+            f"op, counted) / its fit time, share of the streaming bandwidth measured in the run (best of STREAM copy "
             f"{bw['copy_gb_s']} and read {bw['read_gb_s']} GB/s) | >= 0.5 (goal) | {traffic} | {when} |"]
 
 
@@ -512,7 +521,8 @@ def write(result: dict, path: Path, when: str | None = None) -> None:
     for c in result["cells"]:
         lines += [f"### n = {c['n']}, C = {c['configs']}: sampling {c['sample_s']} s",
                   "", f"`{c['command']}`", "",
-                  f"Toolkit fit: {c['fit_ns_per_point']} ns per (configuration x point); "
+                  f"Toolkit fit (fused kernel): {c['fit_ns_per_point']} ns per (configuration x point), "
+                  f"{c.get('fit_ns_per_point_pass', '-')} ns per point and pass. Array kernel (toolkit-array): "
                   f"{round(c['fit_bytes'] / 1e6, 1)} MB of NumPy traffic counted, {c['fit_gb_s']} GB/s, "
                   f"{c['traffic_share']} of the measured streaming bandwidth.", "",
                   "| side | fit s | fit ratio | end-to-end s | e2e ratio | accuracy | success | max abs dtheta | max norm g | steps |",

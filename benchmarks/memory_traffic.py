@@ -144,7 +144,9 @@ def counting_backend():
 
 
 def count_fit_traffic(X, y, **fit_kwargs) -> tuple[int, object]:
-    """(bytes moved, fit) of ``fit_logistic(X, y, **fit_kwargs)`` on the NumPy backend, counted."""
+    """(bytes moved, fit) of ``fit_logistic(X, y, **fit_kwargs)`` on the NumPy backend, counted.
+    Only array operations are counted: pass ``newton_kernel="array"`` for the Newton solver (the
+    fused kernel runs compiled code that no NumPy operation sees)."""
     from collective_action.simulate.logistic import fit_logistic
 
     backend, counter = counting_backend()

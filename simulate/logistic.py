@@ -547,7 +547,7 @@ def fit_logistic(X, y, *, n_classes: int, sample_weight=None, steps: int = 500, 
                  seed: int = 0, backend: Backend | str | None = None, record_every: int | None = None,
                  dtype: str = "float64", tol: float = 1e-6,
                  memory_budget: int | None = None, solver: str = "gd",
-                 threads: int | None = None) -> LogisticFit:
+                 threads: int | None = None, newton_kernel: str = "auto") -> LogisticFit:
     """Fit C multinomial logistic regressions at once by gradient descent.
 
     Parameters
@@ -575,6 +575,11 @@ def fit_logistic(X, y, *, n_classes: int, sample_weight=None, steps: int = 500, 
         train in parallel; with several threads the default chunk is at least
         ``THREADED_CPU_MEMORY_BUDGET``, and a grid that fits one chunk runs in one thread. Chunks
         are independent, so the results are the same for any value. Ignored on CuPy.
+    newton_kernel : how the Newton solver runs on NumPy: 'fused' (one compiled pass per step and
+        configuration, :mod:`collective_action.simulate.fused_newton`; ``threads`` are numba's
+        threads, and there is no chunking), 'array' (the batched array-API code every backend
+        runs), or 'auto' (= 'fused' on NumPy with at most ``FUSED_MAX_PARAMS`` parameters,
+        'array' otherwise). The two agree to rounding, not bit for bit.
     """
     bk = get_backend(backend)
     xp = bk.xp
@@ -589,6 +594,8 @@ def fit_logistic(X, y, *, n_classes: int, sample_weight=None, steps: int = 500, 
                                or record_every is not None):
         raise InputError("solver 'newton' needs two classes, full batch (no batch_size), l2 > 0 "
                          "and no record_every")
+    if newton_kernel not in ("auto", "fused", "array"):
+        raise InputError(f"unknown newton_kernel {newton_kernel!r}; choose one of: auto, fused, array")
     n_classes, steps = int(n_classes), int(steps)
     C, n, d = X.shape
     dt = getattr(xp, dtype)
@@ -603,6 +610,18 @@ def fit_logistic(X, y, *, n_classes: int, sample_weight=None, steps: int = 500, 
                          else NEWTON_CPU_MEMORY_BUDGET if solver == "newton" else CPU_MEMORY_BUDGET)
         if threads > 1:
             memory_budget = max(memory_budget, THREADED_CPU_MEMORY_BUDGET)
+
+    if solver == "newton" and newton_kernel != "array" and C:
+        from collective_action.simulate.fused_newton import FUSED_MAX_PARAMS
+
+        fits = bk.name == "numpy" and d + int(fit_intercept) <= FUSED_MAX_PARAMS
+        if newton_kernel == "fused" and not fits:
+            raise InputError(f"newton_kernel 'fused' runs on the NumPy backend with at most "
+                             f"{FUSED_MAX_PARAMS} parameters; use 'array' or 'auto'")
+        if fits:
+            return _fit_newton_fused(bk, X, y, sample_weight, steps=steps, lr=lr, l2=float(l2),
+                                     fit_intercept=fit_intercept, tol=float(tol), dtype=dtype,
+                                     threads=threads, seed=seed)
 
     def fit_chunk(sl):
         Xc = xp.asarray(X[sl], dtype=dt)
@@ -638,9 +657,42 @@ def fit_logistic(X, y, *, n_classes: int, sample_weight=None, steps: int = 500, 
         loss_trace = np.concatenate(
             [np.stack([bk.to_numpy(v) for v in p[5]], axis=1) if p[5] else np.zeros((p[0].shape[0], 0))
              for p in parts], axis=0).astype(np.float64)
-    config = dict(n_classes=n_classes, steps=steps, lr=float(lr), l2=float(l2), batch_size=batch_size,
-                  fit_intercept=bool(fit_intercept), seed=int(seed), dtype=dtype, tol=float(tol),
-                  backend=bk.name, solver=solver)
+    config = _fit_config(n_classes=n_classes, steps=steps, lr=lr, l2=l2, batch_size=batch_size,
+                         fit_intercept=fit_intercept, seed=seed, dtype=dtype, tol=tol, backend=bk.name,
+                         solver=solver)
     return LogisticFit(W=W, b=b, backend=bk, steps=steps, final_loss=final_loss,
                        converged=grad_norm < tol, grad_norm=grad_norm, steps_run=steps_run,
                        loss_trace=loss_trace, trace_steps=trace_steps, config=config)
+
+
+def _fit_config(*, n_classes, steps, lr, l2, batch_size, fit_intercept, seed, dtype, tol, backend,
+                solver) -> dict:
+    return dict(n_classes=int(n_classes), steps=int(steps), lr=float(lr), l2=float(l2),
+                batch_size=batch_size, fit_intercept=bool(fit_intercept), seed=int(seed), dtype=dtype,
+                tol=float(tol), backend=backend, solver=solver)
+
+
+def _fit_newton_fused(bk, X, y, sample_weight, *, steps, lr, l2, fit_intercept, tol, dtype, threads,
+                      seed) -> LogisticFit:
+    """``fit_logistic``'s Newton solver through the fused kernel (NumPy backend)."""
+    from collective_action.simulate.fused_newton import fit_newton_fused
+
+    C, n, d = X.shape
+    dt = np.dtype(dtype)
+    X = np.asarray(X, dtype=dt)
+    w = np.ones((C, n), dtype=dt) if sample_weight is None else np.asarray(sample_weight, dtype=dt)
+    w_norm = w / np.sum(w, axis=1, keepdims=True)
+    theta, steps_run, loss, gnorm = fit_newton_fused(X, np.asarray(y), w_norm, steps=steps, l2=l2,
+                                                     fit_intercept=fit_intercept, tol=tol,
+                                                     threads=threads)
+    u = theta[:, :d]
+    c = theta[:, d] if fit_intercept else np.zeros((C,), dtype=dt)
+    W = np.stack([-0.5 * u, 0.5 * u], axis=2)
+    b = np.stack([-0.5 * c, 0.5 * c], axis=1)
+    grad_norm = gnorm.astype(np.float64)
+    config = _fit_config(n_classes=2, steps=steps, lr=lr, l2=l2, batch_size=None,
+                         fit_intercept=fit_intercept, seed=seed, dtype=dtype, tol=tol,
+                         backend=bk.name, solver="newton")
+    return LogisticFit(W=bk.xp.asarray(W), b=bk.xp.asarray(b), backend=bk, steps=steps,
+                       final_loss=loss.astype(np.float64), converged=grad_norm < tol,
+                       grad_norm=grad_norm, steps_run=steps_run, config=config)

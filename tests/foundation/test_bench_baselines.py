@@ -87,9 +87,11 @@ def test_quick_run_end_to_end_and_write(tmp_path):
     out = bb.main(["--quick", "--n", "60", "--configs", "6", "--repeats", "2", "--n-test", "40", "--jobs", "2",
                    "--write", "--results", str(results)])
     (cell,) = out["cells"]
-    assert set(cell["sides"]) == {"toolkit", "toolkit-threads", "numpy", "torch", "torch-1t", "sklearn-liblinear",
+    assert set(cell["sides"]) == {"toolkit", "toolkit-threads", "toolkit-array", "numpy", "torch", "torch-1t",
+                                  "sklearn-liblinear",
                                   "sklearn-lbfgs", "sklearn-newton-cholesky"}
     assert cell["sides"]["toolkit-threads"]["max_param_diff"] == 0.0   # threads never change a number
+    assert cell["sides"]["toolkit-array"]["max_param_diff"] < 1e-12     # the two kernels agree to rounding
     for side, r in cell["sides"].items():
         assert len(r["fit_s_all"]) == 2 and r["fit_s"] > 0 and r["e2e_s"] > r["fit_s"]
         assert r["max_grad_norm"] < 1e-5                     # every side solved the common problem
@@ -99,7 +101,7 @@ def test_quick_run_end_to_end_and_write(tmp_path):
     text = results.read_text()
     assert text.startswith(before.split("## Current numbers")[0])
     table = text.split("## Current numbers")[1].split("\n## ")[0]
-    assert "**53x**" not in table and "**76x**" not in table and table.count("`baselines_bench.py`") == 10
+    assert "**53x**" not in table and "**76x**" not in table and table.count("`baselines_bench.py`") == 12
     assert "n=60/C=6" in table
     # the 2x goal rows: the faster toolkit side against the faster short solver, on the same footing
     goal = [line for line in table.splitlines() if ", goal)" in line]
@@ -119,7 +121,7 @@ def test_quick_run_end_to_end_and_write(tmp_path):
     bb.main(["--n", "60", "--configs", "6", "--repeats", "1", "--n-test", "40", "--write", "--results", str(results),
              "--sklearn-solvers", "newton-cholesky"])
     table = results.read_text().split("## Current numbers")[1].split("\n## ")[0]
-    assert table.count("`baselines_bench.py`") == 10
+    assert table.count("`baselines_bench.py`") == 12
 
 
 def test_cells_over_the_memory_limit_are_skipped_and_reported():

@@ -210,8 +210,9 @@ def test_numpy_and_cupy_agree():
     assert np.abs(n_gpu.steps_run - n_ref.steps_run).max() <= 1   # rounding near tol may cost a step
 
 
+@pytest.mark.parametrize("kernel", ["array", "fused"])
 @pytest.mark.parametrize("fit_intercept", [True, False])
-def test_newton_solver_reaches_the_optimum_gradient_descent_approaches(fit_intercept):
+def test_newton_solver_reaches_the_optimum_gradient_descent_approaches(fit_intercept, kernel):
     rng = np.random.default_rng(3)
     C, n, d = 4, 120, 3
     X = rng.normal(size=(C, n, d))
@@ -220,14 +221,14 @@ def test_newton_solver_reaches_the_optimum_gradient_descent_approaches(fit_inter
     gd = fit_logistic(X, y, n_classes=2, steps=20000, lr=2.0, l2=0.05, tol=1e-10, sample_weight=sw,
                       fit_intercept=fit_intercept)
     nt = fit_logistic(X, y, n_classes=2, steps=50, l2=0.05, tol=1e-10, sample_weight=sw,
-                      fit_intercept=fit_intercept, solver="newton")
+                      fit_intercept=fit_intercept, solver="newton", newton_kernel=kernel)
     assert nt.converged.all() and (nt.steps_run <= 10).all()   # quadratic convergence
     np.testing.assert_allclose(nt.W, gd.W, atol=1e-7)
     np.testing.assert_allclose(nt.b, gd.b, atol=1e-7)
     np.testing.assert_allclose(nt.final_loss, gd.final_loss, rtol=1e-12)
     # batched equals one configuration at a time
     one = fit_logistic(X[1:2], y[1:2], n_classes=2, steps=50, l2=0.05, tol=1e-10, sample_weight=sw[1:2],
-                       fit_intercept=fit_intercept, solver="newton")
+                       fit_intercept=fit_intercept, solver="newton", newton_kernel=kernel)
     np.testing.assert_allclose(one.W[0], nt.W[1], atol=1e-12)
 
 
@@ -251,7 +252,7 @@ def test_newton_compaction_and_chunking_leave_every_configuration_unchanged():
     X = rng.normal(size=(C, n, d))
     noise = np.linspace(0.05, 3.0, C)[:, None] * rng.normal(size=(C, n))
     y = (X[:, :, 0] + noise > 0).astype(int)
-    kw = dict(n_classes=2, steps=40, l2=0.01, tol=1e-9, solver="newton")
+    kw = dict(n_classes=2, steps=40, l2=0.01, tol=1e-9, solver="newton", newton_kernel="array")
     whole = fit_logistic(X, y, **kw)
     assert len(set(whole.steps_run.tolist())) > 1   # compaction really happened
     chunked = fit_logistic(X, y, memory_budget=1, **kw)   # one configuration per chunk
@@ -262,13 +263,14 @@ def test_newton_compaction_and_chunking_leave_every_configuration_unchanged():
     np.testing.assert_allclose(chunked.W, whole.W, atol=1e-12)
 
 
-def test_newton_with_many_features_uses_the_matrix_hessian_and_still_reaches_the_optimum():
+@pytest.mark.parametrize("kernel", ["array", "fused"])
+def test_newton_with_many_features_uses_the_matrix_hessian_and_still_reaches_the_optimum(kernel):
     rng = np.random.default_rng(8)
-    C, n, d = 3, 150, 9    # d + 1 = 10 parameters: above the feature-pair threshold
+    C, n, d = 3, 150, 9    # d + 1 = 10 parameters: above the array kernel's feature-pair threshold
     X = rng.normal(size=(C, n, d))
     y = (X @ rng.normal(size=d) + 0.5 * rng.normal(size=(C, n)) > 0).astype(int)
     gd = fit_logistic(X, y, n_classes=2, steps=20000, lr=2.0, l2=0.1, tol=1e-10)
-    nt = fit_logistic(X, y, n_classes=2, steps=50, l2=0.1, tol=1e-10, solver="newton")
+    nt = fit_logistic(X, y, n_classes=2, steps=50, l2=0.1, tol=1e-10, solver="newton", newton_kernel=kernel)
     assert nt.converged.all()
     np.testing.assert_allclose(nt.W, gd.W, atol=1e-7)
 
