@@ -44,8 +44,41 @@ def fused_available() -> bool:
     return True
 
 
+# exp by range reduction: exp(x) = 2^k exp(r), k = round(x / ln 2), |r| <= ln(2) / 2, with ln 2
+# split in two so that x - k ln 2 is exact enough, and exp(r) by its Taylor polynomial to degree
+# 13 (remainder under 2e-16 relative). Written as plain arithmetic, the loop vectorises, where the
+# library's exp is a call per point.
+_LOG2E = 1.4426950408889634
+_LN2_HI = 6.93147180369123816490e-01
+_LN2_LO = 1.90821492927058770002e-10
+_TAYLOR = tuple(1.0 / math.factorial(k) for k in range(14))
+#: |m| is capped here before exp(-|m|): 2^k stays a normal number, and sigmoid(-m) for larger
+#: margins (under 1e-307) is as good as the 0 it would underflow to.
+_MARGIN_CAP = 708.0
+
+
 def _build(parallel: bool):
     import numba
+
+    c0, c1, c2, c3, c4, c5, c6, c7, c8, c9, c10, c11, c12, c13 = _TAYLOR
+    log2e, ln2_hi, ln2_lo, cap = _LOG2E, _LN2_HI, _LN2_LO, _MARGIN_CAP
+
+    @numba.njit(cache=True, fastmath={"contract"}, inline="always")
+    def sigmoid_neg(m, out, bits):
+        """out = sigmoid(-m) = 1 / (1 + exp(m)) for a vector m, through e = exp(-|m|) <= 1 (no
+        overflow): e / (1 + e) for m >= 0, 1 / (1 + e) for m < 0. ``bits`` is int64 scratch."""
+        n = m.shape[0]
+        scale = bits.view(np.float64)
+        for i in range(n):
+            x = -min(abs(m[i]), cap)
+            k = math.floor(x * log2e + 0.5)
+            r = x - k * ln2_hi - k * ln2_lo
+            out[i] = c0 + r * (c1 + r * (c2 + r * (c3 + r * (c4 + r * (c5 + r * (c6 + r * (
+                c7 + r * (c8 + r * (c9 + r * (c10 + r * (c11 + r * (c12 + r * c13))))))))))))
+            bits[i] = (np.int64(k) + 1023) << 52            # the bits of the double 2^k
+        for i in range(n):
+            e = out[i] * scale[i]
+            out[i] = (e if m[i] >= 0 else 1.0) / (1.0 + e)
 
     @numba.njit(cache=True, fastmath=False, inline="always")
     def _solve(H, g, out, p):
@@ -77,11 +110,12 @@ def _build(parallel: bool):
             out[k] = acc / H[k, k]
         return True
 
-    # Sums over points may be reassociated, so the compiler vectorises them; nothing else is.
-    reduce = {"reassoc"}
+    # Sums over points may be reassociated (and multiply-adds fused), so the compiler vectorises
+    # them; nothing else is.
+    reduce = {"reassoc", "contract"}
 
     @numba.njit(cache=True, fastmath=reduce)
-    def _one(X, y, wn, c, theta, ridge, tol, steps, p, d, fit_intercept, xs, m, r, cv, tmp):
+    def _one(X, y, wn, c, theta, ridge, tol, steps, p, d, fit_intercept, xs, m, r, cv, tmp, bits):
         """Train configuration c in place (theta[c]); returns (steps taken, solved). ``xs`` (p, n)
         and the (n,) vectors are this thread's scratch space."""
         n = X.shape[1]
@@ -104,8 +138,9 @@ def _build(parallel: bool):
                 t = th[j]
                 for i in range(n):
                     m[i] += t * xs[j, i]
+            sigmoid_neg(m, tmp, bits)
             for i in range(n):
-                neg = 1.0 / (1.0 + math.exp(m[i]))           # sigmoid(-m); exp overflow gives 0
+                neg = tmp[i]                                  # sigmoid(-m)
                 r[i] = wn[c, i] * neg
                 cv[i] = r[i] - r[i] * neg                     # w sigmoid(-m) sigmoid(m)
             norm = 0.0
@@ -177,18 +212,30 @@ def _build(parallel: bool):
             r = np.empty(n, dtype=dt)
             cv = np.empty(n, dtype=dt)
             tmp = np.empty(n, dtype=dt)
-            taken, ok = _one(X, y, wn, c, theta, ridge, tol, steps, p, d, fit_intercept, xs, m, r, cv, tmp)
+            bits = np.empty(n, dtype=np.int64)
+            taken, ok = _one(X, y, wn, c, theta, ridge, tol, steps, p, d, fit_intercept, xs, m, r, cv, tmp,
+                             bits)
             steps_run[c] = taken
             solved[c] = ok
             _final(wn, c, theta, ridge, p, d, l2, loss, gnorm, xs, m, r)
 
-    return fit_all
+    return fit_all, sigmoid_neg
 
 
 def _kernel(parallel: bool):
     if parallel not in _KERNELS:
         _KERNELS[parallel] = _build(parallel)
-    return _KERNELS[parallel]
+    return _KERNELS[parallel][0]
+
+
+def sigmoid_of_minus(m: np.ndarray) -> np.ndarray:
+    """sigmoid(-m) = 1 / (1 + exp(m)) of a float64 vector, as the kernel computes it (its own
+    vectorised exp; exposed to be tested against the library's)."""
+    m = np.ascontiguousarray(m, dtype=np.float64)
+    _kernel(False)
+    out = np.empty_like(m)
+    _KERNELS[False][1](m, out, np.empty(m.shape[0], dtype=np.int64))
+    return out
 
 
 def fit_newton_fused(X: np.ndarray, y: np.ndarray, w_norm: np.ndarray, *, steps: int, l2: float,

@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 
 from collective_action.errors import InputError
-from collective_action.simulate.fused_newton import FUSED_MAX_PARAMS
+from collective_action.simulate.fused_newton import FUSED_MAX_PARAMS, sigmoid_of_minus
 from collective_action.simulate.logistic import fit_logistic
 
 
@@ -111,3 +111,16 @@ def test_predictions_and_success_are_the_same_under_both_kernels():
     Z = np.random.default_rng(5).normal(size=(8, 500, 4))
     assert np.array_equal(a.predict(Z), f.predict(Z))
     np.testing.assert_allclose(a.label_rate(Z, 1), f.label_rate(Z, 1), rtol=0, atol=0)
+
+
+def test_the_kernels_exp_matches_the_library_over_the_whole_range():
+    # sigmoid(-m) through the kernel's range-reduced exp, against the overflow-free form computed
+    # with the library's exp, from margins that underflow to ones that overflow exp
+    m = np.concatenate([np.linspace(-800.0, 800.0, 400_001), [0.0, -0.0, 1e-300, -1e-300, 708.0, 709.5]])
+    ours = sigmoid_of_minus(m)
+    e = np.exp(-np.abs(m))
+    ref = np.where(m >= 0, e, 1.0) / (1.0 + e)
+    normal = ref > 1e-300
+    assert np.max(np.abs(ours[normal] - ref[normal]) / ref[normal]) < 2e-15
+    assert np.all(ours[~normal] < 1e-300) and np.all(ours >= 0) and np.all(ours <= 1)
+    assert ours[m == 0][0] == 0.5
