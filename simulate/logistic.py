@@ -680,8 +680,11 @@ def _fit_newton_fused(bk, X, y, sample_weight, *, steps, lr, l2, fit_intercept, 
     C, n, d = X.shape
     dt = np.dtype(dtype)
     X = np.asarray(X, dtype=dt)
-    w = np.ones((C, n), dtype=dt) if sample_weight is None else np.asarray(sample_weight, dtype=dt)
-    w_norm = w / np.sum(w, axis=1, keepdims=True)
+    if sample_weight is None:   # 1 / n exactly, as ones divided by their sum give it
+        w_norm = np.full((C, n), dt.type(1.0) / dt.type(n), dtype=dt)
+    else:
+        w = np.asarray(sample_weight, dtype=dt)
+        w_norm = w / np.sum(w, axis=1, keepdims=True)
     theta, steps_run, loss, gnorm = fit_newton_fused(X, np.asarray(y), w_norm, steps=steps, l2=l2,
                                                      fit_intercept=fit_intercept, tol=tol,
                                                      threads=threads)
