@@ -48,7 +48,12 @@ def test_the_critical_mass_benchmark_trains_both_sides_and_counts_per_group():
     ratios = [float(line.split("**ratio ")[1].split("**")[0]) for line in text.splitlines() if "**ratio " in line]
     assert len(ratios) == 2 and all(0 < r < 1 for r in ratios)
     groups = [line for line in text.splitlines() if line.startswith("| problem_seed=") or line.startswith("| learner=")]
-    assert len(groups) == 10 and all(line.rstrip().endswith("| 32 |") for line in groups)  # 16 alphas x 2 seeds
+    assert len(groups) == 10
+    cols = [[c.strip() for c in line.strip().strip("|").split("|")] for line in groups]
+    assert all(c[8] == "32" for c in cols)  # the dense grid: 16 alphas x 2 seeds
+    # the search rerun at the grid's width: an interval and fewer trainings than the grid, per row
+    assert all(c[9] in ("found", "limited-by-seeds", "budget") and 0 < int(c[11]) < 32 for c in cols)
+    assert text.count(" of the grid's trainings.") == 2
 
 
 def test_the_critical_mass_benchmark_refuses_one_seed_in_one_line():
