@@ -20,17 +20,11 @@ simulator stays cheap.
 
 from __future__ import annotations
 
-import threading
-
 import numpy as np
 
 #: Up to this many parameters (d + intercept) the fused kernel is used: its per-point Hessian
 #: update costs p (p + 1) / 2 multiply-adds, which above this is better left to a BLAS product.
 FUSED_MAX_PARAMS = 16
-
-#: numba's default threading layer (workqueue) must not be entered from two Python threads at
-#: once, so parallel launches take turns; one-thread fits never touch it and need no lock.
-_PARALLEL_LAUNCH = threading.Lock()
 
 
 def fused_available() -> bool:
@@ -59,12 +53,12 @@ def fit_newton_fused(X: np.ndarray, y: np.ndarray, w_norm: np.ndarray, *, steps:
 
     ``X`` (C, n, d) float, ``y`` (C, n) labels in {0, 1}, ``w_norm`` (C, n) weights summing to one
     per configuration, all of X's dtype. Returns (theta (C, p), steps_run, loss, grad_norm) as in
-    the array solver, theta = (u, c). ``threads`` > 1 spreads configurations over numba's threads.
+    the array solver, theta = (u, c). ``threads`` > 1 runs ranges of configurations on host
+    threads (the compiled loop releases the interpreter lock). numba's own threading layer is not
+    used: its OpenMP layer makes a later fork() fatal, and pools fork.
     Raises ``numpy.linalg.LinAlgError`` when a configuration's Newton system is singular, as
     the array solver's ``solve`` does.
     """
-    import numba
-
     from collective_action.simulate import fused_newton_kernels as kernels
 
     C, n, d = X.shape
@@ -79,21 +73,22 @@ def fit_newton_fused(X: np.ndarray, y: np.ndarray, w_norm: np.ndarray, *, steps:
     solved = np.ones(C, dtype=np.bool_)
     loss = np.zeros(C, dtype=dt)
     gnorm = np.zeros(C, dtype=dt)
-    threads = max(1, min(int(threads), numba.config.NUMBA_NUM_THREADS, max(C, 1)))
-    parallel = threads > 1
-    kernel = kernels.fit_all_parallel if parallel else kernels.fit_all_serial
-    if parallel:
-        with _PARALLEL_LAUNCH:
-            before = numba.get_num_threads()
-            numba.set_num_threads(threads)
-            try:
-                kernel(X, y, w_norm, theta, ridge, dt.type(tol), int(steps), bool(fit_intercept),
-                       dt.type(l2), steps_run, solved, loss, gnorm)
-            finally:
-                numba.set_num_threads(before)
+
+    def run(bounds):
+        kernels.fit_range(X, y, w_norm, theta, ridge, dt.type(tol), int(steps), bool(fit_intercept),
+                          dt.type(l2), steps_run, solved, loss, gnorm, bounds[0], bounds[1])
+
+    threads = max(1, min(int(threads), C))
+    if threads == 1:
+        run((0, C))
     else:
-        kernel(X, y, w_norm, theta, ridge, dt.type(tol), int(steps), bool(fit_intercept), dt.type(l2),
-               steps_run, solved, loss, gnorm)
+        # a few ranges per thread, so that one whose configurations take more steps does not
+        # leave the others idle; each writes only its own rows
+        edges = np.linspace(0, C, min(C, 4 * threads) + 1).astype(int)
+        from concurrent.futures import ThreadPoolExecutor
+
+        with ThreadPoolExecutor(max_workers=threads) as pool:
+            list(pool.map(run, zip(edges[:-1], edges[1:])))
     if not solved.all():
         raise np.linalg.LinAlgError(f"Singular matrix: the Newton system of configuration "
                                     f"{int(np.flatnonzero(~solved)[0])} has no unique solution")

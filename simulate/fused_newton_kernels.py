@@ -181,13 +181,9 @@ def _fit_config(X, y, wn, c, theta, ridge, tol, steps, fit_intercept, l2, steps_
     _final(wn, c, theta, ridge, p, d, l2, loss, gnorm, xs, m, r)
 
 
-@numba.njit(cache=True)
-def fit_all_serial(X, y, wn, theta, ridge, tol, steps, fit_intercept, l2, steps_run, solved, loss, gnorm):
-    for c in range(X.shape[0]):
-        _fit_config(X, y, wn, c, theta, ridge, tol, steps, fit_intercept, l2, steps_run, solved, loss, gnorm)
-
-
-@numba.njit(cache=True, parallel=True)
-def fit_all_parallel(X, y, wn, theta, ridge, tol, steps, fit_intercept, l2, steps_run, solved, loss, gnorm):
-    for c in numba.prange(X.shape[0]):
+@numba.njit(cache=True, nogil=True)
+def fit_range(X, y, wn, theta, ridge, tol, steps, fit_intercept, l2, steps_run, solved, loss, gnorm, start, stop):
+    """Configurations start..stop-1. Without the interpreter lock, so host threads can run
+    disjoint ranges at once (no threading layer: nothing to break a later fork)."""
+    for c in range(start, stop):
         _fit_config(X, y, wn, c, theta, ridge, tol, steps, fit_intercept, l2, steps_run, solved, loss, gnorm)

@@ -124,3 +124,23 @@ def test_the_kernels_exp_matches_the_library_over_the_whole_range():
     assert np.max(np.abs(ours[normal] - ref[normal]) / ref[normal]) < 2e-15
     assert np.all(ours[~normal] < 1e-300) and np.all(ours >= 0) and np.all(ours <= 1)
     assert ours[m == 0][0] == 0.5
+
+
+def _fit_in_forked_child(queue, X, y, ref):
+    fit = fit_logistic(X, y, n_classes=2, solver="newton", l2=0.02, threads=2)
+    queue.put(float(np.abs(fit.W - ref).max()))
+
+
+def test_a_threaded_fit_leaves_the_process_safe_to_fork():
+    # process pools fork; a threading runtime started by a fit must not make the children abort
+    import multiprocessing
+
+    X, y = _problem(C=8)
+    ref = fit_logistic(X, y, n_classes=2, solver="newton", l2=0.02, threads=2).W
+    ctx = multiprocessing.get_context("fork")
+    queue = ctx.Queue()
+    child = ctx.Process(target=_fit_in_forked_child, args=(queue, X, y, ref))
+    child.start()
+    child.join(60)
+    assert child.exitcode == 0
+    assert queue.get(timeout=5) == 0.0
