@@ -9,8 +9,16 @@ from __future__ import annotations
 
 import math
 
+import os
+
 import numba
 import numpy as np
+
+# numba's OpenMP threading layer (libgomp comes with torch) makes a fork() after a parallel launch
+# abort the child, and process pools fork. The built-in workqueue layer forks safely (tested) and
+# was as fast here. Chosen before any launch, unless the user chose a layer.
+if "NUMBA_THREADING_LAYER" not in os.environ:
+    numba.config.THREADING_LAYER = "workqueue"
 
 # exp by range reduction: exp(x) = 2^k exp(r), k = round(x / ln 2), |r| <= ln(2) / 2, with ln 2
 # split in two so that x - k ln 2 is exact enough, and exp(r) by its Taylor polynomial to degree
@@ -181,9 +189,15 @@ def _fit_config(X, y, wn, c, theta, ridge, tol, steps, fit_intercept, l2, steps_
     _final(wn, c, theta, ridge, p, d, l2, loss, gnorm, xs, m, r)
 
 
-@numba.njit(cache=True, nogil=True)
+@numba.njit(cache=True)
 def fit_range(X, y, wn, theta, ridge, tol, steps, fit_intercept, l2, steps_run, solved, loss, gnorm, start, stop):
-    """Configurations start..stop-1. Without the interpreter lock, so host threads can run
-    disjoint ranges at once (no threading layer: nothing to break a later fork)."""
+    """Configurations start..stop-1, on the calling thread."""
     for c in range(start, stop):
+        _fit_config(X, y, wn, c, theta, ridge, tol, steps, fit_intercept, l2, steps_run, solved, loss, gnorm)
+
+
+@numba.njit(cache=True, parallel=True)
+def fit_all_parallel(X, y, wn, theta, ridge, tol, steps, fit_intercept, l2, steps_run, solved, loss, gnorm):
+    """Every configuration, spread over numba's threads."""
+    for c in numba.prange(X.shape[0]):
         _fit_config(X, y, wn, c, theta, ridge, tol, steps, fit_intercept, l2, steps_run, solved, loss, gnorm)

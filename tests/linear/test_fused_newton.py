@@ -135,8 +135,14 @@ def test_a_threaded_fit_leaves_the_process_safe_to_fork():
     # process pools fork; a threading runtime started by a fit must not make the children abort
     import multiprocessing
 
+    import os
+
+    import numba
+
     X, y = _problem(C=8)
     ref = fit_logistic(X, y, n_classes=2, solver="newton", l2=0.02, threads=2).W
+    if "NUMBA_THREADING_LAYER" not in os.environ:
+        assert numba.threading_layer() == "workqueue"   # not OpenMP, whose fork() aborts the child
     ctx = multiprocessing.get_context("fork")
     queue = ctx.Queue()
     child = ctx.Process(target=_fit_in_forked_child, args=(queue, X, y, ref))
