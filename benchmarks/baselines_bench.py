@@ -37,8 +37,9 @@ parallel over the cores with joblib's default process backend).
 Times: fit-only (the fit, from the NumPy arrays to parameters) and end-to-end (sampling + fit +
 scoring). The sampling call is the same for every side (same function, same seeds, same data), so
 it is timed once per repeat and added to every side's fit and scoring of that repeat. Medians of
-``--repeats`` interleaved repeats (toolkit, numpy, torch, sklearn..., toolkit, numpy, ...), ratios
-(baseline time / toolkit time; > 1 means the toolkit is faster) from the same run.
+``--repeats`` interleaved repeats (every side once per repeat, in an order shuffled each repeat
+with a fixed seed), ratios (baseline time / toolkit time; > 1 means the toolkit is faster) from
+the same run.
 
     python benchmarks/baselines_bench.py                  # the full grid (several minutes)
     python benchmarks/baselines_bench.py --quick          # small sizes, seconds
@@ -299,11 +300,14 @@ def run_cell(args, problem, n: int, C: int) -> dict:
 
     t_sample, t_fit, t_score = [], {s: [] for s in sides}, {s: [] for s in sides}
     models, taken = {}, {}
-    for _ in range(args.repeats):
+    for rep in range(args.repeats):
         t0 = time.perf_counter()
         batch = draw(problem, C, n, args.n_test)
         t_sample.append(time.perf_counter() - t0)
-        for side in sides:                       # interleaved: every side once per repeat
+        # interleaved: every side once per repeat, in an order shuffled each repeat (seeded), so
+        # that no side always follows the same one: torch's OpenMP threads spin for a while after
+        # its calls and slow whatever multi-threaded code runs next
+        for side in [sides[i] for i in np.random.default_rng(rep).permutation(len(sides))]:
             t0 = time.perf_counter()
             model, taken[side] = fit_side(side, batch.X, batch.y)
             t1 = time.perf_counter()
