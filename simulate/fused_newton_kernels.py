@@ -81,9 +81,23 @@ def _solve(H, g, out, p):
         out[k] = acc / H[k, k]
     return True
 
+
 #: Sums over points may be reassociated (and multiply-adds fused), so the compiler vectorises
 #: them; nothing else is.
 REDUCE = {"reassoc", "contract"}
+
+
+@numba.njit(cache=True, fastmath=REDUCE, inline="always")
+def _margins(xs, th, m, p):
+    """m = theta . (s x) for every point, feature by feature (each a vectorised pass)."""
+    n = xs.shape[1]
+    for i in range(n):
+        m[i] = 0.0
+    for j in range(p):
+        t = th[j]
+        for i in range(n):
+            m[i] += t * xs[j, i]
+
 
 @numba.njit(cache=True, fastmath=REDUCE)
 def _one(X, y, wn, c, theta, ridge, tol, steps, p, d, fit_intercept, xs, m, r, cv, tmp, bits):
@@ -103,12 +117,7 @@ def _one(X, y, wn, c, theta, ridge, tol, steps, p, d, fit_intercept, xs, m, r, c
             xs[d, i] = s
     taken = 0
     while True:
-        for i in range(n):
-            m[i] = 0.0
-        for j in range(p):
-            t = th[j]
-            for i in range(n):
-                m[i] += t * xs[j, i]
+        _margins(xs, th, m, p)
         sigmoid_neg(m, tmp, bits)
         for i in range(n):
             neg = tmp[i]                                  # sigmoid(-m)
@@ -139,18 +148,14 @@ def _one(X, y, wn, c, theta, ridge, tol, steps, p, d, fit_intercept, xs, m, r, c
             th[j] -= step[j]
         taken += 1
 
+
 @numba.njit(cache=True, fastmath=REDUCE)
 def _final(wn, c, theta, ridge, p, d, l2, loss, gnorm, xs, m, r):
     """Objective and gradient norm of the (W, b) problem at theta[c] (``xs`` still holds its
     signed features), with the overflow-free forms the array solver uses at its end."""
     n = xs.shape[1]
     th = theta[c]
-    for i in range(n):
-        m[i] = 0.0
-    for j in range(p):
-        t = th[j]
-        for i in range(n):
-            m[i] += t * xs[j, i]
+    _margins(xs, th, m, p)
     total = 0.0
     for i in range(n):
         e = math.exp(-abs(m[i]))
