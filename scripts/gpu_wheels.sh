@@ -3,7 +3,8 @@
 # machine's image lacks (its Python is 3.12 and already holds numpy, scipy, sympy, pandas, pyarrow,
 # matplotlib, torch, cupy, scikit-learn, typer, rich, tqdm, pyyaml, pytest, hypothesis), into
 # .whl/ (ignored by git), with a copy of Fashion-MNIST's idx files in .whl/data/. Then run
-# scripts/gpu_check.sh there with .whl carried (docs/gpu.md).
+# scripts/gpu_check.sh there with .whl carried (docs/gpu.md). numba is left out (llvmlite alone is
+# about 40 MB, over the carry limit): there the Newton fit runs its array kernel (docs/gpu.md).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 grep -qx '/.whl/' .git/info/exclude 2>/dev/null || echo '/.whl/' >> .git/info/exclude

@@ -20,6 +20,7 @@ simulator stays cheap.
 
 from __future__ import annotations
 
+import functools
 import threading
 
 import numpy as np
@@ -33,11 +34,14 @@ FUSED_MAX_PARAMS = 16
 _PARALLEL_LAUNCH = threading.Lock()
 
 
+@functools.lru_cache(maxsize=1)
 def fused_available() -> bool:
-    """True when numba imports (a declared dependency; False only in a broken install)."""
+    """True when numba imports. It is a declared dependency, but a machine may lack it (the lent
+    GPU machine's image does, and its wheels are too large to carry): then 'auto' runs the array
+    kernel."""
     try:
         import numba  # noqa: F401
-    except Exception:  # pragma: no cover - numba is a dependency
+    except Exception:
         return False
     return True
 

@@ -578,8 +578,8 @@ def fit_logistic(X, y, *, n_classes: int, sample_weight=None, steps: int = 500, 
     newton_kernel : how the Newton solver runs on NumPy: 'fused' (one compiled pass per step and
         configuration, :mod:`collective_action.simulate.fused_newton`; ``threads`` run ranges of
         configurations, and there is no chunking), 'array' (the batched array-API code every backend
-        runs), or 'auto' (= 'fused' on NumPy with at most ``FUSED_MAX_PARAMS`` parameters,
-        'array' otherwise). The two agree to rounding, not bit for bit.
+        runs), or 'auto' (= 'fused' on NumPy with at most ``FUSED_MAX_PARAMS`` parameters when
+        numba imports, 'array' otherwise). The two agree to rounding, not bit for bit.
     """
     bk = get_backend(backend)
     xp = bk.xp
@@ -612,12 +612,17 @@ def fit_logistic(X, y, *, n_classes: int, sample_weight=None, steps: int = 500, 
             memory_budget = max(memory_budget, THREADED_CPU_MEMORY_BUDGET)
 
     if solver == "newton" and newton_kernel != "array" and C:
-        from collective_action.simulate.fused_newton import FUSED_MAX_PARAMS
+        from collective_action.simulate.fused_newton import FUSED_MAX_PARAMS, fused_available
 
         fits = bk.name == "numpy" and d + int(fit_intercept) <= FUSED_MAX_PARAMS
         if newton_kernel == "fused" and not fits:
             raise InputError(f"newton_kernel 'fused' runs on the NumPy backend with at most "
                              f"{FUSED_MAX_PARAMS} parameters; use 'array' or 'auto'")
+        if not fused_available():
+            if newton_kernel == "fused":
+                raise InputError("newton_kernel 'fused' needs numba, which does not import here; "
+                                 "use 'array' or 'auto'")
+            fits = False
         if fits:
             return _fit_newton_fused(bk, X, y, sample_weight, steps=steps, lr=lr, l2=float(l2),
                                      fit_intercept=fit_intercept, tol=float(tol), dtype=dtype,

@@ -150,3 +150,18 @@ def test_a_threaded_fit_leaves_the_process_safe_to_fork():
     child.join(60)
     assert child.exitcode == 0
     assert queue.get(timeout=5) == 0.0
+
+
+def test_without_numba_auto_runs_the_array_kernel_and_fused_says_why(monkeypatch):
+    # a machine without numba (the lent GPU machine's image) still fits, with the array kernel
+    from collective_action.simulate import fused_newton
+
+    X, y = _problem(C=4)
+    kw = dict(n_classes=2, solver="newton", l2=0.02, steps=30, tol=1e-9)
+    array = fit_logistic(X, y, newton_kernel="array", **kw)
+    monkeypatch.setattr(fused_newton, "fused_available", lambda: False)
+    auto = fit_logistic(X, y, **kw)
+    assert np.array_equal(auto.W, array.W) and np.array_equal(auto.steps_run, array.steps_run)
+    with pytest.raises(InputError, match="needs numba") as err:
+        fit_logistic(X, y, newton_kernel="fused", **kw)
+    assert "\n" not in str(err.value)
