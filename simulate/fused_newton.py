@@ -1,12 +1,12 @@
-"""Newton's method for C binary logistic regressions on the CPU, one fused pass per step.
+"""Newton's method for C binary logistic regressions on the CPU, one configuration at a time in cache.
 
 The array-API solver in :mod:`collective_action.simulate.logistic` runs every Newton step as a
 handful of batched array operations, each a pass over the (C, p, n) data and (C, n) temporaries
-in memory. Here one compiled loop (numba) trains each configuration to convergence on its own:
-a step is a single pass over the configuration's n points that accumulates the gradient and the
-Hessian together, followed by a p x p solve. A configuration's data stay in cache across its
-steps, nothing is materialised beyond the parameters, and configurations that converge early cost
-nothing more (no batch-wide synchronisation, no compaction).
+in memory. Here compiled loops (numba) train each configuration to convergence on its own: a
+step computes margins, residuals, the gradient and the Hessian in a few short vectorised loops
+over that configuration's points, which stay in cache across its steps, then a p x p solve.
+Nothing is materialised beyond a few per-configuration vectors, and configurations that converge
+early cost nothing more (no batch-wide synchronisation, no compaction).
 
 Same objective, stopping rule and step cap as the array solver (its docstring derives them):
 theta = (u, c) minimises sum_i w_i softplus(-s_i theta.x_i) / sum_i w_i + (l2/4)|u|^2, a

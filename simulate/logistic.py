@@ -575,10 +575,10 @@ def fit_logistic(X, y, *, n_classes: int, sample_weight=None, steps: int = 500, 
         train in parallel; with several threads the default chunk is at least
         ``THREADED_CPU_MEMORY_BUDGET``, and a grid that fits one chunk runs in one thread. Chunks
         are independent, so the results are the same for any value. Ignored on CuPy.
-    newton_kernel : how the Newton solver runs on NumPy: 'fused' (one compiled pass per step and
-        configuration, :mod:`collective_action.simulate.fused_newton`; ``threads`` run ranges of
-        configurations, and there is no chunking), 'array' (the batched array-API code every backend
-        runs), or 'auto' (= 'fused' on NumPy with at most ``FUSED_MAX_PARAMS`` parameters when
+    newton_kernel : how the Newton solver runs on NumPy: 'fused' (compiled loops, one
+        configuration at a time in cache, :mod:`collective_action.simulate.fused_newton`;
+        ``threads`` spread the configurations, and there is no chunking), 'array' (the batched
+        array-API code every backend runs), or 'auto' (= 'fused' on NumPy with at most ``FUSED_MAX_PARAMS`` parameters when
         numba imports, 'array' otherwise). The two agree to rounding, not bit for bit.
     """
     bk = get_backend(backend)
