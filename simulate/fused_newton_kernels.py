@@ -8,7 +8,6 @@ simulator does not import numba. The derivations are in fused_newton.py's docstr
 from __future__ import annotations
 
 import math
-
 import os
 
 import numba
@@ -50,6 +49,7 @@ def sigmoid_neg(m, out, bits):
     for i in range(n):
         e = out[i] * scale[i]
         out[i] = (e if m[i] >= 0 else 1.0) / (1.0 + e)
+
 
 @numba.njit(cache=True, fastmath=False, inline="always")
 def _solve(H, g, out, p):
@@ -100,9 +100,10 @@ def _margins(xs, th, m, p):
 
 
 @numba.njit(cache=True, fastmath=REDUCE)
-def _one(X, y, wn, c, theta, ridge, tol, steps, p, d, fit_intercept, xs, m, r, cv, tmp, bits):
-    """Train configuration c in place (theta[c]); returns (steps taken, solved). ``xs`` (p, n)
-    and the (n,) vectors are this thread's scratch space."""
+def _newton_steps(X, y, wn, c, theta, ridge, tol, steps, p, d, fit_intercept, xs, m, r, cv, tmp, bits):
+    """Train configuration c in place (theta[c]); returns (steps taken, solved, the gradient's
+    norm at the final theta, from the check that ended the loop). ``xs`` (p, n) and the (n,)
+    vectors are this thread's scratch space."""
     n = X.shape[1]
     dt = X.dtype
     G = np.zeros(p, dtype=dt)
@@ -131,7 +132,7 @@ def _one(X, y, wn, c, theta, ridge, tol, steps, p, d, fit_intercept, xs, m, r, c
             G[j] = ridge[j] * th[j] - acc
             norm += G[j] * G[j]
         if math.sqrt(norm) < tol or taken == steps:
-            return taken, True
+            return taken, True, math.sqrt(norm)
         for j in range(p):                        # s^2 = 1: (s x)(s x)^T = x x^T
             for i in range(n):
                 tmp[i] = cv[i] * xs[j, i]
@@ -143,41 +144,35 @@ def _one(X, y, wn, c, theta, ridge, tol, steps, p, d, fit_intercept, xs, m, r, c
                 H[k, j] = acc
             H[j, j] += ridge[j]
         if not _solve(H, G, step, p):
-            return taken, False
+            return taken, False, math.sqrt(norm)
         for j in range(p):
             th[j] -= step[j]
         taken += 1
 
 
 @numba.njit(cache=True, fastmath=REDUCE)
-def _final(wn, c, theta, ridge, p, d, l2, loss, gnorm, xs, m, r):
-    """Objective and gradient norm of the (W, b) problem at theta[c] (``xs`` still holds its
-    signed features), with the overflow-free forms the array solver uses at its end."""
+def _objective(wn, c, theta, p, d, l2, xs, m):
+    """The objective of the (W, b) problem at theta[c] (``xs`` still holds its signed features):
+    cross-entropy softplus(-m) = max(-m, 0) + log1p(exp(-|m|)), overflow-free, as the array solver
+    computes it, plus the ridge term (l2/2)|W|^2 = (l2/4)|u|^2."""
     n = xs.shape[1]
     th = theta[c]
     _margins(xs, th, m, p)
     total = 0.0
     for i in range(n):
-        e = math.exp(-abs(m[i]))
-        r[i] = wn[c, i] * (e if m[i] >= 0 else 1.0) / (1.0 + e)     # w sigmoid(-m)
-        total += wn[c, i] * (max(-m[i], 0.0) + math.log1p(e))
-    norm = 0.0
-    for j in range(p):
-        acc = 0.0
-        for i in range(n):
-            acc += r[i] * xs[j, i]
-        g = ridge[j] * th[j] - acc
-        norm += g * g
+        total += wn[c, i] * (max(-m[i], 0.0) + math.log1p(math.exp(-abs(m[i]))))
     uu = 0.0
     for j in range(d):
         uu += th[j] * th[j]
-    loss[c] = total + 0.25 * l2 * uu
-    gnorm[c] = math.sqrt(2.0) * math.sqrt(norm)
+    return total + 0.25 * l2 * uu
 
 
 @numba.njit(cache=True, fastmath=REDUCE)
-def _fit_config(X, y, wn, c, theta, ridge, tol, steps, fit_intercept, l2, steps_run, solved, loss, gnorm):
-    """Configuration c from start to end: Newton steps, then its final objective and gradient."""
+def _train_configuration(X, y, wn, c, theta, ridge, tol, steps, fit_intercept, l2, steps_run, solved, loss,
+                         gnorm):
+    """Configuration c from start to end: Newton steps, then its final objective. Its gradient
+    norm is the one the last step's check computed at the final theta; the (W, b) problem's is
+    sqrt(2) times it (dL/dw1 = -dL/dw0 = the theta gradient's u-part, the same for b)."""
     _, n, d = X.shape
     p = theta.shape[1]
     dt = X.dtype
@@ -188,21 +183,25 @@ def _fit_config(X, y, wn, c, theta, ridge, tol, steps, fit_intercept, l2, steps_
     cv = np.empty(n, dtype=dt)
     tmp = np.empty(n, dtype=dt)
     bits = np.empty(n, dtype=np.int64)
-    taken, ok = _one(X, y, wn, c, theta, ridge, tol, steps, p, d, fit_intercept, xs, m, r, cv, tmp, bits)
+    taken, ok, norm = _newton_steps(X, y, wn, c, theta, ridge, tol, steps, p, d, fit_intercept, xs, m, r, cv,
+                                    tmp, bits)
     steps_run[c] = taken
     solved[c] = ok
-    _final(wn, c, theta, ridge, p, d, l2, loss, gnorm, xs, m, r)
+    gnorm[c] = math.sqrt(2.0) * norm
+    loss[c] = _objective(wn, c, theta, p, d, l2, xs, m)
 
 
 @numba.njit(cache=True)
 def fit_range(X, y, wn, theta, ridge, tol, steps, fit_intercept, l2, steps_run, solved, loss, gnorm, start, stop):
     """Configurations start..stop-1, on the calling thread."""
     for c in range(start, stop):
-        _fit_config(X, y, wn, c, theta, ridge, tol, steps, fit_intercept, l2, steps_run, solved, loss, gnorm)
+        _train_configuration(X, y, wn, c, theta, ridge, tol, steps, fit_intercept, l2, steps_run, solved, loss,
+                             gnorm)
 
 
 @numba.njit(cache=True, parallel=True)
 def fit_all_parallel(X, y, wn, theta, ridge, tol, steps, fit_intercept, l2, steps_run, solved, loss, gnorm):
     """Every configuration, spread over numba's threads."""
     for c in numba.prange(X.shape[0]):
-        _fit_config(X, y, wn, c, theta, ridge, tol, steps, fit_intercept, l2, steps_run, solved, loss, gnorm)
+        _train_configuration(X, y, wn, c, theta, ridge, tol, steps, fit_intercept, l2, steps_run, solved, loss,
+                             gnorm)
