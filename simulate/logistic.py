@@ -511,9 +511,7 @@ def _fit_chunk_newton(xp, X, y, sw, *, steps, l2, fit_intercept, tol, dtype):
     theta_all = _scatter(xp, theta_all, live, theta)
     steps_run = _scatter(xp, steps_all, live, steps_run)
     u = theta_all[:, :d]
-    c = theta_all[:, d] if fit_intercept else xp.zeros((C,), dtype=dtype)
-    W = xp.stack([-0.5 * u, 0.5 * u], axis=2)
-    b = xp.stack([-0.5 * c, 0.5 * c], axis=1)
+    W, b = softmax_pair(xp, theta_all, d, fit_intercept)
     # the objective and gradient norm of the (W, b) problem at the end, from theta directly:
     # cross-entropy = softplus(-m) = max(-m, 0) + log1p(exp(-|m|)); ridge (l2/2)|W|^2 = (l2/4)|u|^2;
     # dL/dw1 = -dL/dw0 = the u-part of the theta gradient (same for b), so |g_(W,b)| = sqrt(2)|g_theta|
@@ -525,6 +523,14 @@ def _fit_chunk_newton(xp, X, y, sw, *, steps, l2, fit_intercept, tol, dtype):
     loss = xp.sum(w_norm * ce, axis=1) + 0.25 * l2 * xp.sum(u * u, axis=1)
     grad_norm = math.sqrt(2.0) * xp.sqrt(xp.sum(grad * grad, axis=1))
     return W, b, loss, grad_norm, steps_run, []
+
+
+def softmax_pair(xp, theta, d: int, fit_intercept: bool):
+    """(W (C, d, 2), b (C, 2)) of the two-class softmax model with theta = (u, c) = (w1 - w0,
+    b1 - b0): the minimiser of the ridge term, w1 = -w0 = u / 2 (and b1 = -b0 = c / 2)."""
+    u = theta[:, :d]
+    c = theta[:, d] if fit_intercept else xp.zeros((theta.shape[0],), dtype=theta.dtype)
+    return xp.stack([-0.5 * u, 0.5 * u], axis=2), xp.stack([-0.5 * c, 0.5 * c], axis=1)
 
 
 def _scatter(xp, full, index, values):
@@ -578,8 +584,9 @@ def fit_logistic(X, y, *, n_classes: int, sample_weight=None, steps: int = 500, 
     newton_kernel : how the Newton solver runs on NumPy: 'fused' (compiled loops, one
         configuration at a time in cache, :mod:`collective_action.simulate.fused_newton`;
         ``threads`` spread the configurations, and there is no chunking), 'array' (the batched
-        array-API code every backend runs), or 'auto' (= 'fused' on NumPy with at most ``FUSED_MAX_PARAMS`` parameters when
-        numba imports, 'array' otherwise). The two agree to rounding, not bit for bit.
+        array-API code every backend runs), or 'auto' (= 'fused' on NumPy with at most
+        ``FUSED_MAX_PARAMS`` parameters when numba imports, 'array' otherwise). The two agree to
+        rounding, not bit for bit.
     """
     bk = get_backend(backend)
     xp = bk.xp
@@ -599,18 +606,8 @@ def fit_logistic(X, y, *, n_classes: int, sample_weight=None, steps: int = 500, 
     n_classes, steps = int(n_classes), int(steps)
     C, n, d = X.shape
     dt = getattr(xp, dtype)
-    batches = None if batch_size is None else _minibatches(n, int(batch_size), steps, seed)
-    itemsize = 8 if dtype == "float64" else 4
-    per_config = (newton_working_set_bytes(n, d, itemsize, fit_intercept) if solver == "newton"
-                  else logistic_working_set_bytes(n, d, n_classes, itemsize, batch_size))
     threads = check_positive_whole("threads", getattr(bk, "threads", 1) if threads is None else threads)
     threads = threads if bk.name == "numpy" else 1
-    if memory_budget is None:
-        memory_budget = (DEFAULT_MEMORY_BUDGET if bk.name != "numpy"
-                         else NEWTON_CPU_MEMORY_BUDGET if solver == "newton" else CPU_MEMORY_BUDGET)
-        if threads > 1:
-            memory_budget = max(memory_budget, THREADED_CPU_MEMORY_BUDGET)
-
     if solver == "newton" and newton_kernel != "array" and C:
         from collective_action.simulate.fused_newton import FUSED_MAX_PARAMS, fused_available
 
@@ -627,6 +624,15 @@ def fit_logistic(X, y, *, n_classes: int, sample_weight=None, steps: int = 500, 
             return _fit_newton_fused(bk, X, y, sample_weight, steps=steps, lr=lr, l2=float(l2),
                                      fit_intercept=fit_intercept, tol=float(tol), dtype=dtype,
                                      threads=threads, seed=seed)
+    batches = None if batch_size is None else _minibatches(n, int(batch_size), steps, seed)
+    itemsize = 8 if dtype == "float64" else 4
+    per_config = (newton_working_set_bytes(n, d, itemsize, fit_intercept) if solver == "newton"
+                  else logistic_working_set_bytes(n, d, n_classes, itemsize, batch_size))
+    if memory_budget is None:
+        memory_budget = (DEFAULT_MEMORY_BUDGET if bk.name != "numpy"
+                         else NEWTON_CPU_MEMORY_BUDGET if solver == "newton" else CPU_MEMORY_BUDGET)
+        if threads > 1:
+            memory_budget = max(memory_budget, THREADED_CPU_MEMORY_BUDGET)
 
     def fit_chunk(sl):
         Xc = xp.asarray(X[sl], dtype=dt)
@@ -693,10 +699,7 @@ def _fit_newton_fused(bk, X, y, sample_weight, *, steps, lr, l2, fit_intercept, 
     theta, steps_run, loss, gnorm = fit_newton_fused(X, np.asarray(y), w_norm, steps=steps, l2=l2,
                                                      fit_intercept=fit_intercept, tol=tol,
                                                      threads=threads)
-    u = theta[:, :d]
-    c = theta[:, d] if fit_intercept else np.zeros((C,), dtype=dt)
-    W = np.stack([-0.5 * u, 0.5 * u], axis=2)
-    b = np.stack([-0.5 * c, 0.5 * c], axis=1)
+    W, b = softmax_pair(np, theta, d, fit_intercept)
     grad_norm = gnorm.astype(np.float64)
     config = _fit_config(n_classes=2, steps=steps, lr=lr, l2=l2, batch_size=None,
                          fit_intercept=fit_intercept, seed=seed, dtype=dtype, tol=tol,
