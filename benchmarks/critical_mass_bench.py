@@ -118,7 +118,7 @@ def main() -> int:
     if args.seeds is not None and args.seeds < 2:
         sys.stderr.write(f"error: --seeds must be at least 2 (intervals over seeds), got {args.seeds}\n")
         return 2
-    lines, ratios, equal_ratios = [], [], []
+    lines, ratios = [], []
     for title, spec, targets, metric in CASES:
         if args.seeds is not None:
             spec = copy.deepcopy(spec)
@@ -133,7 +133,6 @@ def main() -> int:
         table = table.merge(dense_table, on=["group", "target"])
         table = table.merge(at_grid_width(spec, targets, metric, dense_table), on=["group", "target"])
         equal = table["equal_trainings"].sum() / table["dense_trainings"].sum()
-        equal_ratios.append(equal)
         ratio = adaptive.trainings / dense_cells
         ratios.append(ratio)
         seeds = spec["seeds"]
