@@ -246,6 +246,11 @@ def get_strategy(name: str) -> Strategy:
     return STRATEGIES[name]()
 
 
+def member_count(alpha: float, n: int) -> int:
+    """Rows a collective of size ``alpha`` controls in a training set of ``n``: round(alpha n)."""
+    return int(round(alpha * n))
+
+
 @dataclass(frozen=True)
 class Collective:
     """A coordinated fraction ``alpha`` of the population that plants ``signal`` with label ``target``.
@@ -300,7 +305,7 @@ class Collective:
         same estimate can be played on another split without fitting again; otherwise itself.
         Returns (x, y, member_mask, played)."""
         n = len(y)
-        n_members = int(round(self.alpha * n))
+        n_members = member_count(self.alpha, n)
         members = np.zeros(n, dtype=bool)
         members[rng.choice(n, size=n_members, replace=False)] = True
         x_out = x.copy()

@@ -18,8 +18,8 @@ from typing import Optional
 
 import numpy as np
 
-from collective_action.collective import Collective
-from collective_action.errors import InputError
+from collective_action.collective import get_strategy, member_count
+from collective_action.errors import InputError, check_open_unit
 from collective_action.simulate.evaluation_sets import EvaluationSets
 from collective_action.theory.gaussian import PLACEMENTS, GaussianProblem, class_means
 
@@ -105,7 +105,9 @@ def make_problem(*, n_classes: int, d_class: int, separation: float, sigma: floa
 
 
 def sample_batch(problem: GaussianProblem, alphas, seeds, n_train: int, n_test: int) -> SampleBatch:
-    """Draw one training set per (alpha, seed) pair, planted by the shared Collective vocabulary.
+    """Draw one training set per (alpha, seed) pair, planted as the shared Collective plants it
+    (``Collective.plant_in_training_set``: round(alpha n) members at random, reporting by the
+    problem's strategy).
 
     Configurations that share a seed share their base points and evaluation points (the module's
     common random numbers), so those are drawn once per distinct seed: the evaluation points are
@@ -128,6 +130,12 @@ def sample_batch(problem: GaussianProblem, alphas, seeds, n_train: int, n_test: 
     tests = EvaluationSets(np.empty((S, n_test, d)), np.empty((S, n_test, d)), np.empty((S, n_test), dtype=np.int64),
                            np.empty((S, n_test), dtype=np.int64), index=index)
     X_signal, X_clean, y_clean, y_signal = tests.X_signal, tests.X_clean, tests.y_clean, tests.y_signal
+    strategy = get_strategy(problem.strategy)
+    counts = [member_count(check_open_unit("alpha", a), n_train) for a in alphas]
+    # the additive signal draws nothing, so g(x) of a seed's base points is computed once and
+    # every configuration takes its members' rows from it; the overwrite signal draws its noise
+    # from each configuration's stream, after the members
+    random_plant = problem.mode != "additive"
     # one generator replays the training stream for every configuration, its state reset each
     # time (building a fresh bit generator per configuration cost more than setting a state)
     plant_bits = None
@@ -139,12 +147,25 @@ def sample_batch(problem: GaussianProblem, alphas, seeds, n_train: int, n_test: 
         if plant_bits is None:
             plant_bits = type(rng.bit_generator)()
             plant_rng = np.random.Generator(plant_bits)
-        for c in configs:
+        # a member's report depends only on its own row (feature-label and feature-only, the
+        # strategies the Gaussian model allows), so the seed's configurations differ only in
+        # which rows are members: reports are built for every row once and selected per member
+        carries = strategy.plants(y0, problem.target)
+        y_reported = strategy.relabel(y0, carries, problem.target)
+        members = np.zeros((len(configs), n_train), dtype=bool)
+        planted = None if random_plant else problem.plant(x0, plant_rng)
+        for i, c in enumerate(configs):
             plant_bits.state = after_base
-            collective = Collective(float(alphas[c]), problem.target,
-                                    signal=lambda xb, rng=plant_rng: problem.plant(xb, rng),
-                                    strategy=problem.strategy)
-            X[c], y[c], member[c] = collective.plant_in_training_set(x0, y0, plant_rng)
+            members[i, plant_rng.choice(n_train, size=counts[c], replace=False)] = True
+            if random_plant:
+                signal_rows = np.flatnonzero(members[i] & carries)
+                X[c] = x0
+                if len(signal_rows):
+                    X[c, signal_rows] = problem.plant(x0[signal_rows], plant_rng)
+        if not random_plant:
+            X[rows] = np.where((members & carries)[..., None], planted, x0)
+        y[rows] = np.where(members, y_reported, y0)
+        member[rows] = members
         test_rng = np.random.default_rng([int(seed), _TEST_STREAM])
         xs, y_signal[s] = problem.sample_base(n_test, test_rng)
         X_signal[s] = problem.plant(xs, test_rng)

@@ -35,6 +35,7 @@ def reference_sample_batch(problem, alphas, seeds, n_train, n_test):
 ], ids=["scattered", "side-by-side"])
 @pytest.mark.parametrize("mode, jitter, strategy, n_classes", [
     ("additive", 0.0, "feature-label", 2),
+    ("additive", 0.0, "feature-only", 3),     # members of other classes report their own point
     ("overwrite", 0.3, "feature-label", 3),   # the plant itself draws from the stream
     ("overwrite", 0.5, "feature-only", 3),
 ])
@@ -75,3 +76,14 @@ def test_evaluation_points_are_stored_once_per_distinct_seed():
     for c in range(7):
         np.testing.assert_array_equal(batch.X_signal[c], tests.of("X_signal", c))
     assert batch.X_signal is batch.X_signal  # built once
+
+
+@pytest.mark.parametrize("alpha", [0.0, 1.0, -0.2, float("nan")])
+def test_an_alpha_outside_the_open_unit_interval_is_refused_in_one_line(alpha):
+    from collective_action.errors import InputError
+
+    problem = make_problem(n_classes=2, d_class=2, separation=3.0, sigma=1.0, n_free=1, tau=1.0,
+                           placement="free", n_coords=1, amplitude=3.0, mode="additive", jitter=0.0,
+                           target=1, strategy="feature-label")
+    with pytest.raises(InputError, match=r"^alpha must lie in \(0, 1\)"):
+        sample_batch(problem, [0.1, alpha], [3, 3], n_train=100, n_test=20)
