@@ -39,7 +39,9 @@ scoring). The sampling call is the same for every side (same function, same seed
 it is timed once per repeat and added to every side's fit and scoring of that repeat. Medians of
 ``--repeats`` interleaved repeats (every side once per repeat, in an order shuffled each repeat
 with a fixed seed), ratios (baseline time / toolkit time; > 1 means the toolkit is faster) from
-the same run.
+the same run. A step shorter than ``WARM_BELOW`` (50 ms: sampling, or one side's fit and scoring)
+is timed warm, right after an untimed run of the same step, for every side alike: a short call
+otherwise pays for the idle processor or cold caches the step before left behind.
 
     python benchmarks/baselines_bench.py                  # the full grid (several minutes)
     python benchmarks/baselines_bench.py --quick          # small sizes, seconds
@@ -66,6 +68,9 @@ from memory_traffic import count_fit_traffic, stream_bandwidth
 D = 4                 # features of the benchmark problem (2 class coordinates + 2 free ones)
 SKLEARN_SOLVERS = ("liblinear", "lbfgs", "newton-cholesky")
 LIBLINEAR_INTERCEPT_SCALING = 100.0
+#: Steps (sampling, a side's fit and scoring) shorter than this are timed right after an untimed
+#: run of the same step (see run_cell).
+WARM_BELOW = 0.05
 
 
 def make_benchmark_problem():
@@ -298,9 +303,24 @@ def run_cell(args, problem, n: int, C: int) -> dict:
     for side in sides:
         score_side(side, fit_side(side, small.X, small.y)[0], small)
 
+    # a call shorter than WARM_BELOW is timed warm, right after an untimed call of the same step:
+    # otherwise it inherits the state the step before left (a 1.3 ms fit took 1.6 ms after a
+    # 20 ms pause and 1.9 ms after 100 ms, the processor idle or the caches cold), which says
+    # nothing about the step itself. The first repeat's untimed calls tell which steps are short.
+    t0 = time.perf_counter()
+    batch = draw(problem, C, n, args.n_test)
+    warm_sampling = time.perf_counter() - t0 < WARM_BELOW
+    warm = {}
+    for side in sides:
+        t0 = time.perf_counter()
+        score_side(side, fit_side(side, batch.X, batch.y)[0], batch)
+        warm[side] = time.perf_counter() - t0 < WARM_BELOW
+
     t_sample, t_fit, t_score = [], {s: [] for s in sides}, {s: [] for s in sides}
     models, taken = {}, {}
     for rep in range(args.repeats):
+        if warm_sampling:
+            draw(problem, C, n, args.n_test)
         t0 = time.perf_counter()
         batch = draw(problem, C, n, args.n_test)
         t_sample.append(time.perf_counter() - t0)
@@ -308,6 +328,8 @@ def run_cell(args, problem, n: int, C: int) -> dict:
         # that no side always follows the same one: torch's OpenMP threads spin for a while after
         # its calls and slow whatever multi-threaded code runs next
         for side in [sides[i] for i in np.random.default_rng(rep).permutation(len(sides))]:
+            if warm[side]:
+                score_side(side, fit_side(side, batch.X, batch.y)[0], batch)
             t0 = time.perf_counter()
             model, taken[side] = fit_side(side, batch.X, batch.y)
             t1 = time.perf_counter()
@@ -408,7 +430,7 @@ def main(argv=None) -> dict:
             cells.append(cell)
             print(json.dumps(cell), flush=True)
     result = {"cells": cells, "skipped": skipped, "l2": args.l2, "tol": args.tol, "steps": args.steps,
-              "jobs": args.jobs, "repeats": args.repeats, "n_test": args.n_test,
+              "jobs": args.jobs, "repeats": args.repeats, "warm_below": WARM_BELOW, "n_test": args.n_test,
               "cpu_count": os.cpu_count(), "load_average_start": load_start,
               "load_average": [round(x, 2) for x in os.getloadavg()],
               "sides": _sides(args), "argv": argv}
@@ -520,7 +542,8 @@ def write(result: dict, path: Path, when: str | None = None) -> None:
              f"float64, l2 = {result['l2']} (scikit-learn C = 2 / (l2 n)), tol = {result['tol']}, at most "
              f"{result['steps']} Newton steps; {result['n_test']} clean and {result['n_test']} signal test points "
              f"per configuration; scikit-learn in {result['jobs']} joblib processes, torch on {result['jobs']} "
-             f"threads; medians of {result['repeats']} interleaved repeats. Load average before the run {start}, at the "
+             f"threads; medians of {result['repeats']} interleaved repeats, steps under "
+             f"{result['warm_below'] * 1000:g} ms timed warm (after an untimed run of the same step). Load average before the run {start}, at the "
              f"end {load} (the run itself adds up to {result['jobs']})"
              + (": other processes shared the machine during this run, so absolute times are pessimistic and "
                 "multi-core sides (scikit-learn's processes, torch's threads) are hit hardest." if busy else "."),
