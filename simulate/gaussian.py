@@ -149,23 +149,26 @@ def sample_batch(problem: GaussianProblem, alphas, seeds, n_train: int, n_test: 
             plant_rng = np.random.Generator(plant_bits)
         # a member's report depends only on its own row (feature-label and feature-only, the
         # strategies the Gaussian model allows), so the seed's configurations differ only in
-        # which rows are members: reports are built for every row once and selected per member
+        # which rows are members: reports are built for every row once and copied in per member,
+        # in place (a group-wide np.where would hold a second copy of the group's data)
         carries = strategy.plants(y0, problem.target)
         y_reported = strategy.relabel(y0, carries, problem.target)
-        members = np.zeros((len(configs), n_train), dtype=bool)
         planted = None if random_plant else problem.plant(x0, plant_rng)
-        for i, c in enumerate(configs):
+        for c in configs:
             plant_bits.state = after_base
-            members[i, plant_rng.choice(n_train, size=counts[c], replace=False)] = True
+            is_member = member[c]
+            is_member[:] = False
+            is_member[plant_rng.choice(n_train, size=counts[c], replace=False)] = True
+            signal = is_member & carries
+            X[c] = x0
             if random_plant:
-                signal_rows = np.flatnonzero(members[i] & carries)
-                X[c] = x0
+                signal_rows = np.flatnonzero(signal)
                 if len(signal_rows):
                     X[c, signal_rows] = problem.plant(x0[signal_rows], plant_rng)
-        if not random_plant:
-            X[rows] = np.where((members & carries)[..., None], planted, x0)
-        y[rows] = np.where(members, y_reported, y0)
-        member[rows] = members
+            else:
+                np.copyto(X[c], planted, where=signal[:, None])
+            y[c] = y0
+            np.copyto(y[c], y_reported, where=is_member)
         test_rng = np.random.default_rng([int(seed), _TEST_STREAM])
         xs, y_signal[s] = problem.sample_base(n_test, test_rng)
         X_signal[s] = problem.plant(xs, test_rng)

@@ -87,3 +87,24 @@ def test_an_alpha_outside_the_open_unit_interval_is_refused_in_one_line(alpha):
                            target=1, strategy="feature-label")
     with pytest.raises(InputError, match=r"^alpha must lie in \(0, 1\)"):
         sample_batch(problem, [0.1, alpha], [3, 3], n_train=100, n_test=20)
+
+
+def test_sampling_holds_no_second_copy_of_a_seeds_training_sets():
+    """Configurations sharing a seed are planted in place: drawing them needs no more memory than
+    the arrays returned (a group-wide np.where once held the group's data twice)."""
+    import tracemalloc
+
+    problem = make_problem(n_classes=2, d_class=2, separation=3.0, sigma=1.0, n_free=2, tau=1.0,
+                           placement="free", n_coords=1, amplitude=3.0, mode="additive", jitter=0.0,
+                           target=1, strategy="feature-label")
+    C, n = 200, 2000
+    alphas, seeds = np.geomspace(0.005, 0.3, C), np.zeros(C, dtype=int)   # one seed: one group
+    sample_batch(problem, alphas[:2], seeds[:2], n, 10)
+    tracemalloc.start()
+    try:
+        batch = sample_batch(problem, alphas, seeds, n, 10)
+        _, peak = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+    returned = batch.X.nbytes + batch.y.nbytes + batch.member.nbytes
+    assert peak < 1.1 * returned, (peak, returned)
