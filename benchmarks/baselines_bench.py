@@ -41,7 +41,9 @@ it is timed once per repeat and added to every side's fit and scoring of that re
 with a fixed seed), ratios (baseline time / toolkit time; > 1 means the toolkit is faster) from
 the same run. A step shorter than ``WARM_BELOW`` (50 ms: sampling, or one side's fit and scoring)
 is timed warm, right after an untimed run of the same step, for every side alike: a short call
-otherwise pays for the idle processor or cold caches the step before left behind.
+otherwise pays for the idle processor or cold caches the step before left behind. Every step
+starts after a ``SETTLE_S`` (0.25 s) pause, so that the spinning thread pools of the side before
+(OpenBLAS, torch's OpenMP) do not take the cores from the next one.
 
     python benchmarks/baselines_bench.py                  # the full grid (several minutes)
     python benchmarks/baselines_bench.py --quick          # small sizes, seconds
@@ -71,6 +73,9 @@ LIBLINEAR_INTERCEPT_SCALING = 100.0
 #: Steps (sampling, a side's fit and scoring) shorter than this are timed right after an untimed
 #: run of the same step (see run_cell).
 WARM_BELOW = 0.05
+#: Pause before every step, so that the thread pools of the step before (OpenBLAS's, torch's
+#: OpenMP threads) stop spinning before the next one starts (see run_cell).
+SETTLE_S = 0.25
 
 
 def make_benchmark_problem():
@@ -319,6 +324,7 @@ def run_cell(args, problem, n: int, C: int) -> dict:
     t_sample, t_fit, t_score = [], {s: [] for s in sides}, {s: [] for s in sides}
     models, taken = {}, {}
     for rep in range(args.repeats):
+        time.sleep(SETTLE_S)
         if warm_sampling:
             draw(problem, C, n, args.n_test)
         t0 = time.perf_counter()
@@ -328,6 +334,10 @@ def run_cell(args, problem, n: int, C: int) -> dict:
         # that no side always follows the same one: torch's OpenMP threads spin for a while after
         # its calls and slow whatever multi-threaded code runs next
         for side in [sides[i] for i in np.random.default_rng(rep).permutation(len(sides))]:
+            # the pause lets the previous side's threads go idle: measured at n = 2000, C = 100,
+            # the threaded fit took 6.7-12.0 ms (median 8.0) right after other sides and
+            # 6.6-7.1 ms (median 6.9) after a 0.25 s pause and its warm-up run
+            time.sleep(SETTLE_S)
             if warm[side]:
                 score_side(side, fit_side(side, batch.X, batch.y)[0], batch)
             t0 = time.perf_counter()
@@ -430,7 +440,8 @@ def main(argv=None) -> dict:
             cells.append(cell)
             print(json.dumps(cell), flush=True)
     result = {"cells": cells, "skipped": skipped, "l2": args.l2, "tol": args.tol, "steps": args.steps,
-              "jobs": args.jobs, "repeats": args.repeats, "warm_below": WARM_BELOW, "n_test": args.n_test,
+              "jobs": args.jobs, "repeats": args.repeats, "warm_below": WARM_BELOW, "settle_s": SETTLE_S,
+              "n_test": args.n_test,
               "cpu_count": os.cpu_count(), "load_average_start": load_start,
               "load_average": [round(x, 2) for x in os.getloadavg()],
               "sides": _sides(args), "argv": argv}
@@ -543,7 +554,8 @@ def write(result: dict, path: Path, when: str | None = None) -> None:
              f"{result['steps']} Newton steps; {result['n_test']} clean and {result['n_test']} signal test points "
              f"per configuration; scikit-learn in {result['jobs']} joblib processes, torch on {result['jobs']} "
              f"threads; medians of {result['repeats']} interleaved repeats, steps under "
-             f"{result['warm_below'] * 1000:g} ms timed warm (after an untimed run of the same step). Load average before the run {start}, at the "
+             f"{result['warm_below'] * 1000:g} ms timed warm (after an untimed run of the same step), every step after a "
+             f"{result['settle_s']:g} s pause. Load average before the run {start}, at the "
              f"end {load} (the run itself adds up to {result['jobs']})"
              + (": other processes shared the machine during this run, so absolute times are pessimistic and "
                 "multi-core sides (scikit-learn's processes, torch's threads) are hit hardest." if busy else "."),
