@@ -246,9 +246,10 @@ def get_strategy(name: str) -> Strategy:
     return STRATEGIES[name]()
 
 
-def member_count(alpha: float, n: int) -> int:
-    """Rows a collective of size ``alpha`` controls in a training set of ``n``: round(alpha n)."""
-    return int(round(alpha * n))
+def member_rows(alpha: float, n: int, rng: np.random.Generator) -> np.ndarray:
+    """The rows a collective of size ``alpha`` controls in a training set of ``n``: round(alpha n)
+    distinct rows drawn from ``rng`` (the simulator's samplers replay streams through this draw)."""
+    return rng.choice(n, size=int(round(alpha * n)), replace=False)
 
 
 @dataclass(frozen=True)
@@ -305,13 +306,12 @@ class Collective:
         same estimate can be played on another split without fitting again; otherwise itself.
         Returns (x, y, member_mask, played)."""
         n = len(y)
-        n_members = member_count(self.alpha, n)
         members = np.zeros(n, dtype=bool)
-        members[rng.choice(n, size=n_members, replace=False)] = True
+        members[member_rows(self.alpha, n, rng)] = True
         x_out = x.copy()
         y_out = np.array(y, copy=True)
         collective = self
-        if n_members:
+        if members.any():
             if self.strategy_impl.adaptive and self.labeler is None:
                 collective = replace(self, labeler=self.fit_labeler(x[members], y_out[members], rng))
             xm, ym = collective.apply(x[members], y_out[members])

@@ -18,7 +18,7 @@ from typing import Optional
 
 import numpy as np
 
-from collective_action.collective import get_strategy, member_count
+from collective_action.collective import get_strategy, member_rows
 from collective_action.errors import InputError, check_open_unit
 from collective_action.simulate.evaluation_sets import EvaluationSets
 from collective_action.theory.gaussian import PLACEMENTS, GaussianProblem, class_means
@@ -131,7 +131,8 @@ def sample_batch(problem: GaussianProblem, alphas, seeds, n_train: int, n_test: 
                            np.empty((S, n_test), dtype=np.int64), index=index)
     X_signal, X_clean, y_clean, y_signal = tests.X_signal, tests.X_clean, tests.y_clean, tests.y_signal
     strategy = get_strategy(problem.strategy)
-    counts = [member_count(check_open_unit("alpha", a), n_train) for a in alphas]
+    for a in alphas:
+        check_open_unit("alpha", a)
     # the additive signal draws nothing, so g(x) of a seed's base points is computed once and
     # every configuration takes its members' rows from it; the overwrite signal draws its noise
     # from each configuration's stream, after the members
@@ -158,7 +159,7 @@ def sample_batch(problem: GaussianProblem, alphas, seeds, n_train: int, n_test: 
             plant_bits.state = after_base
             is_member = member[c]
             is_member[:] = False
-            is_member[plant_rng.choice(n_train, size=counts[c], replace=False)] = True
+            is_member[member_rows(float(alphas[c]), n_train, plant_rng)] = True
             signal = is_member & carries
             X[c] = x0
             if random_plant:
