@@ -303,10 +303,13 @@ def run_cell(args, problem, n: int, C: int) -> dict:
                 acc[rows], succ[rows] = score(model[rows], X_clean, y_clean, X_signal, problem.target)
         return acc, succ
 
+    def untimed(side, batch):
+        score_side(side, fit_side(side, batch.X, batch.y)[0], batch)
+
     # warm-up on a few configurations (imports, thread pools, the joblib workers), untimed
     small = draw(problem, min(C, 2 * args.jobs), n, 10)
     for side in sides:
-        score_side(side, fit_side(side, small.X, small.y)[0], small)
+        untimed(side, small)
 
     # a call shorter than WARM_BELOW is timed warm, right after an untimed call of the same step:
     # otherwise it inherits the state the step before left (a 1.3 ms fit took 1.6 ms after a
@@ -318,7 +321,7 @@ def run_cell(args, problem, n: int, C: int) -> dict:
     warm = {}
     for side in sides:
         t0 = time.perf_counter()
-        score_side(side, fit_side(side, batch.X, batch.y)[0], batch)
+        untimed(side, batch)
         warm[side] = time.perf_counter() - t0 < WARM_BELOW
 
     t_sample, t_fit, t_score = [], {s: [] for s in sides}, {s: [] for s in sides}
@@ -339,7 +342,7 @@ def run_cell(args, problem, n: int, C: int) -> dict:
             # 6.6-7.1 ms (median 6.9) after a 0.25 s pause and its warm-up run
             time.sleep(SETTLE_S)
             if warm[side]:
-                score_side(side, fit_side(side, batch.X, batch.y)[0], batch)
+                untimed(side, batch)
             t0 = time.perf_counter()
             model, taken[side] = fit_side(side, batch.X, batch.y)
             t1 = time.perf_counter()
