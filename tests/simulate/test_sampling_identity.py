@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 
 from collective_action.collective import Collective
-from collective_action.simulate.gaussian import make_problem, sample_batch
+from collective_action.simulate.gaussian import _PLANT_BY_INDEX_FROM, make_problem, sample_batch
 
 
 def reference_sample_batch(problem, alphas, seeds, n_train, n_test):
@@ -39,14 +39,17 @@ def reference_sample_batch(problem, alphas, seeds, n_train, n_test):
     ("overwrite", 0.3, "feature-label", 3),   # the plant itself draws from the stream
     ("overwrite", 0.5, "feature-only", 3),
 ])
-def test_shared_seed_sampling_equals_per_configuration_sampling(mode, jitter, strategy, n_classes, seeds):
+# both planting paths: a masked copy below _PLANT_BY_INDEX_FROM training points, indexing above
+@pytest.mark.parametrize("n_train", [300, 1200])
+def test_shared_seed_sampling_equals_per_configuration_sampling(mode, jitter, strategy, n_classes, seeds, n_train):
     problem = make_problem(n_classes=n_classes, d_class=3, separation=2.0, sigma=1.0, n_free=2, tau=0.7,
                            placement="free", n_coords=2, amplitude=2.5, mode=mode, jitter=jitter,
                            target=1, strategy=strategy)
     # alphas that give no, few and many members
     alphas = [0.001, 0.3, 0.05, 0.3, 0.5, 0.05, 0.2]
-    got = sample_batch(problem, alphas, seeds, n_train=300, n_test=120)
-    want = reference_sample_batch(problem, alphas, seeds, 300, 120)
+    assert (n_train >= _PLANT_BY_INDEX_FROM) == (n_train == 1200)
+    got = sample_batch(problem, alphas, seeds, n_train=n_train, n_test=120)
+    want = reference_sample_batch(problem, alphas, seeds, n_train, 120)
     for key, value in want.items():
         np.testing.assert_array_equal(getattr(got, key), value, err_msg=key)
 
