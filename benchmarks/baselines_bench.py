@@ -22,7 +22,10 @@ us choose it) and the same scoring, and is timed in the same process, interleave
   penalty small). Each side's largest gradient norm of the common objective at its answer, and
   its largest parameter distance from the toolkit's, are reported, so the accuracy is visible;
 * scoring: accuracy on the same clean test points and success (share predicted y*) on the same
-  signal points, batched over configurations on every side, timed inside each side's time.
+  signal points, batched over configurations on every side, timed inside each side's time: the
+  toolkit sides through ``LogisticFit.rates_on`` (for two classes on the CPU one compiled pass over
+  every configuration's sets, simulate/fused_scoring.py), the baselines by the short batched
+  ``score`` below, one call per evaluation set and its configurations, as a user would write it.
 
 Sides: ``toolkit`` (fit_logistic, solver newton, the NumPy backend, one thread: the default, which
 runs the fused kernel of simulate/fused_newton.py); ``toolkit-threads`` (the same with ``threads`` =
@@ -291,16 +294,15 @@ def run_cell(args, problem, n: int, C: int) -> dict:
 
     def score_side(side, model, batch):
         # every side scores each evaluation set once, under the models of the configurations that
-        # share it (a sweep's configurations of one seed share their test points)
+        # share it (a sweep's configurations of one seed share their test points); the toolkit
+        # through its own call for that (LogisticFit.rates_on), the baselines group by group
         tests = batch.tests
+        if side.startswith("toolkit"):
+            return model.rates_on(tests, problem.target)
         acc, succ = np.empty(batch.n_configs), np.empty(batch.n_configs)
         for rows, s in tests.groups():
             X_clean, y_clean, X_signal = tests.X_clean[s], tests.y_clean[s], tests.X_signal[s]
-            if side.startswith("toolkit"):
-                part = model.rows(rows)
-                acc[rows], succ[rows] = part.accuracy(X_clean, y_clean), part.label_rate(X_signal, problem.target)
-            else:
-                acc[rows], succ[rows] = score(model[rows], X_clean, y_clean, X_signal, problem.target)
+            acc[rows], succ[rows] = score(model[rows], X_clean, y_clean, X_signal, problem.target)
         return acc, succ
 
     def untimed(side, batch):

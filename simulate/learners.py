@@ -31,6 +31,7 @@ from collective_action.errors import InputError, check_choice
 from collective_action.experiment import StrictModel
 from collective_action.simulate.backend import Backend, get_backend
 from collective_action.simulate.gaussian import SampleBatch
+from collective_action.simulate import fused_scoring
 from collective_action.simulate.logistic import LogisticFit, fit_logistic, take_rows
 from collective_action.algorithms import ALGORITHMS, RENAMED, Algorithm, Start
 
@@ -104,6 +105,9 @@ def _predict(fit: LogisticFit, batch: SampleBatch):
     """Predicted labels on the signal and clean points (C, m): each evaluation set is scored once,
     under the models of the configurations that share it."""
     bk = fit.backend
+    if fused_scoring.applies(fit, batch.tests):   # two classes on the CPU: one compiled pass
+        return (fused_scoring.predict_sets(fit, batch.tests, "X_signal", bk.threads),
+                fused_scoring.predict_sets(fit, batch.tests, "X_clean", bk.threads))
 
     def predict(rows, points):
         return bk.to_numpy(fit.rows(rows).predict(points))

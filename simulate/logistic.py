@@ -202,6 +202,26 @@ class LogisticFit:
             hit = self.predict(X) == int(label)
         return self.backend.to_numpy(xp.mean(xp.astype(hit, xp.float64), axis=-1))
 
+    def rates_on(self, tests, label: int) -> tuple[np.ndarray, np.ndarray]:
+        """(clean accuracy, rate of ``label`` on the signal points) per configuration, each on its
+        own sets of ``tests`` (EvaluationSets, e.g. ``SampleBatch.tests``): ``accuracy`` and
+        ``label_rate`` group by group, or for two classes on the CPU one compiled pass over every
+        configuration (simulate/fused_scoring.py), equal to them."""
+        from collective_action.simulate import fused_scoring
+
+        if not 0 <= int(label) < self.n_classes:
+            raise InputError(f"label must lie in [0, {self.n_classes - 1}], got {label!r}")
+        if tests.n_configs != self.n_configs:
+            raise InputError(f"tests hold sets for {tests.n_configs} configurations, the fit has {self.n_configs}")
+        if fused_scoring.applies(self, tests):
+            return fused_scoring.rates_sets(self, tests, int(label), self.backend.threads)
+        acc, rate = np.empty(self.n_configs), np.empty(self.n_configs)
+        for rows, s in tests.groups():
+            part = self.rows(rows)
+            acc[rows] = part.accuracy(tests.X_clean[s], tests.y_clean[s])
+            rate[rows] = part.label_rate(tests.X_signal[s], label)
+        return acc, rate
+
 
 # --------------------------------------------------------------------------------------------
 # Training
