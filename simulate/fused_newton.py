@@ -46,6 +46,25 @@ def fused_available() -> bool:
     return True
 
 
+def run_over_configurations(serial, parallel, args, C: int, threads: int) -> None:
+    """Run a compiled kernel over C configurations: ``serial(*args, 0, C)`` on the calling thread,
+    or with ``threads`` > 1 ``parallel(*args)`` (a ``prange`` over the configurations) on that many
+    of numba's threads, one launch at a time, numba's thread count restored after."""
+    threads = max(1, min(int(threads), C))
+    if threads == 1:
+        serial(*args, 0, C)
+        return
+    import numba
+
+    with _PARALLEL_LAUNCH:
+        before = numba.get_num_threads()
+        numba.set_num_threads(min(threads, numba.config.NUMBA_NUM_THREADS))
+        try:
+            parallel(*args)
+        finally:
+            numba.set_num_threads(before)
+
+
 def sigmoid_of_minus(m: np.ndarray) -> np.ndarray:
     """sigmoid(-m) = 1 / (1 + exp(m)) of a float64 vector, as the kernel computes it (its own
     vectorised exp; exposed to be tested against the library's)."""
@@ -86,19 +105,7 @@ def fit_newton_fused(X: np.ndarray, y: np.ndarray, w_norm: np.ndarray, *, steps:
 
     args = (X, y, w_norm, theta, ridge, dt.type(tol), int(steps), bool(fit_intercept), dt.type(l2),
             steps_run, solved, loss, gnorm)
-    threads = max(1, min(int(threads), C))
-    if threads == 1:
-        kernels.fit_range(*args, 0, C)
-    else:
-        import numba
-
-        with _PARALLEL_LAUNCH:
-            before = numba.get_num_threads()
-            numba.set_num_threads(min(threads, numba.config.NUMBA_NUM_THREADS))
-            try:
-                kernels.fit_all_parallel(*args)
-            finally:
-                numba.set_num_threads(before)
+    run_over_configurations(kernels.fit_range, kernels.fit_all_parallel, args, C, threads)
     if not solved.all():
         raise np.linalg.LinAlgError(f"Singular matrix: the Newton system of configuration "
                                     f"{int(np.flatnonzero(~solved)[0])} has no unique solution")

@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from collective_action.simulate.fused_newton import _PARALLEL_LAUNCH, fused_available
+from collective_action.simulate.fused_newton import fused_available, run_over_configurations
 
 
 def applies(fit, tests) -> bool:
@@ -38,22 +38,6 @@ def _index(tests, C: int) -> np.ndarray:
     return np.arange(C, dtype=np.int64) if tests.index is None else np.ascontiguousarray(tests.index, dtype=np.int64)
 
 
-def _run(serial, parallel, args, C: int, threads: int) -> None:
-    threads = max(1, min(int(threads), C))
-    if threads == 1:
-        serial(*args, 0, C)
-        return
-    import numba
-
-    with _PARALLEL_LAUNCH:
-        before = numba.get_num_threads()
-        numba.set_num_threads(min(threads, numba.config.NUMBA_NUM_THREADS))
-        try:
-            parallel(*args)
-        finally:
-            numba.set_num_threads(before)
-
-
 def predict_sets(fit, tests, name: str, threads: int = 1) -> np.ndarray:
     """(C, m) int64 predicted labels of every configuration on its own set of field ``name``
     (``X_signal`` or ``X_clean``) of ``tests`` (EvaluationSets)."""
@@ -63,7 +47,8 @@ def predict_sets(fit, tests, name: str, threads: int = 1) -> np.ndarray:
     u, c = _margin_weights(fit, points.dtype)
     C = u.shape[0]
     out = np.empty((C, points.shape[2]), dtype=np.int64)
-    _run(kernels.predict_range, kernels.predict_parallel, (points, _index(tests, C), u, c, out), C, threads)
+    run_over_configurations(kernels.predict_range, kernels.predict_parallel, (points, _index(tests, C), u, c, out),
+                            C, threads)
     return out
 
 
@@ -78,6 +63,6 @@ def rates_sets(fit, tests, target: int, threads: int = 1) -> tuple[np.ndarray, n
     u, c = _margin_weights(fit, X_clean.dtype)
     C = u.shape[0]
     acc, succ = np.empty(C), np.empty(C)
-    _run(kernels.rates_range, kernels.rates_parallel,
+    run_over_configurations(kernels.rates_range, kernels.rates_parallel,
          (X_clean, y_clean, X_signal, _index(tests, C), u, c, int(target), acc, succ), C, threads)
     return acc, succ
