@@ -28,10 +28,7 @@ def applies(fit, tests) -> bool:
 
 
 def _margin_weights(fit, dtype):
-    W, b = np.asarray(fit.W), np.asarray(fit.b)
-    u = np.ascontiguousarray((W[:, :, 1] - W[:, :, 0]).astype(dtype, copy=False))
-    c = np.ascontiguousarray((b[:, 1] - b[:, 0]).astype(dtype, copy=False))
-    return u, c
+    return tuple(np.ascontiguousarray(np.asarray(a).astype(dtype, copy=False)) for a in fit.binary_weights())
 
 
 def _index(tests, C: int) -> np.ndarray:
@@ -64,5 +61,5 @@ def rates_sets(fit, tests, target: int, threads: int = 1) -> tuple[np.ndarray, n
     C = u.shape[0]
     acc, succ = np.empty(C), np.empty(C)
     run_over_configurations(kernels.rates_range, kernels.rates_parallel,
-         (X_clean, y_clean, X_signal, _index(tests, C), u, c, int(target), acc, succ), C, threads)
+                            (X_clean, y_clean, X_signal, _index(tests, C), u, c, int(target), acc, succ), C, threads)
     return acc, succ

@@ -159,12 +159,22 @@ class LogisticFit:
         X = self._features(X)
         return xp.matmul(X, xp.astype(self.W, X.dtype)) + xp.astype(self.b, X.dtype)[:, None, :]
 
+    def binary_weights(self):
+        """(u, c) for two classes, the logit difference l1 - l0 = u . x + c: u = W[:, :, 1] -
+        W[:, :, 0] (C, d) and c = b[:, 1] - b[:, 0] (C,), on the backend."""
+        return self.W[:, :, 1] - self.W[:, :, 0], self.b[:, 1] - self.b[:, 0]
+
     def _binary_margin(self, X):
         """Logit difference z = l1 - l0 (C, m) for two classes: half the work of the full logits."""
         xp = self.backend.xp
         X = self._features(X)
-        u = xp.astype(self.W[:, :, 1] - self.W[:, :, 0], X.dtype)
-        return xp.matmul(X, u[:, :, None])[..., 0] + xp.astype(self.b[:, 1] - self.b[:, 0], X.dtype)[:, None]
+        u, c = self.binary_weights()
+        return xp.matmul(X, xp.astype(u, X.dtype)[:, :, None])[..., 0] + xp.astype(c, X.dtype)[:, None]
+
+    def _checked_label(self, label) -> int:
+        if not 0 <= int(label) < self.n_classes:
+            raise InputError(f"label must lie in [0, {self.n_classes - 1}], got {label!r}")
+        return int(label)
 
     def predict_proba(self, X):
         """Class probabilities (C, m, K), by a numerically stable softmax."""
@@ -193,8 +203,7 @@ class LogisticFit:
         """Fraction of points predicted as ``label`` per configuration, as a NumPy array (C,):
         the collective's success when ``X`` are signal-carrying points and ``label`` is y*."""
         xp = self.backend.xp
-        if not 0 <= int(label) < self.n_classes:
-            raise InputError(f"label must lie in [0, {self.n_classes - 1}], got {label!r}")
+        label = self._checked_label(label)
         if self.n_classes == 2:
             margin = self._binary_margin(X)
             hit = margin > 0 if int(label) == 1 else margin <= 0
@@ -209,12 +218,11 @@ class LogisticFit:
         configuration (simulate/fused_scoring.py), equal to them."""
         from collective_action.simulate import fused_scoring
 
-        if not 0 <= int(label) < self.n_classes:
-            raise InputError(f"label must lie in [0, {self.n_classes - 1}], got {label!r}")
+        label = self._checked_label(label)
         if tests.n_configs != self.n_configs:
             raise InputError(f"tests hold sets for {tests.n_configs} configurations, the fit has {self.n_configs}")
         if fused_scoring.applies(self, tests):
-            return fused_scoring.rates_sets(self, tests, int(label), self.backend.threads)
+            return fused_scoring.rates_sets(self, tests, label, self.backend.threads)
         acc, rate = np.empty(self.n_configs), np.empty(self.n_configs)
         for rows, s in tests.groups():
             part = self.rows(rows)
