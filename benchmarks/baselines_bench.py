@@ -122,8 +122,10 @@ def toolkit_fit(X, y, l2, tol, steps, threads=None, kernel="auto"):
 
 
 def toolkit_theta(fit):
-    W, b = np.asarray(fit.W), np.asarray(fit.b)
-    return np.concatenate([W[:, :, 1] - W[:, :, 0], (b[:, 1] - b[:, 0])[:, None]], axis=1)
+    """theta = (u, c) of the toolkit's two-class fit, the parametrisation the baselines return."""
+    from collective_action.theory.max_margin import binary_direction
+
+    return binary_direction(fit)
 
 
 def numpy_newton(X, y, l2, tol, steps):

@@ -162,13 +162,11 @@ def direction_angle(u, v) -> np.ndarray:
 
 def binary_direction(fit, include_intercept: bool = True) -> np.ndarray:
     """(C, d[+1]) direction of a two-class :class:`LogisticFit`: the logit difference w1 - w0 (and b1 - b0)."""
-    W = fit.backend.to_numpy(fit.W)
-    if W.shape[2] != 2:
-        raise InputError(f"binary_direction needs a two-class fit, got {W.shape[2]} classes")
-    u = W[:, :, 1] - W[:, :, 0]
+    if fit.W.shape[2] != 2:
+        raise InputError(f"binary_direction needs a two-class fit, got {fit.W.shape[2]} classes")
+    u, c = (fit.backend.to_numpy(a) for a in fit.binary_weights())
     if include_intercept:
-        b = fit.backend.to_numpy(fit.b)
-        u = np.concatenate([u, (b[:, 1] - b[:, 0])[:, None]], axis=1)
+        u = np.concatenate([u, c[:, None]], axis=1)
     return u
 
 
